@@ -1,0 +1,3 @@
+#!/bin/sh
+set -eu
+/usr/local/bin/stack-info | grep -q rstudio

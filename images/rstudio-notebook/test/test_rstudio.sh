@@ -1,0 +1,3 @@
+#!/bin/sh
+set -eu
+grep -q 'rstudio layer' /etc/stack-release

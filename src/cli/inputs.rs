@@ -1,0 +1,164 @@
+//! Turns command-line arguments into the core's inputs: the stack, the change set and the
+//! plan options, asking git and the environment where the user did not say.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use super::{PlanArgs, Printer, StackArgs};
+use crate::change_set::ChangeSet;
+use crate::error::{Error, Result};
+use crate::fs::{StackLocation, load_stack};
+use crate::git::Git;
+use crate::plan::{self, Plan, PlanOptions, RegistryView};
+use crate::rebuild;
+use crate::stack::Stack;
+use crate::tag;
+
+/// The repository root: `-C DIR`, else the git top level of the current directory, else
+/// the current directory.
+fn repo_root(args: &StackArgs) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
+    Ok(match &args.repo {
+        Some(dir) => {
+            let dir = cwd.join(dir);
+            if !dir.is_dir() {
+                return Err(Error::usage(format!("-C {}: no such directory", dir.display())));
+            }
+            dir
+        }
+        None => Git::discover(&cwd).map(|g| g.root().to_path_buf()).unwrap_or(cwd),
+    })
+}
+
+pub fn load(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
+    let root = repo_root(args)?;
+    let location = StackLocation {
+        root: root.clone(),
+        images_dir: crate::change_set::normalize(&args.images),
+        spec: args.spec.clone(),
+    };
+    let stack = load_stack(&location)?;
+    printer.diagnostics(&stack.warnings, &root);
+    if args.strict && !stack.warnings.is_empty() {
+        return Err(Error::usage_with_help(
+            format!("{} warning(s) and --strict", stack.warnings.len()),
+            "fix the warnings above, or drop --strict",
+        ));
+    }
+    Ok(stack)
+}
+
+pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
+    let stack = load(&args.stack, printer)?;
+    let root = repo_root(&args.stack)?;
+    let git = Git::discover(&root);
+
+    let changes = change_set(args, git.as_ref())?;
+    let raw_branch = branch(args, git.as_ref())?;
+    let branch = tag::branch_tag(&raw_branch)?;
+    let full_rebuild = rebuild::full_rebuild(
+        args.full,
+        changes.head_message.as_deref(),
+        &raw_branch,
+        &args.full_rebuild_branch,
+    );
+    let revision = match (&changes.head, git.as_ref()) {
+        (Some(head), _) => Some(head.clone()),
+        (None, Some(git)) => git.commit("HEAD").ok(),
+        (None, None) => None,
+    };
+    let source_url = args.source_url.clone().or_else(|| {
+        match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
+            (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
+            _ => git.as_ref().and_then(Git::source_url),
+        }
+    });
+    let options = PlanOptions {
+        branch,
+        registry: args.registry.clone(),
+        build_args: args.build_arg.iter().cloned().collect::<BTreeMap<_, _>>(),
+        only_plan: args.only_plan.clone(),
+        cache_to: args.cache_to,
+        full_rebuild,
+        revision,
+        source_url,
+    };
+    let registry = RegistryView::default();
+    let plan = plan::plan(&stack, &changes, &options, &registry)?;
+    printer.diagnostics(&plan.warnings, &root);
+    if args.stack.strict && !plan.warnings.is_empty() {
+        return Err(Error::usage("warnings and --strict"));
+    }
+    Ok(plan)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn branch(args: &PlanArgs, git: Option<&Git>) -> Result<String> {
+    if let Some(b) = &args.branch {
+        return Ok(b.clone());
+    }
+    if let Some(b) = env("GITHUB_HEAD_REF").or_else(|| env("GITHUB_REF_NAME")) {
+        return Ok(b);
+    }
+    match git.map(Git::branch).transpose()?.flatten() {
+        Some(b) => Ok(b),
+        None => Err(Error::usage_with_help(
+            "cannot tell the branch: HEAD is detached or this is not a git repository",
+            "pass --branch NAME",
+        )),
+    }
+}
+
+fn change_set(args: &PlanArgs, git: Option<&Git>) -> Result<ChangeSet> {
+    if !args.changed.is_empty() || args.changed_from.is_some() {
+        if args.base.is_some() || args.head.is_some() {
+            return Err(Error::usage(
+                "--changed/--changed-from replace git: do not combine them with --base/--head",
+            ));
+        }
+        let mut paths = args.changed.clone();
+        if let Some(from) = &args.changed_from {
+            let text = if from.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| Error::io("cannot read", "standard input", e))?;
+                s
+            } else {
+                std::fs::read_to_string(from).map_err(|e| Error::io("cannot read", from, e))?
+            };
+            paths.extend(text.lines().map(str::to_string));
+        }
+        return Ok(ChangeSet::from_paths(paths));
+    }
+    let Some(git) = git else {
+        if args.full {
+            return Ok(ChangeSet::default());
+        }
+        return Err(Error::usage_with_help(
+            "not a git repository, so the change set is unknown",
+            "run inside the repository, or pass --changed PATH, --changed-from FILE or --full",
+        ));
+    };
+    let head_rev = args.head.as_deref().unwrap_or("HEAD");
+    let base = match &args.base {
+        Some(b) => b.clone(),
+        None => match git.default_base(head_rev, &args.default_branch) {
+            Ok(b) => b,
+            Err(e) if args.full => {
+                let _ = e;
+                return Ok(ChangeSet {
+                    head: args.head.as_deref().map(|h| git.commit(h)).transpose()?,
+                    head_message: git.message(head_rev).ok(),
+                    ..ChangeSet::default()
+                });
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    git.change_set(&base, args.head.as_deref())
+}

@@ -1,0 +1,262 @@
+//! The command line: clap definitions and what each command does with the library.
+//!
+//! Kept in the library so docs, man pages and completions are generated from the same
+//! definitions the binary parses.
+
+mod inputs;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::emit;
+use crate::error::Result;
+use crate::plan::CacheTo;
+
+pub use output::{print_error, Printer};
+
+/// Plan builds of a stack of Docker images and hand them to BuildKit.
+///
+/// stackplan reads images/spec.yml and the git change set, decides which images rebuild
+/// (changed images and all their descendants) and why, and emits a docker-bake file:
+///
+///     stackplan > bake.json && docker buildx bake -f bake.json
+///
+/// Run it at the root of the repository that holds images/. Without a command it runs
+/// `stackplan bake`.
+#[derive(Debug, Parser)]
+#[command(name = "stackplan", version, args_conflicts_with_subcommands = true)]
+#[command(after_help = "Exit status: 0 on success, 2 for invalid input or usage, 1 when the environment or a build fails.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub bake: BakeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the docker-bake JSON file for the plan (the default command).
+    Bake(BakeArgs),
+    /// Show what rebuilds and why, as a tree or as JSON.
+    Plan(PlanCmd),
+    /// Draw the stack's DAG (Graphviz DOT or Mermaid), rebuilt targets marked.
+    Graph(GraphCmd),
+    /// Validate the spec, change_ignore.json and every Dockerfile; plan nothing.
+    Check(CheckCmd),
+}
+
+/// Where the stack is.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Stack")]
+pub struct StackArgs {
+    /// Repository root; outputs use paths relative to it [default: the git top level of the
+    /// current directory]
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// The images folder, relative to the repository root.
+    #[arg(long, value_name = "DIR", default_value = "images")]
+    pub images: String,
+
+    /// The spec file, relative to the repository root [default: <images>/spec.yml]
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
+    /// Treat warnings (unknown spec keys, FROM lines that do not follow the parent) as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What changed and how the images are named.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Compare against this revision [default: the merge-base of head with origin/<default
+    /// branch>, else <default branch>]
+    #[arg(long, value_name = "REV", help_heading = "Change set")]
+    pub base: Option<String>,
+
+    /// Compare up to this revision [default: the working tree, with uncommitted and
+    /// untracked files]
+    #[arg(long, value_name = "REV", help_heading = "Change set")]
+    pub head: Option<String>,
+
+    /// The branch the default base is computed against.
+    #[arg(long, value_name = "NAME", default_value = "main", help_heading = "Change set")]
+    pub default_branch: String,
+
+    /// A changed file, relative to the repository root; replaces git (repeatable).
+    #[arg(long, value_name = "PATH", help_heading = "Change set")]
+    pub changed: Vec<String>,
+
+    /// Read changed files, one per line, from FILE (`-` for standard input); replaces git.
+    #[arg(long, value_name = "FILE", help_heading = "Change set")]
+    pub changed_from: Option<PathBuf>,
+
+    /// Rebuild everything.
+    #[arg(long, help_heading = "Change set")]
+    pub full: bool,
+
+    /// A branch on which everything rebuilds (repeatable).
+    #[arg(long, value_name = "NAME", default_value = "main", help_heading = "Change set")]
+    pub full_rebuild_branch: Vec<String>,
+
+    /// The branch for tags [default: $GITHUB_HEAD_REF, else $GITHUB_REF_NAME, else git's
+    /// current branch]
+    #[arg(long, value_name = "NAME", help_heading = "Tags and cache")]
+    pub branch: Option<String>,
+
+    /// Rewrite where every image_name lives: HOST, or HOST/NAMESPACE (forks, local tests).
+    #[arg(long, value_name = "HOST[/NAMESPACE]", help_heading = "Tags and cache")]
+    pub registry: Option<String>,
+
+    /// Set a build arg for every target (repeatable); below BASE_TAG/BASE_IMAGE, above the
+    /// spec's build args.
+    #[arg(long, value_name = "K=V", value_parser = parse_key_value, help_heading = "Tags and cache")]
+    pub build_arg: Vec<(String, String)>,
+
+    /// Plan only this plan (track) of the spec.
+    #[arg(long = "plan", value_name = "NAME", help_heading = "Tags and cache")]
+    pub only_plan: Option<String>,
+
+    /// Where the build cache goes.
+    #[arg(long, value_enum, default_value_t = CacheTo::Inline, value_name = "KIND", help_heading = "Tags and cache")]
+    pub cache_to: CacheTo,
+
+    /// Make no network calls: the registry state is unknown, every cache source is listed.
+    #[arg(long, help_heading = "Tags and cache")]
+    pub offline: bool,
+
+    /// URL for the OCI `source` label [default: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY, else
+    /// git's origin]
+    #[arg(long, value_name = "URL", help_heading = "Tags and cache")]
+    pub source_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BakeArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// Push every target's tags to its registry as it finishes (`output: type=registry`).
+    #[arg(long, help_heading = "Output", conflicts_with = "push_by_digest")]
+    pub push: bool,
+
+    /// Push by digest only and move no tag; publish the tags afterwards with `stackplan publish`.
+    #[arg(long, help_heading = "Output")]
+    pub push_by_digest: bool,
+
+    /// Write to FILE (whole, or not at all) instead of standard output.
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    /// A tree for people.
+    Text,
+    /// The JSON contract (docs/plan-json.md).
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanCmd {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, help_heading = "Output")]
+    pub format: PlanFormat,
+
+    /// Write to FILE (whole, or not at all) instead of standard output.
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GraphCmd {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot, help_heading = "Output")]
+    pub format: GraphFormat,
+
+    /// Write to FILE (whole, or not at all) instead of standard output.
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckCmd {
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not K=V")),
+    }
+}
+
+/// Runs the parsed command line; the binary turns the error into a message and exit code.
+pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
+    match cli.command {
+        None => bake(cli.bake, printer),
+        Some(Command::Bake(args)) => bake(args, printer),
+        Some(Command::Plan(cmd)) => {
+            let plan = inputs::make_plan(&cmd.plan, printer)?;
+            let text = match cmd.format {
+                PlanFormat::Json => emit::plan_json::render(&plan),
+                PlanFormat::Text => emit::plan_text::render(&plan),
+            };
+            printer.product(&text, cmd.output.as_deref())
+        }
+        Some(Command::Graph(cmd)) => {
+            let plan = inputs::make_plan(&cmd.plan, printer)?;
+            let text = match cmd.format {
+                GraphFormat::Dot => emit::graph::dot(&plan),
+                GraphFormat::Mermaid => emit::graph::mermaid(&plan),
+            };
+            printer.product(&text, cmd.output.as_deref())
+        }
+        Some(Command::Check(cmd)) => {
+            let stack = inputs::load(&cmd.stack, printer)?;
+            printer.status(&format!(
+                "ok: {} images, {} plans, {} roots; every Dockerfile read",
+                stack.spec.images.len(),
+                stack.spec.plans.len(),
+                stack.spec.roots.len()
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
+    let plan = inputs::make_plan(&args.plan, printer)?;
+    let output = if args.push {
+        emit::bake::Output::Push
+    } else if args.push_by_digest {
+        emit::bake::Output::PushByDigest
+    } else {
+        emit::bake::Output::Default
+    };
+    let text = emit::bake::render(&plan, &emit::bake::BakeOptions { output });
+    printer.status(&format!(
+        "{} of {} targets rebuild (group `default`)",
+        plan.rebuilt().count(),
+        plan.targets.len()
+    ));
+    printer.product(&text, args.output.as_deref())
+}

@@ -1,0 +1,94 @@
+//! Where output goes: the product to stdout (or a file, whole), everything else to stderr.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+
+pub struct Printer {
+    /// Whether stderr gets colour.
+    styled_stderr: bool,
+}
+
+impl Default for Printer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Printer {
+    pub fn new() -> Printer {
+        let styled_stderr = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+        Printer { styled_stderr }
+    }
+
+    /// The command's product: stdout, or written whole to `path`.
+    pub fn product(&mut self, text: &str, path: Option<&Path>) -> Result<()> {
+        match path {
+            Some(path) => {
+                crate::fs::write_atomic(path, text)?;
+                self.status(&format!("wrote {}", path.display()));
+                Ok(())
+            }
+            None => {
+                let mut out = anstream::stdout().lock();
+                match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                    Ok(()) => Ok(()),
+                    // A closed pipe (`| head`) is the reader's choice, not a failure.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    Err(e) => Err(Error::io("cannot write", "standard output", e)),
+                }
+            }
+        }
+    }
+
+    /// A one-line note on stderr.
+    pub fn status(&mut self, message: &str) {
+        let _ = writeln!(anstream::stderr(), "stackplan: {message}");
+    }
+
+    /// Warnings (or errors) on stderr, with snippets of files under `root`.
+    pub fn diagnostics(&mut self, diagnostics: &[Diagnostic], root: &Path) {
+        let mut err = anstream::stderr().lock();
+        for d in diagnostics {
+            let source = d
+                .file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(root.join(f)).ok());
+            let _ = writeln!(err, "{}", d.render(source.as_deref(), self.styled_stderr));
+        }
+    }
+}
+
+/// Renders an error on stderr: what, where, how to fix.
+pub fn print_error(error: &Error) {
+    let styled = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    let mut err = anstream::stderr().lock();
+    match error {
+        Error::Invalid {
+            diagnostics,
+            sources,
+        } => {
+            for d in diagnostics {
+                let source = d.file.as_ref().and_then(|f| {
+                    sources
+                        .iter()
+                        .find(|(p, _)| p == f)
+                        .map(|(_, s)| s.clone())
+                        .or_else(|| std::fs::read_to_string(f).ok())
+                });
+                let _ = writeln!(err, "{}", d.render(source.as_deref(), styled));
+            }
+            let n = diagnostics.iter().filter(|d| d.is_error()).count();
+            let _ = writeln!(err, "stackplan: {n} error(s); nothing was written");
+        }
+        other => {
+            let mut d = Diagnostic::error(other.to_string());
+            if let Some(help) = other.help() {
+                d = d.help(help);
+            }
+            let _ = writeln!(err, "{}", d.render(None, styled));
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Just enough of the Dockerfile syntax to know what an image is built `FROM`.
+//!
+//! The planner needs two facts from a Dockerfile: which global `ARG`s it declares (so it
+//! knows whether a child takes its parent through `BASE_TAG` or `BASE_IMAGE`) and what each
+//! `FROM` resolves to once build args are applied (the exact key BuildKit looks a named
+//! context up by). No maintained Rust crate parses Dockerfiles with BuildKit's variable
+//! expansion, so this small reader does; it follows BuildKit's rules for parser
+//! directives, line continuations, comments, heredocs and `${VAR:-word}` forms, and ignores
+//! every other instruction.
+
+use std::collections::BTreeMap;
+
+/// A global `ARG` (declared before the first `FROM`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgDecl {
+    pub name: String,
+    pub default: Option<String>,
+    pub line: usize,
+}
+
+/// One `FROM` instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    /// The image as written, before expansion: `ghcr.io/org/base:${BASE_TAG}`.
+    pub base: String,
+    pub name: Option<String>,
+    pub platform: Option<String>,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dockerfile {
+    pub global_args: Vec<ArgDecl>,
+    pub stages: Vec<Stage>,
+}
+
+/// A `FROM` after build args are applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedBase {
+    pub stage: usize,
+    /// The expanded image reference (or the name of an earlier stage).
+    pub reference: String,
+    /// `true` when the `FROM` names an earlier stage rather than an image.
+    pub is_stage: bool,
+    /// The variables the `FROM` line uses.
+    pub uses: Vec<String>,
+    pub line: usize,
+}
+
+/// Why a Dockerfile could not be read, with its 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl Dockerfile {
+    pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+        let mut escape = '\\';
+        let mut lines = text.lines().enumerate().peekable();
+        // Parser directives: `# key=value` lines at the very top.
+        while let Some((_, line)) = lines.peek() {
+            let Some(directive) = line.trim().strip_prefix('#') else {
+                break;
+            };
+            let Some((key, value)) = directive.split_once('=') else {
+                break;
+            };
+            if key.trim().eq_ignore_ascii_case("escape") {
+                escape = match value.trim() {
+                    "`" => '`',
+                    _ => '\\',
+                };
+            } else if !key.trim().eq_ignore_ascii_case("syntax")
+                && !key.trim().eq_ignore_ascii_case("check")
+            {
+                break;
+            }
+            lines.next();
+        }
+
+        let mut out = Dockerfile::default();
+        while let Some((index, first)) = lines.next() {
+            let trimmed = first.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            // Join continuation lines; comment lines inside an instruction are dropped.
+            let mut logical = String::new();
+            let mut current = first.to_string();
+            loop {
+                let t = current.trim_end();
+                if let Some(stripped) = t.strip_suffix(escape) {
+                    logical.push_str(stripped);
+                    let mut next_line = None;
+                    for (_, l) in lines.by_ref() {
+                        let lt = l.trim_start();
+                        if lt.starts_with('#') || lt.is_empty() {
+                            continue;
+                        }
+                        next_line = Some(l.to_string());
+                        break;
+                    }
+                    match next_line {
+                        Some(l) => current = l,
+                        None => break,
+                    }
+                } else {
+                    logical.push_str(&current);
+                    break;
+                }
+            }
+            let line = index + 1;
+            let logical = logical.trim();
+            let (keyword, rest) = match logical.split_once(char::is_whitespace) {
+                Some((k, r)) => (k, r.trim()),
+                None => (logical, ""),
+            };
+            // Skip heredoc bodies so their lines are not read as instructions.
+            for terminator in heredoc_terminators(rest) {
+                for (_, l) in lines.by_ref() {
+                    if l.trim() == terminator {
+                        break;
+                    }
+                }
+            }
+            match keyword.to_ascii_uppercase().as_str() {
+                "ARG" if out.stages.is_empty() => {
+                    for (name, default) in parse_arg_words(rest) {
+                        if name.is_empty() {
+                            return Err(ParseError {
+                                line,
+                                message: "ARG without a name".into(),
+                            });
+                        }
+                        out.global_args.push(ArgDecl {
+                            name,
+                            default,
+                            line,
+                        });
+                    }
+                }
+                "FROM" => out.stages.push(parse_from(rest, line)?),
+                _ => {}
+            }
+        }
+        if out.stages.is_empty() {
+            return Err(ParseError {
+                line: 1,
+                message: "no FROM instruction".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn declares_global_arg(&self, name: &str) -> bool {
+        self.global_args.iter().any(|a| a.name == name)
+    }
+
+    /// Applies build args to every `FROM`: a declared global `ARG` takes the build arg's
+    /// value, else its default; undeclared variables expand to nothing, as in BuildKit.
+    pub fn resolve_bases(&self, build_args: &BTreeMap<String, String>) -> Vec<ResolvedBase> {
+        let mut scope: BTreeMap<String, String> = BTreeMap::new();
+        for arg in &self.global_args {
+            let value = match build_args.get(&arg.name) {
+                Some(v) => Some(v.clone()),
+                None => arg.default.as_ref().map(|d| expand(d, &scope).0),
+            };
+            match value {
+                Some(v) => scope.insert(arg.name.clone(), v),
+                None => scope.remove(&arg.name),
+            };
+        }
+        let mut stage_names: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            let (reference, uses) = expand(&stage.base, &scope);
+            let is_stage = stage_names.iter().any(|n| n.eq_ignore_ascii_case(&reference));
+            out.push(ResolvedBase {
+                stage: i,
+                reference,
+                is_stage,
+                uses,
+                line: stage.line,
+            });
+            if let Some(name) = &stage.name {
+                stage_names.push(name.clone());
+            }
+        }
+        out
+    }
+}
+
+fn parse_from(rest: &str, line: usize) -> Result<Stage, ParseError> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let mut platform = None;
+    let mut positional = Vec::new();
+    for word in words {
+        if let Some(flag) = word.strip_prefix("--") {
+            if let Some(value) = flag.strip_prefix("platform=") {
+                platform = Some(value.to_string());
+            }
+            continue;
+        }
+        positional.push(word);
+    }
+    match positional.as_slice() {
+        [base] => Ok(Stage {
+            base: base.to_string(),
+            name: None,
+            platform,
+            line,
+        }),
+        [base, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => Ok(Stage {
+            base: base.to_string(),
+            name: Some(name.to_string()),
+            platform,
+            line,
+        }),
+        _ => Err(ParseError {
+            line,
+            message: format!("cannot read `FROM {rest}`: expected `FROM [--platform=...] IMAGE [AS NAME]`"),
+        }),
+    }
+}
+
+/// `ARG A=1 B="two words" C` → [(A, Some(1)), (B, Some(two words)), (C, None)].
+fn parse_arg_words(rest: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        let mut has_eq = false;
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            match quote {
+                Some(q) if c == q => {
+                    quote = None;
+                    chars.next();
+                    continue;
+                }
+                Some(_) => {}
+                None if c.is_whitespace() => break,
+                None if c == '"' || c == '\'' => {
+                    quote = Some(c);
+                    chars.next();
+                    continue;
+                }
+                None if c == '=' && !has_eq => {
+                    has_eq = true;
+                    name = std::mem::take(&mut word);
+                    chars.next();
+                    continue;
+                }
+                None => {}
+            }
+            word.push(c);
+            chars.next();
+        }
+        if has_eq {
+            out.push((name, Some(word)));
+        } else {
+            out.push((word, None));
+        }
+    }
+    out
+}
+
+/// Heredoc terminators opened on an instruction line: `<<EOF`, `<<-EOF`, `<<"EOF"`.
+fn heredoc_terminators(rest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut search = rest;
+    while let Some(i) = search.find("<<") {
+        let after = search[i + 2..].trim_start_matches('-');
+        let word: String = after
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !word.is_empty() && word.chars().next().is_some_and(|c| !c.is_ascii_digit()) {
+            out.push(word);
+        }
+        search = &search[i + 2..];
+    }
+    out
+}
+
+/// Expands `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`;
+/// returns the result and the names used.
+pub fn expand(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut uses = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && chars.get(i + 1) == Some(&'$') {
+            out.push('$');
+            i += 2;
+            continue;
+        }
+        if c != '$' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if chars.get(i + 1) == Some(&'{') {
+            // Find the matching brace, allowing nesting in the word.
+            let mut depth = 0;
+            let mut j = i + 1;
+            while j < chars.len() {
+                match chars[j] {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            let inner: String = chars[i + 2..j.min(chars.len())].iter().collect();
+            let name: String = inner
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let op = &inner[name.len()..];
+            uses.push(name.clone());
+            let value = scope.get(&name);
+            let (result, more) = if let Some(word) = op.strip_prefix(":-") {
+                match value.filter(|v| !v.is_empty()) {
+                    Some(v) => (v.clone(), vec![]),
+                    None => expand(word, scope),
+                }
+            } else if let Some(word) = op.strip_prefix(":+") {
+                match value.filter(|v| !v.is_empty()) {
+                    Some(_) => expand(word, scope),
+                    None => (String::new(), vec![]),
+                }
+            } else if let Some(word) = op.strip_prefix('-') {
+                match value {
+                    Some(v) => (v.clone(), vec![]),
+                    None => expand(word, scope),
+                }
+            } else if let Some(word) = op.strip_prefix('+') {
+                match value {
+                    Some(_) => expand(word, scope),
+                    None => (String::new(), vec![]),
+                }
+            } else {
+                (value.cloned().unwrap_or_default(), vec![])
+            };
+            out.push_str(&result);
+            uses.extend(more);
+            i = j + 1;
+        } else {
+            let name: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                .collect();
+            if name.is_empty() {
+                out.push('$');
+                i += 1;
+                continue;
+            }
+            out.push_str(scope.get(&name).map(String::as_str).unwrap_or(""));
+            i += 1 + name.chars().count();
+            uses.push(name);
+        }
+    }
+    uses.dedup();
+    (out, uses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn resolves_base_tag_children() {
+        let df = Dockerfile::parse(
+            "ARG BASE_TAG=latest\nFROM ghcr.io/ucsd-ets/datascience-notebook:${BASE_TAG}\nUSER root\n",
+        )
+        .unwrap();
+        let bases = df.resolve_bases(&args(&[("BASE_TAG", "2026.3-dev")]));
+        assert_eq!(bases[0].reference, "ghcr.io/ucsd-ets/datascience-notebook:2026.3-dev");
+        assert_eq!(bases[0].uses, ["BASE_TAG"]);
+        assert_eq!(df.resolve_bases(&args(&[]))[0].reference, "ghcr.io/ucsd-ets/datascience-notebook:latest");
+    }
+
+    #[test]
+    fn resolves_base_image_and_defaults() {
+        let df = Dockerfile::parse("ARG BASE_IMAGE=docker.io/library/busybox:1.36\nFROM ${BASE_IMAGE}\n").unwrap();
+        assert!(df.declares_global_arg("BASE_IMAGE"));
+        assert_eq!(df.resolve_bases(&args(&[]))[0].reference, "docker.io/library/busybox:1.36");
+        assert_eq!(
+            df.resolve_bases(&args(&[("BASE_IMAGE", "localhost:5000/b:1")]))[0].reference,
+            "localhost:5000/b:1"
+        );
+    }
+
+    #[test]
+    fn args_declared_after_from_do_not_apply_to_from() {
+        let df = Dockerfile::parse("FROM busybox\nARG X=1\nFROM img:${X}\n").unwrap();
+        assert!(df.global_args.is_empty());
+        assert_eq!(df.resolve_bases(&args(&[("X", "2")]))[1].reference, "img:");
+    }
+
+    #[test]
+    fn expansion_forms() {
+        let scope = args(&[("A", "a"), ("E", "")]);
+        assert_eq!(expand("${A:-x}", &scope).0, "a");
+        assert_eq!(expand("${E:-x}", &scope).0, "x");
+        assert_eq!(expand("${E-x}", &scope).0, "");
+        assert_eq!(expand("${U-x}", &scope).0, "x");
+        assert_eq!(expand("${A:+y}", &scope).0, "y");
+        assert_eq!(expand("${U:+y}", &scope).0, "");
+        assert_eq!(expand("$A/b:${U:-${A}}", &scope).0, "a/b:a");
+        assert_eq!(expand("x\\$A", &scope).0, "x$A");
+    }
+
+    #[test]
+    fn multi_stage_platform_continuations_heredocs_and_directives() {
+        let text = "# syntax=docker/dockerfile:1\n# escape=`\nARG A=1 \\\n  B=\"two\"\nFROM --platform=$BUILDPLATFORM golang:1 `\n  AS build\nRUN <<EOF\nFROM not-an-instruction\nEOF\n# comment\nfrom build\n";
+        let df = Dockerfile::parse(text).unwrap();
+        assert_eq!(df.global_args[0].name, "A", "with ` as escape the backslash is literal");
+        assert_eq!(df.stages.len(), 2);
+        assert_eq!(df.stages[0].name.as_deref(), Some("build"));
+        assert_eq!(df.stages[0].platform.as_deref(), Some("$BUILDPLATFORM"));
+        let bases = df.resolve_bases(&BTreeMap::new());
+        assert!(bases[1].is_stage);
+    }
+
+    #[test]
+    fn continuation_with_backslash() {
+        let df = Dockerfile::parse("ARG A=1 \\\n  B=\"two words\"\nFROM x:$B\n").unwrap();
+        assert_eq!(df.global_args.len(), 2);
+        assert_eq!(df.resolve_bases(&BTreeMap::new())[0].reference, "x:two words");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(Dockerfile::parse("RUN x\n").unwrap_err().message, "no FROM instruction");
+        assert_eq!(Dockerfile::parse("FROM a b c d\n").unwrap_err().line, 1);
+    }
+}

@@ -1,0 +1,174 @@
+//! The docker-bake JSON file (`docker buildx bake -f bake.json`).
+//!
+//! Struct and field names follow buildx's bake format (`bake/bake.go`): a file is `group`
+//! and `target` maps, and a target's keys are kebab-case (`cache-from`, `cache-to`, ...).
+//! buildx reads bake JSON with HCL's JSON syntax, so `${` and `%{` in any string would be
+//! interpolated: every string is escaped (`$${`, `%%{`) on the way out.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::plan::{CacheTo, ParentSource, Plan, Target, group_name};
+
+/// How the targets export their result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Output {
+    /// No `output`: buildx's default (loaded into the engine with the docker driver).
+    #[default]
+    Default,
+    /// `--push`: `type=registry`, tags pushed as each target finishes.
+    Push,
+    /// `--push-by-digest`: pushed by digest only, no tag moves until `stackplan publish`.
+    PushByDigest,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BakeOptions {
+    pub output: Output,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct BakeFile {
+    pub group: BTreeMap<String, Group>,
+    pub target: BTreeMap<String, BakeTarget>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Group {
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct BakeTarget {
+    pub context: String,
+    pub dockerfile: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub contexts: BTreeMap<String, String>,
+    pub args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
+}
+
+/// Builds the bake file: one target per plan target; groups `default` (what rebuilds),
+/// `all` (every target) and one per plan (what rebuilds in that plan).
+pub fn bake_file(plan: &Plan, options: &BakeOptions) -> BakeFile {
+    let mut target = BTreeMap::new();
+    for t in &plan.targets {
+        target.insert(t.name.clone(), bake_target(t, plan.cache_to, options));
+    }
+    let mut group = BTreeMap::new();
+    group.insert(
+        "default".to_string(),
+        Group {
+            targets: plan.rebuilt().map(|t| t.name.clone()).collect(),
+        },
+    );
+    group.insert(
+        "all".to_string(),
+        Group {
+            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+        },
+    );
+    for p in &plan.plans {
+        group.insert(
+            group_name(p),
+            Group {
+                targets: plan
+                    .rebuilt()
+                    .filter(|t| t.plan.as_deref() == Some(p.as_str()))
+                    .map(|t| t.name.clone())
+                    .collect(),
+            },
+        );
+    }
+    BakeFile { group, target }
+}
+
+/// The bake file as pretty JSON with a final newline: the same plan gives the same bytes.
+pub fn render(plan: &Plan, options: &BakeOptions) -> String {
+    let mut s = serde_json::to_string_pretty(&bake_file(plan, options))
+        .expect("a bake file is plain strings and maps");
+    s.push('\n');
+    s
+}
+
+fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarget {
+    let mut contexts = BTreeMap::new();
+    if let Some(input) = &t.parent_input {
+        let value = match &input.source {
+            ParentSource::Target(name) => format!("target:{name}"),
+            ParentSource::Image(reference) => format!("docker-image://{reference}"),
+        };
+        contexts.insert(input.from.clone(), value);
+    }
+    let cache_to = match cache_to {
+        CacheTo::Inline => vec!["type=inline".to_string()],
+        CacheTo::Registry => t
+            .cache_to_ref
+            .iter()
+            .map(|r| format!("type=registry,ref={r},mode=max"))
+            .collect(),
+        CacheTo::None => Vec::new(),
+    };
+    let output = match options.output {
+        Output::Default => Vec::new(),
+        Output::Push => vec!["type=registry".to_string()],
+        Output::PushByDigest => vec![format!(
+            "type=image,name={},push-by-digest=true,name-canonical=true,push=true",
+            t.image_name
+        )],
+    };
+    let tags = match options.output {
+        // A digest push writes no tag; `stackplan publish` moves the tags afterwards.
+        Output::PushByDigest => Vec::new(),
+        _ => t.tags.clone(),
+    };
+    BakeTarget {
+        context: esc(&t.context),
+        dockerfile: esc(&t.dockerfile),
+        contexts: esc_map(&contexts),
+        args: esc_map(&t.build_args),
+        labels: esc_map(&t.labels),
+        tags: esc_all(&tags),
+        cache_from: t
+            .cache_from
+            .iter()
+            .map(|r| esc(&format!("type=registry,ref={r}")))
+            .collect(),
+        cache_to: esc_all(&cache_to),
+        platforms: esc_all(&t.platforms),
+        output: esc_all(&output),
+    }
+}
+
+/// Escapes HCL template sequences so buildx keeps the string as written.
+pub fn esc(s: &str) -> String {
+    s.replace("${", "$${").replace("%{", "%%{")
+}
+
+fn esc_all(v: &[String]) -> Vec<String> {
+    v.iter().map(|s| esc(s)).collect()
+}
+
+fn esc_map(m: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    m.iter().map(|(k, v)| (esc(k), esc(v))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_sequences_are_escaped() {
+        assert_eq!(esc("a${B}c%{d}"), "a$${B}c%%{d}");
+        assert_eq!(esc("$HOME"), "$HOME");
+    }
+}

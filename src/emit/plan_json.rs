@@ -1,0 +1,140 @@
+//! `stackplan plan --format json`: the plan as a stable, documented JSON contract.
+//!
+//! The view structs below *are* the contract (see docs/plan-json.md); fields may be added,
+//! never renamed. Targets come in the plan's order: parents before children.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::plan::{ParentSource, Plan, RefState, Target};
+
+#[derive(Serialize)]
+struct PlanView<'a> {
+    branch: &'a str,
+    base: Option<&'a str>,
+    head: Option<&'a str>,
+    full_rebuild: bool,
+    full_rebuild_reason: Option<String>,
+    changed_files: &'a [String],
+    ignored_files: Vec<IgnoredView<'a>>,
+    unowned_files: &'a [String],
+    registry_probed: bool,
+    summary: Summary,
+    targets: Vec<TargetView<'a>>,
+}
+
+#[derive(Serialize)]
+struct IgnoredView<'a> {
+    path: &'a str,
+    rule: &'a str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    targets: usize,
+    rebuild: usize,
+}
+
+#[derive(Serialize)]
+struct TargetView<'a> {
+    name: &'a str,
+    image: &'a str,
+    plan: Option<&'a str>,
+    image_name: &'a str,
+    parent: Option<&'a str>,
+    rebuild: bool,
+    reasons: Vec<String>,
+    reason_details: Vec<ReasonView>,
+    tag: &'a str,
+    tags: &'a [String],
+    cache_from: &'a [String],
+    cache_to: Option<&'a str>,
+    build_args: &'a BTreeMap<String, String>,
+    context: &'a str,
+    dockerfile: &'a str,
+    platforms: &'a [String],
+    contexts: BTreeMap<&'a str, String>,
+    registry: &'a BTreeMap<String, RefState>,
+    info_cmds: &'a [String],
+    integration_tests: bool,
+    depth: usize,
+}
+
+#[derive(Serialize)]
+struct ReasonView {
+    kind: &'static str,
+    message: String,
+}
+
+fn target_view(t: &Target) -> TargetView<'_> {
+    TargetView {
+        name: &t.name,
+        image: &t.image,
+        plan: t.plan.as_deref(),
+        image_name: &t.image_name,
+        parent: t.parent.as_deref(),
+        rebuild: t.rebuild,
+        reasons: t.reasons.iter().map(ToString::to_string).collect(),
+        reason_details: t
+            .reasons
+            .iter()
+            .map(|r| ReasonView {
+                kind: r.kind(),
+                message: r.to_string(),
+            })
+            .collect(),
+        tag: &t.tag,
+        tags: &t.tags,
+        cache_from: &t.cache_from,
+        cache_to: t.cache_to_ref.as_deref(),
+        build_args: &t.build_args,
+        context: &t.context,
+        dockerfile: &t.dockerfile,
+        platforms: &t.platforms,
+        contexts: t
+            .parent_input
+            .iter()
+            .map(|p| {
+                (
+                    p.from.as_str(),
+                    match &p.source {
+                        ParentSource::Target(n) => format!("target:{n}"),
+                        ParentSource::Image(r) => format!("docker-image://{r}"),
+                    },
+                )
+            })
+            .collect(),
+        registry: &t.registry,
+        info_cmds: &t.info_cmds,
+        integration_tests: t.integration_tests,
+        depth: t.depth,
+    }
+}
+
+/// The plan as pretty JSON with a final newline.
+pub fn render(plan: &Plan) -> String {
+    let view = PlanView {
+        branch: &plan.branch,
+        base: plan.base.as_deref(),
+        head: plan.head.as_deref(),
+        full_rebuild: plan.full_rebuild.is_some(),
+        full_rebuild_reason: plan.full_rebuild.as_ref().map(ToString::to_string),
+        changed_files: &plan.changed_files,
+        ignored_files: plan
+            .ignored_files
+            .iter()
+            .map(|(path, rule)| IgnoredView { path, rule })
+            .collect(),
+        unowned_files: &plan.unowned_files,
+        registry_probed: plan.registry_probed,
+        summary: Summary {
+            targets: plan.targets.len(),
+            rebuild: plan.rebuilt().count(),
+        },
+        targets: plan.targets.iter().map(target_view).collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&view).expect("the plan view is plain data");
+    s.push('\n');
+    s
+}

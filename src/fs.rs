@@ -1,0 +1,111 @@
+//! Adapter: reads a stack from a checkout (spec.yml, change_ignore.json, Dockerfiles) and
+//! writes outputs whole.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::change_rules::ChangeRules;
+use crate::error::{Error, Result};
+use crate::spec::Spec;
+use crate::stack::{DockerfileSource, Stack, join};
+
+/// Where the stack is in a checkout.
+#[derive(Clone, Debug)]
+pub struct StackLocation {
+    /// The repository root; every path in the outputs is relative to it.
+    pub root: PathBuf,
+    /// The images folder relative to `root` (`images`).
+    pub images_dir: String,
+    /// The spec file; default `<images_dir>/spec.yml`.
+    pub spec: Option<PathBuf>,
+}
+
+impl StackLocation {
+    pub fn spec_path(&self) -> PathBuf {
+        self.spec
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(join(&self.images_dir, "spec.yml")))
+    }
+}
+
+/// Reads and checks the stack.
+pub fn load_stack(location: &StackLocation) -> Result<Stack> {
+    let spec_display = location.spec_path();
+    let spec_abs = location.root.join(&spec_display);
+    let spec_text = std::fs::read_to_string(&spec_abs).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::usage_with_help(
+                format!("no spec at {}", spec_abs.display()),
+                "run stackplan at the root of a repository with images/spec.yml, or pass -C DIR, --images DIR or --spec FILE",
+            )
+        } else {
+            Error::io("cannot read", &spec_abs, e)
+        }
+    })?;
+    let (spec, mut warnings) = Spec::parse(&spec_text, &spec_display)?;
+
+    let rules_display = PathBuf::from(join(&location.images_dir, "change_ignore.json"));
+    let rules_abs = location.root.join(&rules_display);
+    let rules = match std::fs::read_to_string(&rules_abs) {
+        Ok(text) => {
+            let (rules, w) = ChangeRules::parse(&text, &rules_display)?;
+            warnings.extend(w);
+            rules
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ChangeRules::without_file(),
+        Err(e) => return Err(Error::io("cannot read", rules_abs, e)),
+    };
+
+    let root = location.root.clone();
+    let images_dir = location.images_dir.clone();
+    let stack = Stack::assemble(spec, warnings, rules, &images_dir, |image| {
+        let folder = root.join(join(&images_dir, &image.key));
+        if !folder.is_dir() {
+            return DockerfileSource::NoFolder;
+        }
+        match std::fs::read_to_string(folder.join(&image.dockerfile)) {
+            Ok(text) => DockerfileSource::Text(text),
+            Err(_) => DockerfileSource::Missing,
+        }
+    });
+    stack.map_err(|e| with_sources(e, &location.root, &[spec_display, rules_display]))
+}
+
+/// Adds the texts of `files` to an `Invalid` error so its snippets can be shown.
+fn with_sources(error: Error, root: &Path, files: &[PathBuf]) -> Error {
+    match error {
+        Error::Invalid {
+            diagnostics,
+            mut sources,
+        } => {
+            for f in files {
+                if !sources.iter().any(|(p, _)| p == f) {
+                    if let Ok(text) = std::fs::read_to_string(root.join(f)) {
+                        sources.push((f.clone(), text));
+                    }
+                }
+            }
+            Error::Invalid {
+                diagnostics,
+                sources,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Writes `contents` to `path` whole: to a temporary file beside it, then renamed, so a
+/// reader never sees half a file and a failure leaves the old file in place.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("cannot write in", dir, e))?;
+    tmp.write_all(contents.as_bytes())
+        .and_then(|_| tmp.flush())
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("cannot write", path, e.error))?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Adapter: what git knows — changed files, the branch, the head commit.
+//!
+//! It runs the `git` command rather than linking a git library: the user's git is the one
+//! whose config, worktrees, shallow clones and credential setup CI already handles, and
+//! `git diff -z --name-status` is a stable, script-friendly interface.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::change_set::{ChangeSet, normalize};
+use crate::error::{Error, Result};
+
+/// A git working tree.
+#[derive(Clone, Debug)]
+pub struct Git {
+    root: PathBuf,
+}
+
+impl Git {
+    /// The repository containing `dir`, or `None` when `dir` is not in one (or git is
+    /// not installed).
+    pub fn discover(dir: &Path) -> Option<Git> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["rev-parse", "--show-toplevel"])
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let root = String::from_utf8(out.stdout).ok()?;
+        Some(Git {
+            root: PathBuf::from(root.trim_end_matches(['\n', '\r'])),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .map_err(|e| Error::Git {
+                command: args.join(" "),
+                message: e.to_string(),
+                help: Some("is git installed and on PATH?".into()),
+            })?;
+        if !out.status.success() {
+            return Err(Error::Git {
+                command: args.join(" "),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                help: None,
+            });
+        }
+        String::from_utf8(out.stdout).map_err(|_| Error::Git {
+            command: args.join(" "),
+            message: "output is not UTF-8".into(),
+            help: None,
+        })
+    }
+
+    /// The commit id `rev` names.
+    pub fn commit(&self, rev: &str) -> Result<String> {
+        self.run(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+            .map(|s| s.trim().to_string())
+            .map_err(|_| Error::Git {
+                command: format!("rev-parse {rev}"),
+                message: format!("`{rev}` is not a commit of this repository"),
+                help: Some(
+                    "check the revision; in CI fetch enough history (actions/checkout `fetch-depth: 0`)"
+                        .into(),
+                ),
+            })
+    }
+
+    /// The default base: where `head` forked from the default branch (`origin/<name>`,
+    /// else `<name>`).
+    pub fn default_base(&self, head: &str, default_branch: &str) -> Result<String> {
+        let candidates = [format!("origin/{default_branch}"), default_branch.to_string()];
+        for candidate in &candidates {
+            if self.commit(candidate).is_ok() {
+                return self
+                    .run(&["merge-base", candidate, head])
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| Error::Git {
+                        command: format!("merge-base {candidate} {head}"),
+                        message: format!("{head} shares no history with {candidate}"),
+                        help: Some("pass --base REV, or fetch the full history".into()),
+                    });
+            }
+        }
+        Err(Error::Git {
+            command: "merge-base".into(),
+            message: format!("neither {} nor {} exists, so there is no default base", candidates[0], candidates[1]),
+            help: Some(format!(
+                "pass --base REV (e.g. --base HEAD^), --default-branch NAME, --changed PATH, or --full; in CI fetch the branch `{default_branch}`"
+            )),
+        })
+    }
+
+    /// Files changed between `base` and `head` (the working tree, with untracked files,
+    /// when `head` is `None`). Renames and copies count with both paths.
+    pub fn changed_files(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
+        let mut args = vec!["diff", "--name-status", "-z", "--find-renames", "--no-ext-diff", base];
+        if let Some(head) = head {
+            args.push(head);
+        }
+        let diff = self.run(&args)?;
+        let mut files = parse_name_status(&diff);
+        if head.is_none() {
+            let untracked = self.run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
+            files.extend(untracked.split('\0').filter(|s| !s.is_empty()).map(normalize));
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
+    /// The change set between two revisions.
+    pub fn change_set(&self, base: &str, head: Option<&str>) -> Result<ChangeSet> {
+        let head_commit = match head {
+            Some(h) => Some(self.commit(h)?),
+            None => None,
+        };
+        let base_commit = self.commit(base)?;
+        let files = self.changed_files(&base_commit, head_commit.as_deref())?;
+        let message_rev = head_commit.clone().unwrap_or_else(|| "HEAD".to_string());
+        Ok(ChangeSet {
+            files,
+            base: Some(base_commit),
+            head: head_commit,
+            head_message: self.message(&message_rev).ok(),
+        })
+    }
+
+    /// The full message of a commit.
+    pub fn message(&self, rev: &str) -> Result<String> {
+        self.run(&["log", "-1", "--format=%B", rev])
+    }
+
+    /// The checked-out branch, `None` when HEAD is detached.
+    pub fn branch(&self) -> Result<Option<String>> {
+        let name = self.run(&["rev-parse", "--abbrev-ref", "HEAD"])?;
+        let name = name.trim();
+        Ok((name != "HEAD" && !name.is_empty()).then(|| name.to_string()))
+    }
+
+    /// `origin`'s URL as a browsable https URL, if there is one.
+    pub fn source_url(&self) -> Option<String> {
+        let url = self.run(&["remote", "get-url", "origin"]).ok()?;
+        https_url(url.trim())
+    }
+}
+
+/// `git@github.com:org/repo.git` → `https://github.com/org/repo`.
+pub fn https_url(url: &str) -> Option<String> {
+    let url = url.trim_end_matches(".git");
+    if let Some(rest) = url.strip_prefix("git@") {
+        let (host, path) = rest.split_once(':')?;
+        return Some(format!("https://{host}/{path}"));
+    }
+    if let Some(rest) = url.strip_prefix("ssh://git@") {
+        return Some(format!("https://{rest}"));
+    }
+    if url.starts_with("https://") {
+        // Drop credentials embedded in the URL, never put them in a label.
+        let rest = &url["https://".len()..];
+        let rest = rest.split_once('@').map(|(_, r)| r).unwrap_or(rest);
+        return Some(format!("https://{rest}"));
+    }
+    None
+}
+
+/// Parses `git diff --name-status -z`: a status, then one path (two for R and C).
+fn parse_name_status(out: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut tokens = out.split('\0').filter(|s| !s.is_empty());
+    while let Some(status) = tokens.next() {
+        let paths = if status.starts_with('R') || status.starts_with('C') {
+            2
+        } else {
+            1
+        };
+        for _ in 0..paths {
+            if let Some(p) = tokens.next() {
+                files.push(normalize(p));
+            }
+        }
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_status_with_renames() {
+        let out = "M\0images/a/Dockerfile\0R100\0images/b/x\0images/c/x\0D\0images/d/y\0";
+        assert_eq!(
+            parse_name_status(out),
+            ["images/a/Dockerfile", "images/b/x", "images/c/x", "images/d/y"]
+        );
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(https_url("git@github.com:org/repo.git").as_deref(), Some("https://github.com/org/repo"));
+        assert_eq!(https_url("https://tok@github.com/org/repo").as_deref(), Some("https://github.com/org/repo"));
+        assert_eq!(https_url("/some/path"), None);
+    }
+}

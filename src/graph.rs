@@ -1,0 +1,174 @@
+//! The stack as a graph: parent → child edges from `depend_on` (petgraph).
+//!
+//! Owns cycle detection, the stable order every output uses (depth from the roots, then
+//! key) and the descendants of an image. Knows nothing of plans, tags or files.
+
+use std::collections::BTreeMap;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::Dfs;
+
+use crate::diagnostic::Diagnostic;
+use crate::spec::Spec;
+
+#[derive(Clone, Debug)]
+pub struct StackGraph {
+    graph: DiGraph<String, ()>,
+    index: BTreeMap<String, NodeIndex>,
+    /// Image keys, parents before children; among equals by depth, then key.
+    order: Vec<String>,
+    depth: BTreeMap<String, usize>,
+}
+
+impl StackGraph {
+    /// Builds the graph; a cycle in `depend_on` is an error that prints the cycle.
+    pub fn new(spec: &Spec) -> Result<StackGraph, Diagnostic> {
+        let mut graph = DiGraph::with_capacity(spec.images.len(), spec.images.len());
+        let mut index = BTreeMap::new();
+        for key in spec.images.keys() {
+            index.insert(key.clone(), graph.add_node(key.clone()));
+        }
+        for image in spec.images.values() {
+            if let Some(parent) = &image.depend_on {
+                if let (Some(&p), Some(&c)) = (index.get(parent), index.get(&image.key)) {
+                    graph.add_edge(p, c, ());
+                }
+            }
+        }
+        if let Some(cycle) = find_cycle(spec) {
+            let first = &spec.images[&cycle[0]];
+            return Err(Diagnostic::error(format!(
+                "depend_on forms a cycle: {}",
+                cycle.join(" -> ")
+            ))
+            .in_file(&spec.file)
+            .at(first.depend_on_position)
+            .help("an image cannot be built on one of its own descendants: remove one depend_on of the cycle"));
+        }
+        // With one parent per image and no cycle, depth is well defined.
+        let mut depth = BTreeMap::new();
+        for key in spec.images.keys() {
+            let mut d = 0;
+            let mut cur = spec.images[key].depend_on.as_ref();
+            while let Some(p) = cur {
+                d += 1;
+                cur = spec.images.get(p).and_then(|i| i.depend_on.as_ref());
+            }
+            depth.insert(key.clone(), d);
+        }
+        let mut order: Vec<String> = spec.images.keys().cloned().collect();
+        order.sort_by(|a, b| depth[a].cmp(&depth[b]).then_with(|| a.cmp(b)));
+        Ok(StackGraph {
+            graph,
+            index,
+            order,
+            depth,
+        })
+    }
+
+    /// Image keys, parents before children (depth, then key).
+    pub fn order(&self) -> &[String] {
+        &self.order
+    }
+
+    pub fn depth(&self, key: &str) -> usize {
+        self.depth.get(key).copied().unwrap_or(0)
+    }
+
+    /// Every image below `key` (children, grandchildren, ...), not `key` itself.
+    pub fn descendants(&self, key: &str) -> Vec<String> {
+        let Some(&start) = self.index.get(key) else {
+            return Vec::new();
+        };
+        let mut dfs = Dfs::new(&self.graph, start);
+        let mut out = Vec::new();
+        while let Some(n) = dfs.next(&self.graph) {
+            if n != start {
+                out.push(self.graph[n].clone());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Direct children of `key`, by key.
+    pub fn children(&self, key: &str) -> Vec<String> {
+        let Some(&n) = self.index.get(key) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = self
+            .graph
+            .neighbors_directed(n, Direction::Outgoing)
+            .map(|c| self.graph[c].clone())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Follows `depend_on` from every image; returns the first cycle found, starting at its
+/// smallest key so the message is stable.
+fn find_cycle(spec: &Spec) -> Option<Vec<String>> {
+    for start in spec.images.keys() {
+        let mut path: Vec<&String> = vec![start];
+        let mut cur = spec.images[start].depend_on.as_ref();
+        while let Some(p) = cur {
+            if let Some(pos) = path.iter().position(|k| *k == p) {
+                let mut cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| a.1.cmp(b.1))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                cycle.rotate_left(min);
+                let first = cycle[0].clone();
+                cycle.push(first);
+                return Some(cycle);
+            }
+            if !spec.images.contains_key(p) {
+                break;
+            }
+            path.push(p);
+            cur = spec.images[p].depend_on.as_ref();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn spec(edges: &[(&str, Option<&str>)]) -> Spec {
+        let mut text = String::from("tag: {prefix: '1'}\nimages:\n");
+        for (k, p) in edges {
+            text.push_str(&format!("  {k}:\n    image_name: r.io/{k}\n"));
+            if let Some(p) = p {
+                text.push_str(&format!("    depend_on: {p}\n"));
+            }
+        }
+        Spec::parse(&text, Path::new("spec.yml")).unwrap().0
+    }
+
+    #[test]
+    fn order_is_parents_first_then_name() {
+        let s = spec(&[("z", None), ("b", Some("z")), ("a", Some("b")), ("c", Some("z"))]);
+        let g = StackGraph::new(&s).unwrap();
+        assert_eq!(g.order(), ["z", "b", "c", "a"]);
+        assert_eq!(g.descendants("z"), ["a", "b", "c"]);
+        assert_eq!(g.descendants("b"), ["a"]);
+        assert_eq!(g.children("z"), ["b", "c"]);
+        assert_eq!(g.depth("a"), 2);
+    }
+
+    #[test]
+    fn cycle_is_printed() {
+        let text = "tag: {prefix: '1'}\nimages:\n  a: {image_name: r.io/a, depend_on: c}\n  b: {image_name: r.io/b, depend_on: a}\n  c: {image_name: r.io/c, depend_on: b}\n";
+        let s = Spec::parse(text, Path::new("spec.yml")).unwrap().0;
+        let err = StackGraph::new(&s).unwrap_err();
+        assert!(err.message.contains("a -> c -> b -> a"), "{}", err.message);
+    }
+}

@@ -1,0 +1,30 @@
+//! stackplan: plan builds of a stack of Docker images and hand them to BuildKit.
+//!
+//! The crate is a pure core with adapters at its edges:
+//!
+//! - core (no I/O): [`spec`] (parse + validate `spec.yml`), [`change_rules`]
+//!   (`change_ignore.json`), [`dockerfile`] (what a Dockerfile is built `FROM`),
+//!   [`graph`] (the DAG), [`stack`] (the parts checked together), [`change_set`],
+//!   [`rebuild`] (what rebuilds and why), [`tag`], [`reference`], [`plan`] (the one value
+//!   every output reads) and [`emit`] (bake JSON, plan text/JSON, graph);
+//! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`];
+//! - [`cli`]: the command line, on top of both.
+
+pub mod change_rules;
+pub mod change_set;
+pub mod cli;
+pub mod diagnostic;
+pub mod dockerfile;
+pub mod emit;
+pub mod error;
+pub mod fs;
+pub mod git;
+pub mod graph;
+pub mod plan;
+pub mod rebuild;
+pub mod reference;
+pub mod spec;
+pub mod stack;
+pub mod tag;
+
+pub use error::{Error, Result};

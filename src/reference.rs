@@ -1,0 +1,164 @@
+//! Image references (`name:tag`): checking, the familiar form BuildKit matches named
+//! contexts by, and the `--registry` rewrite.
+//!
+//! Parsing follows Docker's grammar through `oci-spec`'s `Reference` (a port of
+//! distribution's normalizer); this module adds only the bits stackplan needs on top.
+
+use oci_spec::distribution::Reference;
+
+/// Checks that `name` is a repository without tag or digest (`ghcr.io/org/image`).
+pub fn check_repository(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.contains('@') {
+        return Err("it has a digest; give the repository only".into());
+    }
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if last.contains(':') {
+        return Err("it has a tag; stackplan computes tags, give the repository only".into());
+    }
+    if name.chars().any(|c| c.is_ascii_uppercase()) && name.split('/').count() > 1 {
+        let path = name.split_once('/').map(|(_, p)| p).unwrap_or(name);
+        if path.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err("repository names must be lowercase".into());
+        }
+    }
+    Reference::try_from(format!("{name}:latest").as_str())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The form BuildKit's Dockerfile frontend looks named contexts up by: the reference as a
+/// user would write it (`docker.io/` and `library/` stripped) without a `:latest` tag.
+/// Unparseable input is returned unchanged (BuildKit would then fail on it itself).
+pub fn familiar(reference: &str) -> String {
+    let Ok(parsed) = Reference::try_from(reference) else {
+        return reference.to_string();
+    };
+    let mut name = String::new();
+    if parsed.registry() != "docker.io" {
+        name.push_str(parsed.registry());
+        name.push('/');
+    }
+    let repository = parsed.repository();
+    match repository.strip_prefix("library/") {
+        Some(rest) if parsed.registry() == "docker.io" && !rest.contains('/') => name.push_str(rest),
+        _ => name.push_str(repository),
+    }
+    if let Some(tag) = parsed.tag() {
+        if !(tag == "latest" && parsed.digest().is_none()) {
+            name.push(':');
+            name.push_str(tag);
+        }
+    }
+    if let Some(digest) = parsed.digest() {
+        name.push('@');
+        name.push_str(digest);
+    }
+    name
+}
+
+/// The repository part of a reference in familiar form (no tag, no digest).
+pub fn familiar_repository(reference: &str) -> String {
+    match Reference::try_from(reference) {
+        Ok(parsed) => {
+            let mut without = Reference::with_tag(
+                parsed.registry().to_string(),
+                parsed.repository().to_string(),
+                "latest".to_string(),
+            )
+            .whole();
+            without.truncate(without.len() - ":latest".len());
+            familiar(&without)
+        }
+        Err(_) => reference.to_string(),
+    }
+}
+
+/// Rewrites where `image_name` lives: `HOST` replaces its registry, `HOST/NAMESPACE`
+/// replaces its registry and every path part but the last.
+/// `ghcr.io/org/img` with `localhost:5000/test` gives `localhost:5000/test/img`.
+pub fn rewrite_registry(image_name: &str, registry: &str) -> String {
+    let registry = registry.trim_end_matches('/');
+    let (host, namespace) = match registry.split_once('/') {
+        Some((host, ns)) => (host, Some(ns)),
+        None => (registry, None),
+    };
+    let Ok(parsed) = Reference::try_from(format!("{image_name}:latest").as_str()) else {
+        return image_name.to_string();
+    };
+    let repository = parsed.repository();
+    match namespace {
+        Some(ns) => {
+            let last = repository.rsplit('/').next().unwrap_or(repository);
+            format!("{host}/{ns}/{last}")
+        }
+        None => format!("{host}/{repository}"),
+    }
+}
+
+/// The registry host of an image name (`docker.io` for Docker Hub names).
+pub fn registry_of(image_name: &str) -> String {
+    Reference::try_from(format!("{image_name}:latest").as_str())
+        .map(|r| r.registry().to_string())
+        .unwrap_or_default()
+}
+
+/// Checks a `--registry HOST[/NAMESPACE]` value.
+pub fn check_registry_override(value: &str) -> Result<(), String> {
+    let probe = format!("{}/x:latest", value.trim_end_matches('/'));
+    let parsed = Reference::try_from(probe.as_str()).map_err(|e| e.to_string())?;
+    let host = value.split('/').next().unwrap_or_default();
+    if parsed.registry() != host {
+        return Err(format!(
+            "`{host}` is not a registry host (a host has a `.` or a `:port`, or is `localhost`)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn familiar_form_matches_buildkit() {
+        assert_eq!(familiar("docker.io/library/busybox:1.36"), "busybox:1.36");
+        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox");
+        assert_eq!(familiar("busybox"), "busybox");
+        assert_eq!(familiar("docker.io/jupyter/base:x"), "jupyter/base:x");
+        assert_eq!(familiar("index.docker.io/jupyter/base:x"), "jupyter/base:x");
+        assert_eq!(familiar("ghcr.io/ucsd-ets/nb:2026.3-main"), "ghcr.io/ucsd-ets/nb:2026.3-main");
+        assert_eq!(familiar("localhost:5000/library/busybox:1.36"), "localhost:5000/library/busybox:1.36");
+        assert_eq!(familiar("docker.io/library/a/b:1"), "library/a/b:1");
+    }
+
+    #[test]
+    fn repository_checks() {
+        assert!(check_repository("ghcr.io/ucsd-ets/datascience-notebook").is_ok());
+        assert!(check_repository("localhost:5000/x").is_ok());
+        assert!(check_repository("busybox").is_ok());
+        assert!(check_repository("ghcr.io/x:tag").is_err());
+        assert!(check_repository("ghcr.io/X").is_err());
+        assert!(check_repository("x@sha256:abc").is_err());
+        assert!(check_repository("a//b").is_err());
+        assert!(check_repository("").is_err());
+    }
+
+    #[test]
+    fn registry_rewrite() {
+        assert_eq!(rewrite_registry("ghcr.io/org/img", "localhost:5000"), "localhost:5000/org/img");
+        assert_eq!(rewrite_registry("ghcr.io/org/img", "localhost:5000/test"), "localhost:5000/test/img");
+        assert_eq!(rewrite_registry("busybox", "localhost:5000/"), "localhost:5000/library/busybox");
+        assert!(check_registry_override("localhost:5000/ns").is_ok());
+        assert!(check_registry_override("ghcr.io").is_ok());
+        assert!(check_registry_override("notahost/ns").is_err());
+    }
+
+    #[test]
+    fn repository_of_reference() {
+        assert_eq!(familiar_repository("docker.io/library/busybox:1"), "busybox");
+        assert_eq!(familiar_repository("ghcr.io/a/b:1"), "ghcr.io/a/b");
+    }
+}

@@ -1,0 +1,178 @@
+//! A stack: the spec, its graph, the change rules and every image's Dockerfile, checked
+//! together.
+//!
+//! Assembly is pure: the file system is reached only through the lookup the caller passes
+//! (see [`crate::fs`] for the one that reads a checkout), so tests and benchmarks can build
+//! stacks in memory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::change_rules::ChangeRules;
+use crate::diagnostic::{Diagnostic, Position};
+use crate::dockerfile::Dockerfile;
+use crate::error::{Error, Result};
+use crate::graph::StackGraph;
+use crate::reference;
+use crate::spec::{Image, Spec};
+
+/// What the lookup found for one image's Dockerfile.
+pub enum DockerfileSource {
+    /// The image folder `images/<key>/` does not exist.
+    NoFolder,
+    /// The folder exists but the Dockerfile does not.
+    Missing,
+    Text(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Stack {
+    pub spec: Spec,
+    pub graph: StackGraph,
+    pub rules: ChangeRules,
+    pub dockerfiles: BTreeMap<String, Dockerfile>,
+    /// The images folder relative to the repository root, `/`-separated (`images`).
+    pub images_dir: String,
+    /// Findings that do not stop planning (unknown keys, suspicious `FROM` lines).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Stack {
+    /// Checks the parts against each other. `lookup(key, dockerfile)` gives the Dockerfile
+    /// of each image. All errors found are returned together.
+    pub fn assemble(
+        spec: Spec,
+        mut warnings: Vec<Diagnostic>,
+        rules: ChangeRules,
+        images_dir: &str,
+        mut lookup: impl FnMut(&Image) -> DockerfileSource,
+    ) -> Result<Stack> {
+        let mut errors = Vec::new();
+        let mut sources: Vec<(PathBuf, String)> = Vec::new();
+        let graph = match StackGraph::new(&spec) {
+            Ok(g) => Some(g),
+            Err(d) => {
+                errors.push(d);
+                None
+            }
+        };
+        let mut dockerfiles = BTreeMap::new();
+        for image in spec.images.values() {
+            let folder = join(images_dir, &image.key);
+            let path = join(&folder, &image.dockerfile);
+            match lookup(image) {
+                DockerfileSource::NoFolder => errors.push(
+                    Diagnostic::error(format!("image `{}` has no folder {folder}/", image.key))
+                        .in_file(&spec.file)
+                        .at(image.position)
+                        .help(format!(
+                            "create {folder}/ with a Dockerfile, or remove `{}` from the spec",
+                            image.key
+                        )),
+                ),
+                DockerfileSource::Missing => errors.push(
+                    Diagnostic::error(format!("image `{}` has no Dockerfile at {path}", image.key))
+                        .in_file(&spec.file)
+                        .at(image.position)
+                        .help("add the Dockerfile, or set `dockerfile:` to its path inside the image folder"),
+                ),
+                DockerfileSource::Text(text) => match Dockerfile::parse(&text) {
+                    Ok(df) => {
+                        dockerfiles.insert(image.key.clone(), df);
+                    }
+                    Err(e) => {
+                        errors.push(
+                            Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
+                                .in_file(&path)
+                                .at(Some(Position { line: e.line, column: 1 })),
+                        );
+                        sources.push((PathBuf::from(&path), text));
+                    }
+                },
+            }
+        }
+        if let Some(graph) = &graph {
+            for key in graph.order() {
+                let image = &spec.images[key];
+                if let (Some(parent), Some(df)) = (&image.depend_on, dockerfiles.get(key)) {
+                    let parent = &spec.images[parent];
+                    let path = join(&join(images_dir, key), &image.dockerfile);
+                    warnings.extend(check_child_from(image, parent, df, &path));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.extend(warnings);
+            return Err(Error::Invalid {
+                diagnostics: errors,
+                sources,
+            });
+        }
+        Ok(Stack {
+            spec,
+            graph: graph.expect("no graph error was recorded"),
+            rules,
+            dockerfiles,
+            images_dir: images_dir.to_string(),
+            warnings,
+        })
+    }
+}
+
+/// Warns when a child's `FROM` cannot follow its parent: it neither uses `BASE_TAG` /
+/// `BASE_IMAGE` nor names the parent's image_name.
+fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let parent_repo = reference::familiar_repository(&format!("{}:x", parent.image_name));
+    let mut args = BTreeMap::new();
+    args.insert("BASE_TAG".to_string(), "x".to_string());
+    args.insert("BASE_IMAGE".to_string(), format!("{}:x", parent.image_name));
+    let bases = df.resolve_bases(&args);
+    let named = bases
+        .iter()
+        .filter(|b| !b.is_stage)
+        .find(|b| reference::familiar_repository(&b.reference) == parent_repo);
+    match named {
+        None => out.push(
+            Diagnostic::warning(format!(
+                "image `{}` depends on `{}`, but no FROM in its Dockerfile names {}",
+                image.key, parent.key, parent.image_name
+            ))
+            .in_file(path)
+            .at(bases.first().map(|b| Position { line: b.line, column: 1 }))
+            .help(format!(
+                "write `ARG BASE_TAG` then `FROM {}:${{BASE_TAG}}` (or `ARG BASE_IMAGE` then `FROM ${{BASE_IMAGE}}`) so the child builds on the parent of the same run",
+                parent.image_name
+            )),
+        ),
+        Some(base) if !base.uses.iter().any(|u| u == "BASE_TAG" || u == "BASE_IMAGE") => out.push(
+            Diagnostic::warning(format!(
+                "image `{}` builds FROM {} with a fixed tag, not ${{BASE_TAG}}",
+                image.key, parent.image_name
+            ))
+            .in_file(path)
+            .at(Some(Position { line: base.line, column: 1 }))
+            .help(format!(
+                "use `ARG BASE_TAG` and `FROM {}:${{BASE_TAG}}` so the child builds on the parent's tag of this branch",
+                parent.image_name
+            )),
+        ),
+        Some(_) => {}
+    }
+    out
+}
+
+/// Joins `/`-separated relative paths, treating `.` and `` as the root.
+pub fn join(dir: &str, name: &str) -> String {
+    let dir = dir.trim_end_matches('/');
+    if dir.is_empty() || dir == "." {
+        crate::change_set::normalize(name)
+    } else {
+        crate::change_set::normalize(&format!("{dir}/{name}"))
+    }
+}
+
+/// The path of `file` relative to `root`, for messages; unchanged when not below it.
+pub fn display_path(root: &Path, file: &Path) -> PathBuf {
+    file.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| file.to_path_buf())
+}
