@@ -63,17 +63,23 @@ pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
         &raw_branch,
         &args.full_rebuild_branch,
     );
-    let revision = match (&changes.head, git.as_ref()) {
-        (Some(head), _) => Some(head.clone()),
-        (None, Some(git)) => git.commit("HEAD").ok(),
-        (None, None) => None,
+    let revision = match (&args.revision, &changes.head, git.as_ref()) {
+        (Some(rev), _, _) => Some(rev.clone()).filter(|r| !r.is_empty()),
+        (None, Some(head), _) => Some(head.clone()),
+        (None, None, Some(git)) => git.commit("HEAD").ok(),
+        (None, None, None) => None,
     };
-    let source_url = args.source_url.clone().or_else(|| {
+    let source_url = match &args.source_url {
+        Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
+        None => None,
+    };
+    let source_url = source_url.or_else(|| {
         match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
             (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
             _ => git.as_ref().and_then(Git::source_url),
         }
     });
+    let source_url = source_url.filter(|_| args.source_url.as_deref() != Some(""));
     let options = PlanOptions {
         branch,
         registry: args.registry.clone(),

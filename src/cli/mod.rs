@@ -132,6 +132,10 @@ pub struct PlanArgs {
     #[arg(long, help_heading = "Tags and cache")]
     pub offline: bool,
 
+    /// Commit for the OCI `revision` label; empty for none [default: the head commit]
+    #[arg(long, value_name = "REV", help_heading = "Tags and cache")]
+    pub revision: Option<String>,
+
     /// URL for the OCI `source` label [default: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY, else
     /// git's origin]
     #[arg(long, value_name = "URL", help_heading = "Tags and cache")]

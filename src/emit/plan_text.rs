@@ -19,13 +19,12 @@ const MAX_REASONS: usize = 5;
 
 pub fn render(plan: &Plan) -> String {
     let mut s = String::new();
-    let base = plan.base.as_deref().map(short).unwrap_or("none");
-    let head = plan.head.as_deref().map(short).unwrap_or("working tree");
-    let _ = writeln!(
-        s,
-        "{HEAD}Plan for branch {}{HEAD:#} (base {base}, head {head})",
-        plan.branch
-    );
+    let changes = match (plan.base.as_deref(), plan.head.as_deref()) {
+        (Some(base), Some(head)) => format!("changes {}..{}", short(base), short(head)),
+        (Some(base), None) => format!("changes since {} in the working tree", short(base)),
+        (None, _) => "changes as given".to_string(),
+    };
+    let _ = writeln!(s, "{HEAD}Plan for branch {}{HEAD:#} ({changes})", plan.branch);
     let rebuild = plan.rebuilt().count();
     let _ = write!(
         s,
@@ -109,12 +108,13 @@ fn target_block(s: &mut String, t: &Target) {
             Some(state) => format!("{r} ({state})"),
         })
         .collect();
-    let cache = if cache.is_empty() {
-        "none (nothing to cache from in the registry)".to_string()
-    } else {
-        cache.join(", ")
-    };
-    let _ = writeln!(s, "{pad}{LABEL}cache{LABEL:#}  {cache}");
+    if cache.is_empty() {
+        let _ = writeln!(s, "{pad}{LABEL}cache{LABEL:#}  none (nothing to cache from in the registry)");
+    }
+    for (i, entry) in cache.iter().enumerate() {
+        let label = if i == 0 { "cache" } else { "" };
+        let _ = writeln!(s, "{pad}{LABEL}{label:<5}{LABEL:#}  {entry}");
+    }
     if let Some(input) = &t.parent_input {
         let from = match &input.source {
             ParentSource::Target(name) => format!("target {name} (same build)"),

@@ -1,0 +1,94 @@
+//! Golden files: the example stack's outputs, checked in under tests/golden/ and bake/.
+//! `UPDATE_GOLDEN=1 cargo test` rewrites them; review the diff before committing.
+
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stackplan(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
+        .args(args)
+        .arg("-C")
+        .arg(root())
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_HEAD_REF")
+        .env_remove("GITHUB_REF_NAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn golden(path: &str, actual: &str) {
+    let file = root().join(path);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&file)
+        .unwrap_or_else(|_| panic!("{path} is missing: run `UPDATE_GOLDEN=1 cargo test`"));
+    if expected != actual {
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual);
+        panic!(
+            "{path} differs from the output (UPDATE_GOLDEN=1 cargo test rewrites it):\n{}",
+            diff.unified_diff().header("expected", "actual")
+        );
+    }
+}
+
+/// The fixed inputs of the goldens: one leaf changed on branch feature/x.
+const INPUTS: &[&str] = &[
+    "--branch",
+    "feature/x",
+    "--changed",
+    "images/rstudio-notebook/Dockerfile",
+    "--revision",
+    "0123456789abcdef0123456789abcdef01234567",
+    "--source-url",
+    "https://github.com/example/stack",
+];
+
+fn with(cmd: &[&str], extra: &[&str]) -> Vec<String> {
+    cmd.iter().chain(INPUTS).chain(extra).map(|s| s.to_string()).collect()
+}
+
+fn run(args: Vec<String>) -> String {
+    stackplan(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn plan_text() {
+    golden("tests/golden/plan.txt", &run(with(&["plan"], &[])));
+}
+
+#[test]
+fn plan_json() {
+    golden("tests/golden/plan.json", &run(with(&["plan", "--format", "json"], &[])));
+}
+
+#[test]
+fn bake_json() {
+    golden("tests/golden/bake.json", &run(with(&["bake"], &["--push"])));
+}
+
+#[test]
+fn graphs() {
+    golden("tests/golden/graph.dot", &run(with(&["graph", "--format", "dot"], &[])));
+    golden("tests/golden/graph.mmd", &run(with(&["graph", "--format", "mermaid"], &[])));
+}
+
+/// bake/docker-bake.json is the example stack's full rebuild on main, as CI would build it;
+/// `scripts/gen-bake.sh` writes it with the same command.
+#[test]
+fn checked_in_bake_file_has_not_drifted() {
+    let args: Vec<String> = std::fs::read_to_string(root().join("bake/ARGS"))
+        .expect("bake/ARGS lists the arguments bake/docker-bake.json is made with")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    golden("bake/docker-bake.json", &run(args));
+}

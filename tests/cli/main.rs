@@ -1,0 +1,7 @@
+//! End-to-end tests of the `stackplan` binary over fixture repositories made with real git.
+
+mod bake;
+mod changes;
+mod errors;
+mod golden;
+mod support;
