@@ -63,9 +63,11 @@ impl ChangeRules {
         let warnings = ignored
             .into_iter()
             .map(|key| {
-                Diagnostic::warning(format!("unknown key `{key}` in change_ignore.json is ignored"))
-                    .in_file(file)
-                    .help("known keys: ChangeIgnore, BuildAll (`--strict` makes this an error)")
+                Diagnostic::warning(format!(
+                    "unknown key `{key}` in change_ignore.json is ignored"
+                ))
+                .in_file(file)
+                .help("known keys: ChangeIgnore, BuildAll (`--strict` makes this an error)")
             })
             .collect();
         let mut errors = Vec::new();
@@ -123,7 +125,10 @@ impl Rules {
         let mut builder = GlobSetBuilder::new();
         let mut kept = Vec::new();
         for pattern in patterns {
-            let trimmed = pattern.trim().trim_start_matches("./").trim_end_matches('/');
+            let trimmed = pattern
+                .trim()
+                .trim_start_matches("./")
+                .trim_end_matches('/');
             if trimmed.is_empty() {
                 errors.push(
                     Diagnostic::error(format!("{list} has an empty entry"))
@@ -132,9 +137,8 @@ impl Rules {
                 );
                 continue;
             }
-            let globs = [trimmed.to_string(), format!("{trimmed}/**")].map(|glob| {
-                GlobBuilder::new(&glob).literal_separator(false).build()
-            });
+            let globs = [trimmed.to_string(), format!("{trimmed}/**")]
+                .map(|glob| GlobBuilder::new(&glob).literal_separator(false).build());
             match globs {
                 [Ok(whole), Ok(below)] => {
                     builder.add(whole);
@@ -169,16 +173,40 @@ mod tests {
     use super::*;
 
     fn rules(json: &str) -> ChangeRules {
-        ChangeRules::parse(json, Path::new("images/change_ignore.json")).unwrap().0
+        ChangeRules::parse(json, Path::new("images/change_ignore.json"))
+            .unwrap()
+            .0
     }
 
     #[test]
     fn bare_names_cover_folders_and_files() {
-        let r = rules(r#"{"ChangeIgnore": ["docs", "*.md"], "BuildAll": ["tests_common", "spec.yml", "conftest.py"]}"#);
-        assert_eq!(r.classify("docs/a/b.txt"), Some(RuleMatch::Ignore { pattern: "docs".into() }));
-        assert_eq!(r.classify("base/README.md"), Some(RuleMatch::Ignore { pattern: "*.md".into() }));
-        assert_eq!(r.classify("tests_common/test_x.py"), Some(RuleMatch::BuildAll { pattern: "tests_common".into() }));
-        assert_eq!(r.classify("spec.yml"), Some(RuleMatch::BuildAll { pattern: "spec.yml".into() }));
+        let r = rules(
+            r#"{"ChangeIgnore": ["docs", "*.md"], "BuildAll": ["tests_common", "spec.yml", "conftest.py"]}"#,
+        );
+        assert_eq!(
+            r.classify("docs/a/b.txt"),
+            Some(RuleMatch::Ignore {
+                pattern: "docs".into()
+            })
+        );
+        assert_eq!(
+            r.classify("base/README.md"),
+            Some(RuleMatch::Ignore {
+                pattern: "*.md".into()
+            })
+        );
+        assert_eq!(
+            r.classify("tests_common/test_x.py"),
+            Some(RuleMatch::BuildAll {
+                pattern: "tests_common".into()
+            })
+        );
+        assert_eq!(
+            r.classify("spec.yml"),
+            Some(RuleMatch::BuildAll {
+                pattern: "spec.yml".into()
+            })
+        );
         assert_eq!(r.classify("base/Dockerfile"), None);
         assert_eq!(r.classify("docsx/a"), None);
     }
@@ -186,7 +214,10 @@ mod tests {
     #[test]
     fn ignore_wins_over_build_all() {
         let r = rules(r#"{"ChangeIgnore": ["tests_common/*.md"], "BuildAll": ["tests_common"]}"#);
-        assert!(matches!(r.classify("tests_common/README.md"), Some(RuleMatch::Ignore { .. })));
+        assert!(matches!(
+            r.classify("tests_common/README.md"),
+            Some(RuleMatch::Ignore { .. })
+        ));
     }
 
     #[test]
@@ -207,7 +238,10 @@ mod tests {
     #[test]
     fn no_file_means_spec_changes_rebuild_all() {
         let r = ChangeRules::without_file();
-        assert!(matches!(r.classify("spec.yml"), Some(RuleMatch::BuildAll { .. })));
+        assert!(matches!(
+            r.classify("spec.yml"),
+            Some(RuleMatch::BuildAll { .. })
+        ));
         assert_eq!(r.classify("a/Dockerfile"), None);
     }
 }

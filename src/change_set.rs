@@ -59,7 +59,13 @@ mod tests {
 
     #[test]
     fn paths_are_normalized_sorted_and_unique() {
-        let c = ChangeSet::from_paths(["./images/b/x", "images\\a/y", "images/b/x", "", "images/c/../d"]);
+        let c = ChangeSet::from_paths([
+            "./images/b/x",
+            "images\\a/y",
+            "images/b/x",
+            "",
+            "images/c/../d",
+        ]);
         assert_eq!(c.files, ["images/a/y", "images/b/x", "images/d"]);
     }
 }

@@ -109,7 +109,9 @@ impl Diagnostic {
             None => report.push(Group::with_title(level.primary_title(header.as_str()))),
         }
         if let Some(help) = &self.help {
-            report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+            report.push(Group::with_title(
+                Level::HELP.secondary_title(help.as_str()),
+            ));
         }
         let renderer = if styled {
             Renderer::styled()

@@ -175,7 +175,9 @@ impl Dockerfile {
         let mut out = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
             let (reference, uses) = expand(&stage.base, &scope);
-            let is_stage = stage_names.iter().any(|n| n.eq_ignore_ascii_case(&reference));
+            let is_stage = stage_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&reference));
             out.push(ResolvedBase {
                 stage: i,
                 reference,
@@ -219,7 +221,9 @@ fn parse_from(rest: &str, line: usize) -> Result<Stage, ParseError> {
         }),
         _ => Err(ParseError {
             line,
-            message: format!("cannot read `FROM {rest}`: expected `FROM [--platform=...] IMAGE [AS NAME]`"),
+            message: format!(
+                "cannot read `FROM {rest}`: expected `FROM [--platform=...] IMAGE [AS NAME]`"
+            ),
         }),
     }
 }
@@ -386,7 +390,10 @@ mod tests {
     use super::*;
 
     fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -396,16 +403,28 @@ mod tests {
         )
         .unwrap();
         let bases = df.resolve_bases(&args(&[("BASE_TAG", "2026.3-dev")]));
-        assert_eq!(bases[0].reference, "ghcr.io/ucsd-ets/datascience-notebook:2026.3-dev");
+        assert_eq!(
+            bases[0].reference,
+            "ghcr.io/ucsd-ets/datascience-notebook:2026.3-dev"
+        );
         assert_eq!(bases[0].uses, ["BASE_TAG"]);
-        assert_eq!(df.resolve_bases(&args(&[]))[0].reference, "ghcr.io/ucsd-ets/datascience-notebook:latest");
+        assert_eq!(
+            df.resolve_bases(&args(&[]))[0].reference,
+            "ghcr.io/ucsd-ets/datascience-notebook:latest"
+        );
     }
 
     #[test]
     fn resolves_base_image_and_defaults() {
-        let df = Dockerfile::parse("ARG BASE_IMAGE=docker.io/library/busybox:1.36\nFROM ${BASE_IMAGE}\n").unwrap();
+        let df = Dockerfile::parse(
+            "ARG BASE_IMAGE=docker.io/library/busybox:1.36\nFROM ${BASE_IMAGE}\n",
+        )
+        .unwrap();
         assert!(df.declares_global_arg("BASE_IMAGE"));
-        assert_eq!(df.resolve_bases(&args(&[]))[0].reference, "docker.io/library/busybox:1.36");
+        assert_eq!(
+            df.resolve_bases(&args(&[]))[0].reference,
+            "docker.io/library/busybox:1.36"
+        );
         assert_eq!(
             df.resolve_bases(&args(&[("BASE_IMAGE", "localhost:5000/b:1")]))[0].reference,
             "localhost:5000/b:1"
@@ -436,7 +455,10 @@ mod tests {
     fn multi_stage_platform_continuations_heredocs_and_directives() {
         let text = "# syntax=docker/dockerfile:1\n# escape=`\nARG A=1 \\\n  B=\"two\"\nFROM --platform=$BUILDPLATFORM golang:1 `\n  AS build\nRUN <<EOF\nFROM not-an-instruction\nEOF\n# comment\nfrom build\n";
         let df = Dockerfile::parse(text).unwrap();
-        assert_eq!(df.global_args[0].name, "A", "with ` as escape the backslash is literal");
+        assert_eq!(
+            df.global_args[0].name, "A",
+            "with ` as escape the backslash is literal"
+        );
         assert_eq!(df.stages.len(), 2);
         assert_eq!(df.stages[0].name.as_deref(), Some("build"));
         assert_eq!(df.stages[0].platform.as_deref(), Some("$BUILDPLATFORM"));
@@ -448,12 +470,18 @@ mod tests {
     fn continuation_with_backslash() {
         let df = Dockerfile::parse("ARG A=1 \\\n  B=\"two words\"\nFROM x:$B\n").unwrap();
         assert_eq!(df.global_args.len(), 2);
-        assert_eq!(df.resolve_bases(&BTreeMap::new())[0].reference, "x:two words");
+        assert_eq!(
+            df.resolve_bases(&BTreeMap::new())[0].reference,
+            "x:two words"
+        );
     }
 
     #[test]
     fn errors() {
-        assert_eq!(Dockerfile::parse("RUN x\n").unwrap_err().message, "no FROM instruction");
+        assert_eq!(
+            Dockerfile::parse("RUN x\n").unwrap_err().message,
+            "no FROM instruction"
+        );
         assert_eq!(Dockerfile::parse("FROM a b c d\n").unwrap_err().line, 1);
     }
 }

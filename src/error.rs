@@ -28,7 +28,10 @@ pub enum Error {
 
     /// A command-line value is wrong (a flag's format, an unknown plan, a bad branch name).
     #[error("{message}")]
-    Usage { message: String, help: Option<String> },
+    Usage {
+        message: String,
+        help: Option<String>,
+    },
 
     /// git failed or the repository is not in a state we can plan from.
     #[error("git {command}: {message}")]

@@ -79,10 +79,10 @@ fn with_sources(error: Error, root: &Path, files: &[PathBuf]) -> Error {
             mut sources,
         } => {
             for f in files {
-                if !sources.iter().any(|(p, _)| p == f) {
-                    if let Ok(text) = std::fs::read_to_string(root.join(f)) {
-                        sources.push((f.clone(), text));
-                    }
+                if !sources.iter().any(|(p, _)| p == f)
+                    && let Ok(text) = std::fs::read_to_string(root.join(f))
+                {
+                    sources.push((f.clone(), text));
                 }
             }
             Error::Invalid {
@@ -101,7 +101,8 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("cannot write in", dir, e))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("cannot write in", dir, e))?;
     tmp.write_all(contents.as_bytes())
         .and_then(|_| tmp.flush())
         .map_err(|e| Error::io("cannot write", path, e))?;

@@ -30,10 +30,10 @@ impl StackGraph {
             index.insert(key.clone(), graph.add_node(key.clone()));
         }
         for image in spec.images.values() {
-            if let Some(parent) = &image.depend_on {
-                if let (Some(&p), Some(&c)) = (index.get(parent), index.get(&image.key)) {
-                    graph.add_edge(p, c, ());
-                }
+            if let Some(parent) = &image.depend_on
+                && let (Some(&p), Some(&c)) = (index.get(parent), index.get(&image.key))
+            {
+                graph.add_edge(p, c, ());
             }
         }
         if let Some(cycle) = find_cycle(spec) {
@@ -155,7 +155,12 @@ mod tests {
 
     #[test]
     fn order_is_parents_first_then_name() {
-        let s = spec(&[("z", None), ("b", Some("z")), ("a", Some("b")), ("c", Some("z"))]);
+        let s = spec(&[
+            ("z", None),
+            ("b", Some("z")),
+            ("a", Some("b")),
+            ("c", Some("z")),
+        ]);
         let g = StackGraph::new(&s).unwrap();
         assert_eq!(g.order(), ["z", "b", "c", "a"]);
         assert_eq!(g.descendants("z"), ["a", "b", "c"]);

@@ -144,7 +144,11 @@ impl Target {
 
     pub fn stable_references(&self) -> [String; 2] {
         [
-            format!("{}:{}", self.image_name, tag::prefix_stable(&self.tag_prefix)),
+            format!(
+                "{}:{}",
+                self.image_name,
+                tag::prefix_stable(&self.tag_prefix)
+            ),
             format!("{}:{}", self.image_name, tag::STABLE),
         ]
     }
@@ -247,10 +251,10 @@ pub fn plan(
     for key in stack.graph.order() {
         let image = &spec.images[key];
         for plan in spec.plans_of(image) {
-            if let (Some(only), Some(p)) = (&opts.only_plan, plan) {
-                if &p.name != only {
-                    continue;
-                }
+            if let (Some(only), Some(p)) = (&opts.only_plan, plan)
+                && &p.name != only
+            {
+                continue;
             }
             let plan_name = plan.map(|p| p.name.clone());
             let parent_index = image
@@ -348,8 +352,8 @@ fn make_target(
         format!("{image_name}:{}", tag::prefix_stable(&tag_prefix)),
         format!("{image_name}:{}", tag::STABLE),
     ];
-    let cache_to_ref = (opts.cache_to == CacheTo::Registry)
-        .then(|| format!("{image_name}:buildcache-{tag}"));
+    let cache_to_ref =
+        (opts.cache_to == CacheTo::Registry).then(|| format!("{image_name}:buildcache-{tag}"));
     let mut watched: Vec<String> = vec![reference.clone()];
     watched.extend(stable_refs.iter().cloned());
     watched.extend(cache_to_ref.iter().cloned());

@@ -28,7 +28,9 @@ impl fmt::Display for FullRebuild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FullRebuild::Flag => write!(f, "--full was given"),
-            FullRebuild::CommitMessage => write!(f, "the head commit message asks for a full rebuild"),
+            FullRebuild::CommitMessage => {
+                write!(f, "the head commit message asks for a full rebuild")
+            }
             FullRebuild::Branch(b) => write!(f, "branch `{b}` always rebuilds everything"),
         }
     }
@@ -142,9 +144,10 @@ pub fn decide(
             None => {
                 let key = inside.split('/').next().unwrap_or_default();
                 if inside.contains('/') && spec.images.contains_key(key) {
-                    d.reasons.entry(key.to_string()).or_default().push(Reason::Changed {
-                        path: file.clone(),
-                    });
+                    d.reasons
+                        .entry(key.to_string())
+                        .or_default()
+                        .push(Reason::Changed { path: file.clone() });
                 } else {
                     d.unowned.push(file.clone());
                 }
@@ -152,7 +155,9 @@ pub fn decide(
         }
     }
     let everything: Vec<Reason> = match &full {
-        Some(why) => vec![Reason::Full { why: why.to_string() }],
+        Some(why) => vec![Reason::Full {
+            why: why.to_string(),
+        }],
         None => build_all,
     };
     if !everything.is_empty() {
@@ -186,7 +191,14 @@ mod tests {
 
     fn run(files: &[&str], full: Option<FullRebuild>) -> Decisions {
         let (spec, graph, rules) = fixture();
-        decide(&spec, &graph, &rules, &ChangeSet::from_paths(files), "images", full)
+        decide(
+            &spec,
+            &graph,
+            &rules,
+            &ChangeSet::from_paths(files),
+            "images",
+            full,
+        )
     }
 
     #[test]
@@ -198,9 +210,15 @@ mod tests {
 
     #[test]
     fn ignored_and_unowned_paths_rebuild_nothing() {
-        let d = run(&["images/a/README.md", "images/other/x", "images/notes.txt"], None);
+        let d = run(
+            &["images/a/README.md", "images/other/x", "images/notes.txt"],
+            None,
+        );
         assert!(d.reasons.is_empty());
-        assert_eq!(d.ignored, [("images/a/README.md".to_string(), "*.md".to_string())]);
+        assert_eq!(
+            d.ignored,
+            [("images/a/README.md".to_string(), "*.md".to_string())]
+        );
         assert_eq!(d.unowned, ["images/notes.txt", "images/other/x"]);
     }
 
@@ -217,9 +235,18 @@ mod tests {
     #[test]
     fn full_rebuild_sources() {
         assert_eq!(full_rebuild(true, None, "x", &[]), Some(FullRebuild::Flag));
-        assert_eq!(full_rebuild(false, Some("Do a FULL REBUILD"), "x", &[]), Some(FullRebuild::CommitMessage));
-        assert_eq!(full_rebuild(false, None, "main", &["main".into()]), Some(FullRebuild::Branch("main".into())));
-        assert_eq!(full_rebuild(false, Some("fix"), "dev", &["main".into()]), None);
+        assert_eq!(
+            full_rebuild(false, Some("Do a FULL REBUILD"), "x", &[]),
+            Some(FullRebuild::CommitMessage)
+        );
+        assert_eq!(
+            full_rebuild(false, None, "main", &["main".into()]),
+            Some(FullRebuild::Branch("main".into()))
+        );
+        assert_eq!(
+            full_rebuild(false, Some("fix"), "dev", &["main".into()]),
+            None
+        );
         let d = run(&[], Some(FullRebuild::Flag));
         assert_eq!(d.reasons.len(), 3);
     }

@@ -31,48 +31,56 @@ pub fn check_repository(name: &str) -> Result<(), String> {
 
 /// The form BuildKit's Dockerfile frontend looks named contexts up by: the reference as a
 /// user would write it (`docker.io/` and `library/` stripped) without a `:latest` tag.
-/// Unparseable input is returned unchanged (BuildKit would then fail on it itself).
+///
+/// This runs for every target on every plan, so it is plain string work on a reference
+/// that is already known to parse (distribution's `FamiliarString`), not a second parse.
 pub fn familiar(reference: &str) -> String {
-    let Ok(parsed) = Reference::try_from(reference) else {
-        return reference.to_string();
+    let (name, digest) = match reference.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (reference, None),
     };
-    let mut name = String::new();
-    if parsed.registry() != "docker.io" {
-        name.push_str(parsed.registry());
-        name.push('/');
+    let (repository, tag) = split_tag(name);
+    let mut out = familiar_name(repository);
+    if let Some(tag) = tag.filter(|t| !(*t == "latest" && digest.is_none())) {
+        out.push(':');
+        out.push_str(tag);
     }
-    let repository = parsed.repository();
-    match repository.strip_prefix("library/") {
-        Some(rest) if parsed.registry() == "docker.io" && !rest.contains('/') => name.push_str(rest),
-        _ => name.push_str(repository),
+    if let Some(digest) = digest {
+        out.push('@');
+        out.push_str(digest);
     }
-    if let Some(tag) = parsed.tag() {
-        if !(tag == "latest" && parsed.digest().is_none()) {
-            name.push(':');
-            name.push_str(tag);
-        }
-    }
-    if let Some(digest) = parsed.digest() {
-        name.push('@');
-        name.push_str(digest);
-    }
-    name
+    out
 }
 
 /// The repository part of a reference in familiar form (no tag, no digest).
 pub fn familiar_repository(reference: &str) -> String {
-    match Reference::try_from(reference) {
-        Ok(parsed) => {
-            let mut without = Reference::with_tag(
-                parsed.registry().to_string(),
-                parsed.repository().to_string(),
-                "latest".to_string(),
-            )
-            .whole();
-            without.truncate(without.len() - ":latest".len());
-            familiar(&without)
+    let name = reference.split_once('@').map_or(reference, |(n, _)| n);
+    familiar_name(split_tag(name).0)
+}
+
+/// `name:tag` → (`name`, `tag`); a `:` before the last `/` is a registry port.
+fn split_tag(name: &str) -> (&str, Option<&str>) {
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+        None => (name, None),
+    }
+}
+
+/// Strips Docker Hub's implicit parts from a repository name.
+fn familiar_name(repository: &str) -> String {
+    let (domain, rest) = match repository.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (Some(first), rest)
         }
-        Err(_) => reference.to_string(),
+        _ => (None, repository),
+    };
+    match domain {
+        Some("docker.io" | "index.docker.io") | None => match rest.strip_prefix("library/") {
+            Some(official) if !official.contains('/') => official.to_string(),
+            _ => rest.to_string(),
+        },
+        Some(domain) => format!("{domain}/{rest}"),
     }
 }
 
@@ -129,8 +137,14 @@ mod tests {
         assert_eq!(familiar("busybox"), "busybox");
         assert_eq!(familiar("docker.io/jupyter/base:x"), "jupyter/base:x");
         assert_eq!(familiar("index.docker.io/jupyter/base:x"), "jupyter/base:x");
-        assert_eq!(familiar("ghcr.io/ucsd-ets/nb:2026.3-main"), "ghcr.io/ucsd-ets/nb:2026.3-main");
-        assert_eq!(familiar("localhost:5000/library/busybox:1.36"), "localhost:5000/library/busybox:1.36");
+        assert_eq!(
+            familiar("ghcr.io/ucsd-ets/nb:2026.3-main"),
+            "ghcr.io/ucsd-ets/nb:2026.3-main"
+        );
+        assert_eq!(
+            familiar("localhost:5000/library/busybox:1.36"),
+            "localhost:5000/library/busybox:1.36"
+        );
         assert_eq!(familiar("docker.io/library/a/b:1"), "library/a/b:1");
     }
 
@@ -148,9 +162,18 @@ mod tests {
 
     #[test]
     fn registry_rewrite() {
-        assert_eq!(rewrite_registry("ghcr.io/org/img", "localhost:5000"), "localhost:5000/org/img");
-        assert_eq!(rewrite_registry("ghcr.io/org/img", "localhost:5000/test"), "localhost:5000/test/img");
-        assert_eq!(rewrite_registry("busybox", "localhost:5000/"), "localhost:5000/library/busybox");
+        assert_eq!(
+            rewrite_registry("ghcr.io/org/img", "localhost:5000"),
+            "localhost:5000/org/img"
+        );
+        assert_eq!(
+            rewrite_registry("ghcr.io/org/img", "localhost:5000/test"),
+            "localhost:5000/test/img"
+        );
+        assert_eq!(
+            rewrite_registry("busybox", "localhost:5000/"),
+            "localhost:5000/library/busybox"
+        );
         assert!(check_registry_override("localhost:5000/ns").is_ok());
         assert!(check_registry_override("ghcr.io").is_ok());
         assert!(check_registry_override("notahost/ns").is_err());
@@ -158,7 +181,13 @@ mod tests {
 
     #[test]
     fn repository_of_reference() {
-        assert_eq!(familiar_repository("docker.io/library/busybox:1"), "busybox");
+        assert_eq!(
+            familiar_repository("docker.io/library/busybox:1"),
+            "busybox"
+        );
         assert_eq!(familiar_repository("ghcr.io/a/b:1"), "ghcr.io/a/b");
+        assert_eq!(familiar_repository("localhost:5000/b@sha256:00"), "localhost:5000/b");
+        assert_eq!(familiar("localhost:5000/b:latest@sha256:00"), "localhost:5000/b:latest@sha256:00");
+        assert_eq!(familiar("localhost:5000/b"), "localhost:5000/b");
     }
 }

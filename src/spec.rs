@@ -305,7 +305,9 @@ impl RawSpec {
                     err(
                         out,
                         depend_on_position,
-                        format!("image `{key}`: depend_on names `{parent}`, which is not an image of this spec"),
+                        format!(
+                            "image `{key}`: depend_on names `{parent}`, which is not an image of this spec"
+                        ),
                         did_you_mean(parent, &keys)
                             .map(|k| format!("did you mean `{k}`?"))
                             .unwrap_or_else(|| format!("known images: {}", keys.join(", "))),
@@ -373,7 +375,9 @@ impl RawSpec {
                     err(
                         out,
                         at,
-                        format!("image `{key}`: plan_build_args names `{plan}`, which is not a plan"),
+                        format!(
+                            "image `{key}`: plan_build_args names `{plan}`, which is not a plan"
+                        ),
                         did_you_mean(plan, &plan_names)
                             .map(|k| format!("did you mean `{k}`?"))
                             .unwrap_or_else(|| plan_list_help(&plan_names)),
@@ -733,20 +737,22 @@ all_info_cmds:
 
     #[test]
     fn unquoted_numbers_keep_their_spelling() {
-        let text = BASIC.replace("\"2026.3\"", "2026.10").replace("\"3.11\"", "3.10");
+        let text = BASIC
+            .replace("\"2026.3\"", "2026.10")
+            .replace("\"3.11\"", "3.10");
         let (spec, _) = parse(&text).unwrap();
         assert_eq!(spec.tag_prefix, "2026.10");
-        assert_eq!(spec.images["datascience-notebook"].build_args["PY_VER_SHORT"], "3.10");
+        assert_eq!(
+            spec.images["datascience-notebook"].build_args["PY_VER_SHORT"],
+            "3.10"
+        );
     }
 
     #[test]
     fn root_defaults_to_images_without_parent_and_accepts_a_list() {
         let text = BASIC.replace("root: datascience-notebook\n", "");
         assert_eq!(parse(&text).unwrap().0.roots, ["datascience-notebook"]);
-        let text = BASIC.replace(
-            "root: datascience-notebook",
-            "root: [datascience-notebook]",
-        );
+        let text = BASIC.replace("root: datascience-notebook", "root: [datascience-notebook]");
         assert_eq!(parse(&text).unwrap().0.roots, ["datascience-notebook"]);
     }
 
@@ -766,15 +772,27 @@ all_info_cmds:
         let errs = errors("tag: {prefix: '1'}\nimages:\n  a: {image_name: x\n  b: c\n");
         assert!(errs[0].contains("images/spec.yml:4:"), "{errs:?}");
         let errs = errors("images:\n  a: [1, 2]\n");
-        assert!(errs[0].contains("images/spec.yml:2:6: invalid YAML"), "{errs:?}");
+        assert!(
+            errs[0].contains("images/spec.yml:2:6: invalid YAML"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn depend_on_must_name_an_image() {
-        let text = BASIC.replace("depend_on: datascience-notebook", "depend_on: datascience-notebok");
+        let text = BASIC.replace(
+            "depend_on: datascience-notebook",
+            "depend_on: datascience-notebok",
+        );
         let errs = errors(&text);
-        assert!(errs[0].contains("depend_on names `datascience-notebok`"), "{errs:?}");
-        assert!(errs[0].contains("did you mean `datascience-notebook`"), "{errs:?}");
+        assert!(
+            errs[0].contains("depend_on names `datascience-notebok`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[0].contains("did you mean `datascience-notebook`"),
+            "{errs:?}"
+        );
         assert!(errs[0].contains("spec.yml:10:16"), "{errs:?}");
     }
 
@@ -782,7 +800,10 @@ all_info_cmds:
     fn info_cmds_must_be_defined() {
         let text = BASIC.replace("[PY_VER, PIP_LIST]", "[PY_VER, PIP_LSIT]");
         let errs = errors(&text);
-        assert!(errs[0].contains("`PIP_LSIT` is not defined in all_info_cmds"), "{errs:?}");
+        assert!(
+            errs[0].contains("`PIP_LSIT` is not defined in all_info_cmds"),
+            "{errs:?}"
+        );
         assert!(errs[0].contains("did you mean `PIP_LIST`"), "{errs:?}");
     }
 
@@ -797,9 +818,15 @@ all_info_cmds:
 
     #[test]
     fn dockerfile_must_stay_in_the_image_folder() {
-        let text = BASIC.replace("    prepull: true", "    prepull: true\n    dockerfile: ../x/Dockerfile");
+        let text = BASIC.replace(
+            "    prepull: true",
+            "    prepull: true\n    dockerfile: ../x/Dockerfile",
+        );
         assert!(errors(&text)[0].contains("escapes the image folder"));
-        let text = BASIC.replace("    prepull: true", "    prepull: true\n    dockerfile: /etc/passwd");
+        let text = BASIC.replace(
+            "    prepull: true",
+            "    prepull: true\n    dockerfile: /etc/passwd",
+        );
         assert!(errors(&text)[0].contains("is absolute"));
     }
 
@@ -811,22 +838,32 @@ plans:
 
     #[test]
     fn plans_and_skip_plans() {
-        let text = format!(
-            "{BASIC}{PLANS}"
-        )
-        .replace("    prepull: true", "    prepull: true\n    skip_plans: [py39]\n    plan_build_args: {py311: {TORCH: '2'}}");
+        let text = format!("{BASIC}{PLANS}").replace(
+            "    prepull: true",
+            "    prepull: true\n    skip_plans: [py39]\n    plan_build_args: {py311: {TORCH: '2'}}",
+        );
         let (spec, _) = parse(&text).unwrap();
         assert_eq!(spec.plans["py39"].tag_prefix, "2026.3-py39");
         let child = &spec.images["scipy-ml-notebook"];
-        let plans: Vec<_> = spec.plans_of(child).into_iter().map(|p| p.unwrap().name.clone()).collect();
+        let plans: Vec<_> = spec
+            .plans_of(child)
+            .into_iter()
+            .map(|p| p.unwrap().name.clone())
+            .collect();
         assert_eq!(plans, ["py311"]);
     }
 
     #[test]
     fn skip_plans_must_name_a_plan() {
-        let text = format!("{BASIC}{PLANS}").replace("    prepull: true", "    prepull: true\n    skip_plans: [py38]");
+        let text = format!("{BASIC}{PLANS}").replace(
+            "    prepull: true",
+            "    prepull: true\n    skip_plans: [py38]",
+        );
         let errs = errors(&text);
-        assert!(errs[0].contains("skip_plans names `py38`, which is not a plan"), "{errs:?}");
+        assert!(
+            errs[0].contains("skip_plans names `py38`, which is not a plan"),
+            "{errs:?}"
+        );
         assert!(errs[0].contains("did you mean `py39`"), "{errs:?}");
     }
 
@@ -837,7 +874,10 @@ plans:
             "    info_cmds: [PY_VER, PIP_LIST]\n    skip_plans: [py39]",
         );
         let errs = errors(&text);
-        assert!(errs[0].contains("its parent `datascience-notebook` skips that plan"), "{errs:?}");
+        assert!(
+            errs[0].contains("its parent `datascience-notebook` skips that plan"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -856,7 +896,10 @@ plans:
 
     #[test]
     fn path_problems() {
-        assert_eq!(relative_path_problem("a/../../b"), Some("escapes the image folder"));
+        assert_eq!(
+            relative_path_problem("a/../../b"),
+            Some("escapes the image folder")
+        );
         assert_eq!(relative_path_problem("a/../b"), None);
         assert_eq!(relative_path_problem("docker/Dockerfile.gpu"), None);
     }

@@ -174,5 +174,7 @@ pub fn join(dir: &str, name: &str) -> String {
 
 /// The path of `file` relative to `root`, for messages; unchanged when not below it.
 pub fn display_path(root: &Path, file: &Path) -> PathBuf {
-    file.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| file.to_path_buf())
+    file.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| file.to_path_buf())
 }

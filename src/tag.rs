@@ -34,7 +34,9 @@ pub fn branch_tag(branch: &str) -> Result<String> {
     }
     if mapped == "stable" {
         return Err(Error::usage_with_help(
-            format!("branch `{branch}` would make tags that collide with the promoted `stable` tags"),
+            format!(
+                "branch `{branch}` would make tags that collide with the promoted `stable` tags"
+            ),
             "build from another branch name, or pass --branch NAME",
         ));
     }
@@ -66,7 +68,10 @@ mod tests {
     #[test]
     fn branch_names_become_tags() {
         assert_eq!(branch_tag("feature/x").unwrap(), "feature-x");
-        assert_eq!(branch_tag("dependabot/pip/a@b:c").unwrap(), "dependabot-pip-a-b-c");
+        assert_eq!(
+            branch_tag("dependabot/pip/a@b:c").unwrap(),
+            "dependabot-pip-a-b-c"
+        );
         assert_eq!(branch_tag("Fix_1.2").unwrap(), "Fix_1.2");
         assert!(branch_tag("stable").is_err());
         assert!(branch_tag("-x").is_err());

@@ -23,11 +23,16 @@ fn repo_root(args: &StackArgs) -> Result<PathBuf> {
         Some(dir) => {
             let dir = cwd.join(dir);
             if !dir.is_dir() {
-                return Err(Error::usage(format!("-C {}: no such directory", dir.display())));
+                return Err(Error::usage(format!(
+                    "-C {}: no such directory",
+                    dir.display()
+                )));
             }
             dir
         }
-        None => Git::discover(&cwd).map(|g| g.root().to_path_buf()).unwrap_or(cwd),
+        None => Git::discover(&cwd)
+            .map(|g| g.root().to_path_buf())
+            .unwrap_or(cwd),
     })
 }
 
@@ -73,12 +78,15 @@ pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
         Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
         None => None,
     };
-    let source_url = source_url.or_else(|| {
-        match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
-            (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
-            _ => git.as_ref().and_then(Git::source_url),
-        }
-    });
+    let source_url =
+        source_url.or_else(
+            || match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
+                (Some(server), Some(repo)) => {
+                    Some(format!("{}/{repo}", server.trim_end_matches('/')))
+                }
+                _ => git.as_ref().and_then(Git::source_url),
+            },
+        );
     let source_url = source_url.filter(|_| args.source_url.as_deref() != Some(""));
     let options = PlanOptions {
         branch,

@@ -14,7 +14,7 @@ use crate::emit;
 use crate::error::Result;
 use crate::plan::CacheTo;
 
-pub use output::{print_error, Printer};
+pub use output::{Printer, print_error};
 
 /// Plan builds of a stack of Docker images and hand them to BuildKit.
 ///
@@ -27,7 +27,9 @@ pub use output::{print_error, Printer};
 /// `stackplan bake`.
 #[derive(Debug, Parser)]
 #[command(name = "stackplan", version, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Exit status: 0 on success, 2 for invalid input or usage, 1 when the environment or a build fails.")]
+#[command(
+    after_help = "Exit status: 0 on success, 2 for invalid input or usage, 1 when the environment or a build fails."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -87,7 +89,12 @@ pub struct PlanArgs {
     pub head: Option<String>,
 
     /// The branch the default base is computed against.
-    #[arg(long, value_name = "NAME", default_value = "main", help_heading = "Change set")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "main",
+        help_heading = "Change set"
+    )]
     pub default_branch: String,
 
     /// A changed file, relative to the repository root; replaces git (repeatable).
@@ -103,7 +110,12 @@ pub struct PlanArgs {
     pub full: bool,
 
     /// A branch on which everything rebuilds (repeatable).
-    #[arg(long, value_name = "NAME", default_value = "main", help_heading = "Change set")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "main",
+        help_heading = "Change set"
+    )]
     pub full_rebuild_branch: Vec<String>,
 
     /// The branch for tags [default: $GITHUB_HEAD_REF, else $GITHUB_REF_NAME, else git's

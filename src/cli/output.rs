@@ -19,7 +19,8 @@ impl Default for Printer {
 
 impl Printer {
     pub fn new() -> Printer {
-        let styled_stderr = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+        let styled_stderr =
+            anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
         Printer { styled_stderr }
     }
 

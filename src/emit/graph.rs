@@ -5,15 +5,25 @@ use crate::plan::Plan;
 
 /// Graphviz DOT: rebuilt targets filled, the others dashed.
 pub fn dot(plan: &Plan) -> String {
-    let mut s = String::from("digraph stack {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut s = String::from(
+        "digraph stack {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
     for t in &plan.targets {
         let style = if t.rebuild {
             "style=filled, fillcolor=\"#ffd27f\""
         } else {
             "style=dashed"
         };
-        let label = format!("{}\\n{}{}", t.name, t.tag, if t.rebuild { "\\nrebuild" } else { "" });
-        s.push_str(&format!("  \"{}\" [label=\"{}\", {}];\n", t.name, label, style));
+        let label = format!(
+            "{}\\n{}{}",
+            t.name,
+            t.tag,
+            if t.rebuild { "\\nrebuild" } else { "" }
+        );
+        s.push_str(&format!(
+            "  \"{}\" [label=\"{}\", {}];\n",
+            t.name, label, style
+        ));
     }
     for t in &plan.targets {
         if let Some(p) = &t.parent {
@@ -37,7 +47,13 @@ pub fn mermaid(plan: &Plan) -> String {
     let id = |name: &str| ids.get(name).cloned().unwrap_or_default();
     for t in &plan.targets {
         let mark = if t.rebuild { " (rebuild)" } else { "" };
-        s.push_str(&format!("  {}[\"{}<br/>{}{}\"]\n", id(&t.name), t.name, t.tag, mark));
+        s.push_str(&format!(
+            "  {}[\"{}<br/>{}{}\"]\n",
+            id(&t.name),
+            t.name,
+            t.tag,
+            mark
+        ));
     }
     for t in &plan.targets {
         if let Some(p) = &t.parent {

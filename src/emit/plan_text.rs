@@ -24,14 +24,22 @@ pub fn render(plan: &Plan) -> String {
         (Some(base), None) => format!("changes since {} in the working tree", short(base)),
         (None, _) => "changes as given".to_string(),
     };
-    let _ = writeln!(s, "{HEAD}Plan for branch {}{HEAD:#} ({changes})", plan.branch);
+    let _ = writeln!(
+        s,
+        "{HEAD}Plan for branch {}{HEAD:#} ({changes})",
+        plan.branch
+    );
     let rebuild = plan.rebuilt().count();
     let _ = write!(
         s,
         "{rebuild} of {} targets rebuild · {} changed file{}",
         plan.targets.len(),
         plan.changed_files.len(),
-        if plan.changed_files.len() == 1 { "" } else { "s" }
+        if plan.changed_files.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
     );
     if !plan.ignored_files.is_empty() {
         let _ = write!(s, ", {} ignored", plan.ignored_files.len());
@@ -49,7 +57,10 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(s, "{LABEL}ignored{LABEL:#} {path} (ChangeIgnore `{rule}`)");
     }
     for path in &plan.unowned_files {
-        let _ = writeln!(s, "{LABEL}no image{LABEL:#} {path} (in no image folder, matches no rule)");
+        let _ = writeln!(
+            s,
+            "{LABEL}no image{LABEL:#} {path} (in no image folder, matches no rule)"
+        );
     }
 
     let mut current_plan: Option<&Option<String>> = None;
@@ -97,7 +108,10 @@ fn target_block(s: &mut String, t: &Target) {
         );
     }
     if !t.rebuild {
-        let _ = writeln!(s, "{pad}{LABEL}why{LABEL:#}    nothing it is built from changed");
+        let _ = writeln!(
+            s,
+            "{pad}{LABEL}why{LABEL:#}    nothing it is built from changed"
+        );
         return;
     }
     let cache: Vec<String> = t
@@ -109,7 +123,10 @@ fn target_block(s: &mut String, t: &Target) {
         })
         .collect();
     if cache.is_empty() {
-        let _ = writeln!(s, "{pad}{LABEL}cache{LABEL:#}  none (nothing to cache from in the registry)");
+        let _ = writeln!(
+            s,
+            "{pad}{LABEL}cache{LABEL:#}  none (nothing to cache from in the registry)"
+        );
     }
     for (i, entry) in cache.iter().enumerate() {
         let label = if i == 0 { "cache" } else { "" };

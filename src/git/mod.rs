@@ -81,7 +81,10 @@ impl Git {
     /// The default base: where `head` forked from the default branch (`origin/<name>`,
     /// else `<name>`).
     pub fn default_base(&self, head: &str, default_branch: &str) -> Result<String> {
-        let candidates = [format!("origin/{default_branch}"), default_branch.to_string()];
+        let candidates = [
+            format!("origin/{default_branch}"),
+            default_branch.to_string(),
+        ];
         for candidate in &candidates {
             if self.commit(candidate).is_ok() {
                 return self
@@ -96,7 +99,10 @@ impl Git {
         }
         Err(Error::Git {
             command: "merge-base".into(),
-            message: format!("neither {} nor {} exists, so there is no default base", candidates[0], candidates[1]),
+            message: format!(
+                "neither {} nor {} exists, so there is no default base",
+                candidates[0], candidates[1]
+            ),
             help: Some(format!(
                 "pass --base REV (e.g. --base HEAD^), --default-branch NAME, --changed PATH, or --full; in CI fetch the branch `{default_branch}`"
             )),
@@ -106,7 +112,14 @@ impl Git {
     /// Files changed between `base` and `head` (the working tree, with untracked files,
     /// when `head` is `None`). Renames and copies count with both paths.
     pub fn changed_files(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
-        let mut args = vec!["diff", "--name-status", "-z", "--find-renames", "--no-ext-diff", base];
+        let mut args = vec![
+            "diff",
+            "--name-status",
+            "-z",
+            "--find-renames",
+            "--no-ext-diff",
+            base,
+        ];
         if let Some(head) = head {
             args.push(head);
         }
@@ -114,7 +127,12 @@ impl Git {
         let mut files = parse_name_status(&diff);
         if head.is_none() {
             let untracked = self.run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
-            files.extend(untracked.split('\0').filter(|s| !s.is_empty()).map(normalize));
+            files.extend(
+                untracked
+                    .split('\0')
+                    .filter(|s| !s.is_empty())
+                    .map(normalize),
+            );
         }
         files.sort();
         files.dedup();
@@ -167,9 +185,8 @@ pub fn https_url(url: &str) -> Option<String> {
     if let Some(rest) = url.strip_prefix("ssh://git@") {
         return Some(format!("https://{rest}"));
     }
-    if url.starts_with("https://") {
+    if let Some(rest) = url.strip_prefix("https://") {
         // Drop credentials embedded in the URL, never put them in a label.
-        let rest = &url["https://".len()..];
         let rest = rest.split_once('@').map(|(_, r)| r).unwrap_or(rest);
         return Some(format!("https://{rest}"));
     }
@@ -204,14 +221,25 @@ mod tests {
         let out = "M\0images/a/Dockerfile\0R100\0images/b/x\0images/c/x\0D\0images/d/y\0";
         assert_eq!(
             parse_name_status(out),
-            ["images/a/Dockerfile", "images/b/x", "images/c/x", "images/d/y"]
+            [
+                "images/a/Dockerfile",
+                "images/b/x",
+                "images/c/x",
+                "images/d/y"
+            ]
         );
     }
 
     #[test]
     fn urls() {
-        assert_eq!(https_url("git@github.com:org/repo.git").as_deref(), Some("https://github.com/org/repo"));
-        assert_eq!(https_url("https://tok@github.com/org/repo").as_deref(), Some("https://github.com/org/repo"));
+        assert_eq!(
+            https_url("git@github.com:org/repo.git").as_deref(),
+            Some("https://github.com/org/repo")
+        );
+        assert_eq!(
+            https_url("https://tok@github.com/org/repo").as_deref(),
+            Some("https://github.com/org/repo")
+        );
         assert_eq!(https_url("/some/path"), None);
     }
 }

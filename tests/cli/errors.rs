@@ -30,7 +30,13 @@ fn stack(spec: &str) -> Repo {
 }
 
 fn check(repo: &Repo) -> crate::support::Run {
-    repo.run(&["plan", "--branch", "x", "--changed", "images/base/Dockerfile"])
+    repo.run(&[
+        "plan",
+        "--branch",
+        "x",
+        "--changed",
+        "images/base/Dockerfile",
+    ])
 }
 
 #[test]
@@ -61,42 +67,63 @@ fn depend_on_naming_no_image() {
 
 #[test]
 fn a_cycle_is_printed() {
-    let spec = SPEC
-        .replace("root: base\n", "")
-        .replace("    info_cmds: [PY_VER]", "    info_cmds: [PY_VER]\n    depend_on: child");
+    let spec = SPEC.replace("root: base\n", "").replace(
+        "    info_cmds: [PY_VER]",
+        "    info_cmds: [PY_VER]\n    depend_on: child",
+    );
     check(&stack(&spec)).fails_with(&["depend_on forms a cycle: base -> child -> base"]);
 }
 
 #[test]
 fn an_image_without_its_folder() {
-    let repo = stack(&SPEC.replace("images:\n", "images:\n  ghost:\n    image_name: ghcr.io/org/ghost\n"));
-    check(&repo).fails_with(&["image `ghost` has no folder images/ghost/", "create images/ghost/"]);
+    let repo = stack(&SPEC.replace(
+        "images:\n",
+        "images:\n  ghost:\n    image_name: ghcr.io/org/ghost\n",
+    ));
+    check(&repo).fails_with(&[
+        "image `ghost` has no folder images/ghost/",
+        "create images/ghost/",
+    ]);
 }
 
 #[test]
 fn an_image_without_its_dockerfile() {
     let repo = stack(SPEC);
-    repo.remove("images/child/Dockerfile").write("images/child/README", "x").commit("rm");
+    repo.remove("images/child/Dockerfile")
+        .write("images/child/README", "x")
+        .commit("rm");
     check(&repo).fails_with(&["image `child` has no Dockerfile at images/child/Dockerfile"]);
-    let repo = stack(&SPEC.replace("    depend_on: base", "    depend_on: base\n    dockerfile: gpu/Dockerfile"));
+    let repo = stack(&SPEC.replace(
+        "    depend_on: base",
+        "    depend_on: base\n    dockerfile: gpu/Dockerfile",
+    ));
     check(&repo).fails_with(&["has no Dockerfile at images/child/gpu/Dockerfile"]);
 }
 
 #[test]
 fn an_info_cmd_missing_from_all_info_cmds() {
     let repo = stack(&SPEC.replace("[PY_VER]", "[PY_VER, PIP_LIST]"));
-    check(&repo).fails_with(&["images/spec.yml:5:", "`PIP_LIST` is not defined in all_info_cmds"]);
+    check(&repo).fails_with(&[
+        "images/spec.yml:5:",
+        "`PIP_LIST` is not defined in all_info_cmds",
+    ]);
 }
 
 #[test]
 fn an_invalid_image_name() {
     let repo = stack(&SPEC.replace("ghcr.io/org/child", "ghcr.io/Org/child:1"));
-    check(&repo).fails_with(&["images/spec.yml:7:17", "invalid image_name `ghcr.io/Org/child:1`"]);
+    check(&repo).fails_with(&[
+        "images/spec.yml:7:17",
+        "invalid image_name `ghcr.io/Org/child:1`",
+    ]);
 }
 
 #[test]
 fn a_folder_path_escaping_images() {
-    let repo = stack(&SPEC.replace("    depend_on: base", "    depend_on: base\n    dockerfile: ../../etc/Dockerfile"));
+    let repo = stack(&SPEC.replace(
+        "    depend_on: base",
+        "    depend_on: base\n    dockerfile: ../../etc/Dockerfile",
+    ));
     check(&repo).fails_with(&["dockerfile `../../etc/Dockerfile` escapes the image folder"]);
     let repo = stack(&SPEC.replace("  child:\n", "  ../child:\n"));
     check(&repo).fails_with(&["image key `../child` contains a path separator"]);
@@ -106,68 +133,119 @@ fn a_folder_path_escaping_images() {
 fn skip_plans_naming_no_plan() {
     let spec = format!(
         "{}plans:\n  py311: {{tag_prefix: '2026.3'}}\n  py39: {{tag_prefix: '2026.3-py39'}}\n",
-        SPEC.replace("    depend_on: base", "    depend_on: base\n    skip_plans: [py38]")
+        SPEC.replace(
+            "    depend_on: base",
+            "    depend_on: base\n    skip_plans: [py38]"
+        )
     );
-    check(&stack(&spec)).fails_with(&["skip_plans names `py38`, which is not a plan", "did you mean `py39`?"]);
+    check(&stack(&spec)).fails_with(&[
+        "skip_plans names `py38`, which is not a plan",
+        "did you mean `py39`?",
+    ]);
 }
 
 #[test]
 fn a_dockerfile_without_from() {
     let repo = stack(SPEC);
-    repo.write("images/child/Dockerfile", "# nothing\nRUN true\n").commit("bad");
+    repo.write("images/child/Dockerfile", "# nothing\nRUN true\n")
+        .commit("bad");
     check(&repo).fails_with(&["images/child/Dockerfile:1:1", "no FROM instruction"]);
 }
 
 #[test]
 fn every_error_at_once() {
-    let repo = stack(&SPEC.replace("depend_on: base", "depend_on: nope").replace("[PY_VER]", "[NOPE]"));
+    let repo = stack(
+        &SPEC
+            .replace("depend_on: base", "depend_on: nope")
+            .replace("[PY_VER]", "[NOPE]"),
+    );
     check(&repo).fails_with(&["`nope`", "`NOPE`", "2 error(s)"]);
 }
 
 #[test]
 fn unknown_keys_warn_and_strict_makes_them_errors() {
-    let repo = stack(&SPEC.replace("    depend_on: base", "    depend_on: base\n    integration_test: true"));
+    let repo = stack(&SPEC.replace(
+        "    depend_on: base",
+        "    depend_on: base\n    integration_test: true",
+    ));
     let run = check(&repo);
     run.success();
-    assert!(run.stderr.contains("unknown key `images.child.integration_test` is ignored"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `integration_tests`?"), "{}", run.stderr);
-    repo.run(&["plan", "--strict", "--branch", "x", "--changed", "y"]).fails_with(&["--strict"]);
+    assert!(
+        run.stderr
+            .contains("unknown key `images.child.integration_test` is ignored"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `integration_tests`?"),
+        "{}",
+        run.stderr
+    );
+    repo.run(&["plan", "--strict", "--branch", "x", "--changed", "y"])
+        .fails_with(&["--strict"]);
 }
 
 #[test]
 fn a_child_that_does_not_build_from_its_parent_warns() {
     let repo = stack(SPEC);
-    repo.write("images/child/Dockerfile", "FROM busybox\n").commit("unrelated");
+    repo.write("images/child/Dockerfile", "FROM busybox\n")
+        .commit("unrelated");
     let run = repo.run(&["check"]);
     run.success();
-    assert!(run.stderr.contains("no FROM in its Dockerfile names ghcr.io/org/base"), "{}", run.stderr);
-    repo.write("images/child/Dockerfile", "FROM ghcr.io/org/base:2024\n").commit("fixed tag");
+    assert!(
+        run.stderr
+            .contains("no FROM in its Dockerfile names ghcr.io/org/base"),
+        "{}",
+        run.stderr
+    );
+    repo.write("images/child/Dockerfile", "FROM ghcr.io/org/base:2024\n")
+        .commit("fixed tag");
     let run = repo.run(&["check"]);
-    assert!(run.stderr.contains("with a fixed tag, not ${BASE_TAG}"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("with a fixed tag, not ${BASE_TAG}"),
+        "{}",
+        run.stderr
+    );
     repo.run(&["check", "--strict"]).fails_with(&["--strict"]);
 }
 
 #[test]
 fn a_branch_named_stable_is_refused() {
     let repo = stack(SPEC);
-    repo.run(&["plan", "--branch", "stable", "--changed", "x"]).fails_with(&["collide with the promoted `stable` tags"]);
-    repo.run(&["plan", "--branch=-bad", "--changed", "x"]).fails_with(&["does not make a valid Docker tag"]);
+    repo.run(&["plan", "--branch", "stable", "--changed", "x"])
+        .fails_with(&["collide with the promoted `stable` tags"]);
+    repo.run(&["plan", "--branch=-bad", "--changed", "x"])
+        .fails_with(&["does not make a valid Docker tag"]);
 }
 
 #[test]
 fn bad_flags() {
     let repo = stack(SPEC);
-    repo.run(&["plan", "--branch", "x", "--plan", "py39", "--changed", "x"]).fails_with(&["the spec defines no plans"]);
-    repo.run(&["plan", "--branch", "x", "--registry", "nohost/ns", "--changed", "x"]).fails_with(&["is not a registry host"]);
-    repo.run(&["plan", "--branch", "x", "--build-arg", "novalue"]).fails_with(&["is not K=V"]);
-    repo.run(&["plan", "--branch", "x", "--changed", "x", "--base", "HEAD"]).fails_with(&["do not combine them"]);
-    repo.run(&["plan", "--branch", "x", "--base", "nope"]).fails_with(&["`nope` is not a commit"]);
+    repo.run(&["plan", "--branch", "x", "--plan", "py39", "--changed", "x"])
+        .fails_with(&["the spec defines no plans"]);
+    repo.run(&[
+        "plan",
+        "--branch",
+        "x",
+        "--registry",
+        "nohost/ns",
+        "--changed",
+        "x",
+    ])
+    .fails_with(&["is not a registry host"]);
+    repo.run(&["plan", "--branch", "x", "--build-arg", "novalue"])
+        .fails_with(&["is not K=V"]);
+    repo.run(&["plan", "--branch", "x", "--changed", "x", "--base", "HEAD"])
+        .fails_with(&["do not combine them"]);
+    repo.run(&["plan", "--branch", "x", "--base", "nope"])
+        .fails_with(&["`nope` is not a commit"]);
 }
 
 #[test]
 fn an_invalid_change_ignore_file() {
     let repo = stack(SPEC);
-    repo.write("images/change_ignore.json", "{\"BuildAll\": [\"a\",]}").commit("bad json");
+    repo.write("images/change_ignore.json", "{\"BuildAll\": [\"a\",]}")
+        .commit("bad json");
     check(&repo).fails_with(&["images/change_ignore.json:1:", "invalid change_ignore.json"]);
 }
 
@@ -175,11 +253,31 @@ fn an_invalid_change_ignore_file() {
 fn output_file_is_written_whole_or_not_at_all() {
     let repo = stack(SPEC);
     repo.write("bake.json", "old").commit("old");
-    let run = repo.run(&["bake", "--branch", "x", "--changed", "images/base/Dockerfile", "-o", "bake.json"]);
+    let run = repo.run(&[
+        "bake",
+        "--branch",
+        "x",
+        "--changed",
+        "images/base/Dockerfile",
+        "-o",
+        "bake.json",
+    ]);
     run.success();
     let written = std::fs::read_to_string(repo.path().join("bake.json")).unwrap();
     assert!(written.starts_with('{') && written.ends_with("}\n"));
     // A failing run leaves the previous file as it was.
-    repo.run(&["bake", "--branch", "stable", "--changed", "x", "-o", "bake.json"]).fails_with(&["stable"]);
-    assert_eq!(std::fs::read_to_string(repo.path().join("bake.json")).unwrap(), written);
+    repo.run(&[
+        "bake",
+        "--branch",
+        "stable",
+        "--changed",
+        "x",
+        "-o",
+        "bake.json",
+    ])
+    .fails_with(&["stable"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("bake.json")).unwrap(),
+        written
+    );
 }

@@ -18,7 +18,11 @@ fn stackplan(args: &[&str]) -> String {
         .env_remove("GITHUB_REF_NAME")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -53,7 +57,11 @@ const INPUTS: &[&str] = &[
 ];
 
 fn with(cmd: &[&str], extra: &[&str]) -> Vec<String> {
-    cmd.iter().chain(INPUTS).chain(extra).map(|s| s.to_string()).collect()
+    cmd.iter()
+        .chain(INPUTS)
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn run(args: Vec<String>) -> String {
@@ -67,7 +75,10 @@ fn plan_text() {
 
 #[test]
 fn plan_json() {
-    golden("tests/golden/plan.json", &run(with(&["plan", "--format", "json"], &[])));
+    golden(
+        "tests/golden/plan.json",
+        &run(with(&["plan", "--format", "json"], &[])),
+    );
 }
 
 #[test]
@@ -77,8 +88,14 @@ fn bake_json() {
 
 #[test]
 fn graphs() {
-    golden("tests/golden/graph.dot", &run(with(&["graph", "--format", "dot"], &[])));
-    golden("tests/golden/graph.mmd", &run(with(&["graph", "--format", "mermaid"], &[])));
+    golden(
+        "tests/golden/graph.dot",
+        &run(with(&["graph", "--format", "dot"], &[])),
+    );
+    golden(
+        "tests/golden/graph.mmd",
+        &run(with(&["graph", "--format", "mermaid"], &[])),
+    );
 }
 
 /// bake/docker-bake.json is the example stack's full rebuild on main, as CI would build it;

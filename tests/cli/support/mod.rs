@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::io::Write;
 
 pub struct Repo {
     dir: tempfile::TempDir,
@@ -120,12 +120,21 @@ impl Repo {
             .env_remove("GITHUB_SERVER_URL")
             .env_remove("GITHUB_REPOSITORY")
             .env("NO_COLOR", "1")
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("stackplan runs");
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         Run::from(child.wait_with_output().unwrap(), args)
     }
@@ -162,17 +171,30 @@ impl Run {
     /// that nothing was printed on stdout.
     #[track_caller]
     pub fn fails_with(&self, needles: &[&str]) -> &Self {
-        assert_eq!(self.code, 2, "expected exit 2 for {:?}\nstderr:\n{}", self.args, self.stderr);
-        assert!(self.stdout.is_empty(), "stdout must be empty on error: {}", self.stdout);
+        assert_eq!(
+            self.code, 2,
+            "expected exit 2 for {:?}\nstderr:\n{}",
+            self.args, self.stderr
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "stdout must be empty on error: {}",
+            self.stdout
+        );
         for n in needles {
-            assert!(self.stderr.contains(n), "stderr lacks {n:?}:\n{}", self.stderr);
+            assert!(
+                self.stderr.contains(n),
+                "stderr lacks {n:?}:\n{}",
+                self.stderr
+            );
         }
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
 
     /// `(name, rebuild)` per target of a `plan --format json` output.
