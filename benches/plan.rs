@@ -20,7 +20,9 @@ fn synthetic_spec(n: usize) -> String {
         "tag: {prefix: '2026.3'}\nplans:\n  a: {tag_prefix: '2026.3'}\n  b: {tag_prefix: '2026.3-b'}\nimages:\n",
     );
     for i in 0..n {
-        s.push_str(&format!("  img-{i:05}:\n    image_name: ghcr.io/org/img-{i:05}\n    build_args: {{N: '{i}'}}\n"));
+        s.push_str(&format!(
+            "  img-{i:05}:\n    image_name: ghcr.io/org/img-{i:05}\n    build_args: {{N: '{i}'}}\n"
+        ));
         if i > 0 {
             s.push_str(&format!("    depend_on: img-{:05}\n", (i - 1) / 4));
         }
@@ -33,15 +35,22 @@ fn dockerfile(key: &str, n: usize) -> String {
     if i == 0 || i >= n {
         "ARG BASE_IMAGE=busybox\nFROM ${BASE_IMAGE}\nRUN true\n".to_string()
     } else {
-        format!("ARG BASE_TAG=latest\nFROM ghcr.io/org/img-{:05}:${{BASE_TAG}}\nRUN true\n", (i - 1) / 4)
+        format!(
+            "ARG BASE_TAG=latest\nFROM ghcr.io/org/img-{:05}:${{BASE_TAG}}\nRUN true\n",
+            (i - 1) / 4
+        )
     }
 }
 
 fn assemble(spec_text: &str, dockerfiles: &BTreeMap<String, String>) -> Stack {
     let (spec, warnings) = Spec::parse(spec_text, Path::new("images/spec.yml")).unwrap();
-    Stack::assemble(spec, warnings, ChangeRules::without_file(), "images", |image| {
-        DockerfileSource::Text(dockerfiles[&image.key].clone())
-    })
+    Stack::assemble(
+        spec,
+        warnings,
+        ChangeRules::without_file(),
+        "images",
+        |image| DockerfileSource::Text(dockerfiles[&image.key].clone()),
+    )
     .unwrap()
 }
 

@@ -7,7 +7,8 @@
 //!   [`graph`] (the DAG), [`stack`] (the parts checked together), [`change_set`],
 //!   [`rebuild`] (what rebuilds and why), [`tag`], [`reference`], [`plan`] (the one value
 //!   every output reads) and [`emit`] (bake JSON, plan text/JSON, graph);
-//! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`];
+//! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`], [`registry`]
+//!   (which tags exist);
 //! - [`cli`]: the command line, on top of both.
 
 pub mod change_rules;
@@ -23,6 +24,7 @@ pub mod graph;
 pub mod plan;
 pub mod rebuild;
 pub mod reference;
+pub mod registry;
 pub mod spec;
 pub mod stack;
 pub mod tag;

@@ -106,9 +106,9 @@ pub fn rewrite_registry(image_name: &str, registry: &str) -> String {
     }
 }
 
-/// The registry host of an image name (`docker.io` for Docker Hub names).
-pub fn registry_of(image_name: &str) -> String {
-    Reference::try_from(format!("{image_name}:latest").as_str())
+/// The registry host of an image name or ref (`docker.io` for Docker Hub names).
+pub fn registry_of(reference: &str) -> String {
+    Reference::try_from(reference)
         .map(|r| r.registry().to_string())
         .unwrap_or_default()
 }
@@ -177,6 +177,8 @@ mod tests {
         assert!(check_registry_override("localhost:5000/ns").is_ok());
         assert!(check_registry_override("ghcr.io").is_ok());
         assert!(check_registry_override("notahost/ns").is_err());
+        assert_eq!(registry_of("localhost:5000/a/b:1"), "localhost:5000");
+        assert_eq!(registry_of("busybox"), "docker.io");
     }
 
     #[test]
@@ -186,8 +188,14 @@ mod tests {
             "busybox"
         );
         assert_eq!(familiar_repository("ghcr.io/a/b:1"), "ghcr.io/a/b");
-        assert_eq!(familiar_repository("localhost:5000/b@sha256:00"), "localhost:5000/b");
-        assert_eq!(familiar("localhost:5000/b:latest@sha256:00"), "localhost:5000/b:latest@sha256:00");
+        assert_eq!(
+            familiar_repository("localhost:5000/b@sha256:00"),
+            "localhost:5000/b"
+        );
+        assert_eq!(
+            familiar("localhost:5000/b:latest@sha256:00"),
+            "localhost:5000/b:latest@sha256:00"
+        );
         assert_eq!(familiar("localhost:5000/b"), "localhost:5000/b");
     }
 }

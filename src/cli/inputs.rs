@@ -98,13 +98,58 @@ pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
         revision,
         source_url,
     };
-    let registry = RegistryView::default();
+    let registry = if args.offline {
+        RegistryView::default()
+    } else {
+        probe(&stack, &options, &args.insecure_registry, printer)?
+    };
     let plan = plan::plan(&stack, &changes, &options, &registry)?;
     printer.diagnostics(&plan.warnings, &root);
     if args.stack.strict && !plan.warnings.is_empty() {
         return Err(Error::usage("warnings and --strict"));
     }
     Ok(plan)
+}
+
+/// Asks the registries which of the plan's refs exist.
+fn probe(
+    stack: &Stack,
+    options: &PlanOptions,
+    insecure: &[String],
+    printer: &mut Printer,
+) -> Result<RegistryView> {
+    let refs = plan::registry_refs(stack, options)?;
+    let mut hosts: Vec<String> = refs
+        .iter()
+        .map(|r| crate::reference::registry_of(r))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let started = std::time::Instant::now();
+    let view = runtime()?.block_on(async {
+        crate::registry::Registry::new(&hosts, insecure)
+            .probe(&refs)
+            .await
+    })?;
+    let present = view
+        .states
+        .values()
+        .filter(|s| **s == crate::plan::RefState::Present)
+        .count();
+    printer.status(&format!(
+        "registry: {present} of {} refs exist ({} ms; --offline skips this)",
+        refs.len(),
+        started.elapsed().as_millis()
+    ));
+    Ok(view)
+}
+
+/// The async runtime for adapters that talk to the network.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start", "the async runtime", e))
 }
 
 fn env(name: &str) -> Option<String> {

@@ -21,7 +21,7 @@ pub use output::{Printer, print_error};
 /// stackplan reads images/spec.yml and the git change set, decides which images rebuild
 /// (changed images and all their descendants) and why, and emits a docker-bake file:
 ///
-///     stackplan > bake.json && docker buildx bake -f bake.json
+///   stackplan > bake.json && docker buildx bake -f bake.json
 ///
 /// Run it at the root of the repository that holds images/. Without a command it runs
 /// `stackplan bake`.
@@ -140,9 +140,19 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = CacheTo::Inline, value_name = "KIND", help_heading = "Tags and cache")]
     pub cache_to: CacheTo,
 
-    /// Make no network calls: the registry state is unknown, every cache source is listed.
-    #[arg(long, help_heading = "Tags and cache")]
+    /// Make no network calls: the registry state is unknown and every cache source is
+    /// listed. Without it, stackplan asks the registry which tags exist.
+    #[arg(long, env = "STACKPLAN_OFFLINE", value_parser = clap::builder::FalseyValueParser::new(), help_heading = "Registry")]
     pub offline: bool,
+
+    /// Ask the registry which tags exist (the default unless --offline): a missing branch tag
+    /// rebuilds the image, and cache-from lists only refs that exist.
+    #[arg(long, conflicts_with = "offline", help_heading = "Registry")]
+    pub registry_probe: bool,
+
+    /// A registry reached over plain HTTP (repeatable); loopback registries always are.
+    #[arg(long, value_name = "HOST", help_heading = "Registry")]
+    pub insecure_registry: Vec<String>,
 
     /// Commit for the OCI `revision` label; empty for none [default: the head commit]
     #[arg(long, value_name = "REV", help_heading = "Tags and cache")]

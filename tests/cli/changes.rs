@@ -277,6 +277,7 @@ fn branch_from_the_ci_environment() {
         .args(["plan", "--format", "json", "--changed", "x"])
         .env("GITHUB_HEAD_REF", "")
         .env("GITHUB_REF_NAME", "pr/12:merge")
+        .env("STACKPLAN_OFFLINE", "1")
         .output()
         .unwrap();
     assert!(
@@ -333,6 +334,7 @@ fn not_a_git_repository() {
         std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"))
             .current_dir(dir.path())
             .args(args)
+            .env("STACKPLAN_OFFLINE", "1")
             .output()
             .unwrap()
     };

@@ -14,6 +14,7 @@ fn stackplan(args: &[&str]) -> String {
         .arg("-C")
         .arg(root())
         .env("NO_COLOR", "1")
+        .env("STACKPLAN_OFFLINE", "1")
         .env_remove("GITHUB_HEAD_REF")
         .env_remove("GITHUB_REF_NAME")
         .output()

@@ -1,0 +1,217 @@
+//! Adapter: an OCI registry, through the distribution API (oci-client).
+//!
+//! [`Registry::probe`] asks which refs exist, concurrently, with a timeout and bounded
+//! retries, so planning knows which tags to cache from and which images must be built to
+//! carry the branch tag. Registries on loopback (`localhost`, `127.0.0.0/8`, `[::1]`) and the
+//! ones given with `--insecure-registry` are spoken to over plain HTTP, as dockerd does.
+
+pub mod credentials;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use crate::error::{Error, Result};
+use crate::plan::{RefState, RegistryView};
+
+/// How many requests are in flight at once.
+const CONCURRENCY: usize = 16;
+/// Attempts per request when the failure looks transient.
+const ATTEMPTS: u32 = 3;
+
+pub struct Registry {
+    client: Client,
+    auth: tokio::sync::Mutex<BTreeMap<String, RegistryAuth>>,
+}
+
+/// Whether `host` is a loopback registry, spoken to over HTTP.
+pub fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') {
+            h
+        } else {
+            host
+        }
+    });
+    name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+impl Registry {
+    /// A client; `hosts` are the registries it will talk to, `insecure` the extra ones
+    /// reached over plain HTTP.
+    pub fn new(hosts: &[String], insecure: &[String]) -> Registry {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http: Vec<String> = hosts
+            .iter()
+            .filter(|h| is_loopback(h) || insecure.contains(h))
+            .cloned()
+            .collect();
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(http),
+            connect_timeout: Some(Duration::from_secs(5)),
+            read_timeout: Some(Duration::from_secs(20)),
+            ..ClientConfig::default()
+        };
+        Registry {
+            client: Client::new(config),
+            auth: tokio::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    async fn auth(&self, registry: &str) -> Result<RegistryAuth> {
+        let mut cache = self.auth.lock().await;
+        if let Some(a) = cache.get(registry) {
+            return Ok(a.clone());
+        }
+        let a = credentials::auth_for(registry)?;
+        cache.insert(registry.to_string(), a.clone());
+        Ok(a)
+    }
+
+    /// Whether one ref exists (`HEAD /v2/<name>/manifests/<tag>`).
+    pub async fn exists(&self, reference: &str) -> Result<RefState> {
+        let parsed: Reference = reference.parse().map_err(|e| Error::Registry {
+            registry: reference.to_string(),
+            message: format!("not a valid reference: {e}"),
+            help: None,
+        })?;
+        let registry = parsed.registry().to_string();
+        let auth = self.auth(&registry).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.client.fetch_manifest_digest(&parsed, &auth).await {
+                Ok(_) => return Ok(RefState::Present),
+                Err(e) => match classify(&e) {
+                    Failure::NotFound => return Ok(RefState::Missing),
+                    Failure::Transient if attempt < ATTEMPTS => {
+                        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    }
+                    failure => return Err(failure.into_error(&registry, &e)),
+                },
+            }
+        }
+    }
+
+    /// The state of every ref, asked concurrently.
+    pub async fn probe(&self, references: &[String]) -> Result<RegistryView> {
+        let results: Vec<(String, Result<RefState>)> = stream::iter(references.iter().cloned())
+            .map(|r| async move {
+                let state = self.exists(&r).await;
+                (r, state)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut states = BTreeMap::new();
+        for (reference, state) in results {
+            states.insert(reference, state?);
+        }
+        Ok(RegistryView {
+            states,
+            probed: true,
+        })
+    }
+}
+
+enum Failure {
+    NotFound,
+    Unauthorized,
+    Transient,
+    Other,
+}
+
+fn classify(e: &OciDistributionError) -> Failure {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => Failure::NotFound,
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|e| format!("{:?}", e.code))
+                .collect();
+            if codes
+                .iter()
+                .any(|c| c.contains("ManifestUnknown") || c.contains("NameUnknown"))
+            {
+                Failure::NotFound
+            } else if codes
+                .iter()
+                .any(|c| c.contains("Unauthorized") || c.contains("Denied"))
+            {
+                Failure::Unauthorized
+            } else {
+                Failure::Other
+            }
+        }
+        OciDistributionError::ServerError { code: 404, .. } => Failure::NotFound,
+        OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => {
+            Failure::Transient
+        }
+        OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        }
+        | OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Failure::Unauthorized,
+        OciDistributionError::RequestError(r) if r.is_timeout() || r.is_connect() => {
+            Failure::Transient
+        }
+        _ => Failure::Other,
+    }
+}
+
+impl Failure {
+    fn into_error(self, registry: &str, e: &OciDistributionError) -> Error {
+        match self {
+            Failure::Unauthorized => Error::Registry {
+                registry: registry.to_string(),
+                message: "access denied (authentication failed or no credentials)".into(),
+                help: Some(format!(
+                    "log in with `docker login {registry}` (credentials are read from ~/.docker/config.json), or pass --offline to plan without the registry"
+                )),
+            },
+            Failure::Transient => Error::Registry {
+                registry: registry.to_string(),
+                message: format!("unreachable after {ATTEMPTS} attempts: {}", root_cause(e)),
+                help: Some("check that the registry is up and reachable, or pass --offline to plan without it".into()),
+            },
+            _ => Error::Registry {
+                registry: registry.to_string(),
+                message: root_cause(e),
+                help: Some("pass --offline to plan without the registry".into()),
+            },
+        }
+    }
+}
+
+/// The innermost message of an error chain (reqwest hides the useful part in sources).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        messages.push(s.to_string());
+        cur = s.source();
+    }
+    messages.dedup();
+    messages.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("127.0.0.1:5001"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("ghcr.io"));
+        assert!(!is_loopback("registry.local:5000"));
+    }
+}
