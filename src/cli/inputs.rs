@@ -55,6 +55,11 @@ pub fn load(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
 }
 
 pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
+    make_plan_at(args, printer).map(|(plan, _)| plan)
+}
+
+/// The plan and the repository root it was made in.
+pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, PathBuf)> {
     let stack = load(&args.stack, printer)?;
     let root = repo_root(&args.stack)?;
     let git = Git::discover(&root);
@@ -108,7 +113,7 @@ pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
     if args.stack.strict && !plan.warnings.is_empty() {
         return Err(Error::usage("warnings and --strict"));
     }
-    Ok(plan)
+    Ok((plan, root))
 }
 
 /// Asks the registries which of the plan's refs exist.

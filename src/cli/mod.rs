@@ -48,6 +48,10 @@ pub enum Command {
     Graph(GraphCmd),
     /// Validate the spec, change_ignore.json and every Dockerfile; plan nothing.
     Check(CheckCmd),
+    /// Print the GitHub Actions matrix of rebuilt targets and their test folders.
+    Matrix(MatrixCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsCmd),
 }
 
 /// Where the stack is.
@@ -223,6 +227,23 @@ pub struct GraphCmd {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct MatrixCmd {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// Also append `matrix=<json>` and `has_targets=true|false` to this file
+    /// [default: $GITHUB_OUTPUT when set]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", help_heading = "Output")]
+    pub github_output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsCmd {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct CheckCmd {
     #[command(flatten)]
     pub stack: StackArgs,
@@ -256,6 +277,17 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             };
             printer.product(&text, cmd.output.as_deref())
         }
+        Some(Command::Matrix(cmd)) => matrix(cmd, printer),
+        Some(Command::Completions(cmd)) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                cmd.shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "stackplan",
+                &mut out,
+            );
+            printer.product(&String::from_utf8_lossy(&out), None)
+        }
         Some(Command::Check(cmd)) => {
             let stack = inputs::load(&cmd.stack, printer)?;
             printer.status(&format!(
@@ -267,6 +299,37 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<()> {
+    let (plan, root) = inputs::make_plan_at(&cmd.plan, printer)?;
+    let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
+    let m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
+    let github_output = match &cmd.github_output {
+        Some(p) if p.as_os_str().is_empty() => match std::env::var_os("GITHUB_OUTPUT") {
+            Some(v) => Some(PathBuf::from(v)),
+            None => {
+                return Err(crate::Error::usage_with_help(
+                    "--github-output without a FILE needs $GITHUB_OUTPUT",
+                    "give the file: --github-output FILE",
+                ));
+            }
+        },
+        other => other.clone(),
+    };
+    if let Some(path) = github_output {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| crate::Error::io("cannot open", &path, e))?;
+        f.write_all(emit::matrix::github_output(&m).as_bytes())
+            .map_err(|e| crate::Error::io("cannot write", &path, e))?;
+    }
+    let mut text = emit::matrix::render(&m);
+    text.push('\n');
+    printer.product(&text, None)
 }
 
 fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {

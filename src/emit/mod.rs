@@ -3,5 +3,6 @@
 
 pub mod bake;
 pub mod graph;
+pub mod matrix;
 pub mod plan_json;
 pub mod plan_text;

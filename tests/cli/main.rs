@@ -4,4 +4,5 @@ mod bake;
 mod changes;
 mod errors;
 mod golden;
+mod matrix;
 mod support;
