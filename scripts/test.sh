@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`.ci/run`): brings up the build environment
+# (scripts/env-up.sh: Docker engine with BuildKit, buildx, registries, base image), then
+# checks formatting and lints, and runs every test, the end-to-end ones against the real
+# engine and registry included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/env-up.sh
+source .stackplan-env/env.sh
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings" >&2
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test" >&2
+cargo test --all-targets --locked
