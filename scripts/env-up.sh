@@ -79,8 +79,11 @@ archive_uri() {
 trixie_packages=(docker.io containerd docker-buildx)
 $buildx_only && trixie_packages=(docker-buildx)
 unpack_trixie() {
-    local marker=$pkgroot/.unpacked-$(IFS=-; echo "${trixie_packages[*]}")
-    [[ -f $marker ]] && return 0
+    local wanted=("$pkgroot/usr/libexec/docker/cli-plugins/docker-buildx")
+    $buildx_only || wanted+=("$pkgroot/usr/sbin/dockerd" "$pkgroot/usr/bin/containerd")
+    local have=true f
+    for f in "${wanted[@]}"; do [[ -x $f ]] || have=false; done
+    $have && return 0
     local uri apt=$state/apt
     uri=$(archive_uri)
     [[ -n $uri ]] || die "cannot find this machine's Debian archive in /etc/apt/sources.list{,.d} to derive the trixie source from"
@@ -98,11 +101,11 @@ unpack_trixie() {
     for deb in "$apt"/debs/*.deb; do dpkg -x "$deb" "$pkgroot"; done
     # trixie's runc needs a newer glibc than this machine has: this machine's runc is used.
     rm -f "$pkgroot/usr/sbin/runc" "$pkgroot/usr/bin/runc"
-    touch "$marker"
 }
 
 install_buildx() {
-    local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+    # System-wide, so a test that points DOCKER_CONFIG at its own credentials keeps buildx.
+    local plugins=/usr/local/lib/docker/cli-plugins
     local plugin=$pkgroot/usr/libexec/docker/cli-plugins/docker-buildx
     [[ -x $plugin ]] || die "docker-buildx was not unpacked to $plugin"
     mkdir -p "$plugins"

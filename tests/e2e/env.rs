@@ -1,0 +1,245 @@
+//! The environment the tests run against, and helpers to drive it.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::support::Repo;
+
+/// The e2e tests share one BuildKit and prune its cache: they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub struct Env {
+    pub registry: String,
+    pub auth_registry: String,
+    pub user: String,
+    pub password: String,
+    pub base_image: String,
+    _serial: MutexGuard<'static, ()>,
+}
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+impl Env {
+    /// The environment, or `None` when the user said `STACKPLAN_E2E=skip`. Panics with the
+    /// way to start it otherwise.
+    pub fn require() -> Option<Env> {
+        if std::env::var("STACKPLAN_E2E").as_deref() == Ok("skip") {
+            eprintln!("note: STACKPLAN_E2E=skip: end-to-end test skipped");
+            return None;
+        }
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
+        let engine_ok = matches!(&info, Ok(o) if o.status.success());
+        let buildx_ok = Command::new("docker")
+            .args(["buildx", "version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let env = Env {
+            registry: var("STACKPLAN_REGISTRY", "localhost:5000"),
+            auth_registry: var("STACKPLAN_AUTH_REGISTRY", "localhost:5001"),
+            user: var("STACKPLAN_AUTH_USER", "stackplan"),
+            password: var("STACKPLAN_AUTH_PASSWORD", "stackplan-test"),
+            base_image: var(
+                "STACKPLAN_BASE_IMAGE",
+                "localhost:5000/library/busybox:1.36",
+            ),
+            _serial: serial,
+        };
+        let registry_ok = curl_status(&format!("http://{}/v2/", env.registry)) == 200;
+        if !(engine_ok && buildx_ok && registry_ok) {
+            panic!(
+                "the end-to-end environment is not up (engine: {engine_ok}, buildx: {buildx_ok}, registry {}: {registry_ok}).\n\
+                 Start it with `scripts/env-up.sh && source .stackplan-env/env.sh`, or set STACKPLAN_E2E=skip to skip these tests.",
+                env.registry
+            );
+        }
+        Some(env)
+    }
+
+    /// A registry namespace no other run has used.
+    pub fn namespace(&self, name: &str) -> String {
+        format!("{}/e2e-{name}-{}", self.registry, unique())
+    }
+}
+
+/// A value unique to this moment, to keep runs and tests apart.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
+}
+
+/// HTTP status of a GET (curl), 0 when nothing answered.
+pub fn curl_status(url: &str) -> u16 {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            url,
+        ])
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The manifest of `reference` (`host/name:tag`) from the registry API.
+pub fn manifest(reference: &str) -> Option<serde_json::Value> {
+    let (host, rest) = reference.split_once('/').unwrap();
+    let (name, tag) = rest.rsplit_once(':').unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+            &format!("http://{host}/v2/{name}/manifests/{tag}"),
+        ])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Layer digests of an image manifest.
+pub fn layers(reference: &str) -> Vec<String> {
+    let m = manifest(reference).unwrap_or_else(|| panic!("{reference} is not in the registry"));
+    m["layers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{reference}: not an image manifest: {m}"))
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// One vertex of BuildKit's progress, from `--progress rawjson`.
+#[derive(Debug, Clone)]
+pub struct Vertex {
+    pub name: String,
+    pub started: Option<String>,
+    pub completed: Option<String>,
+    pub cached: bool,
+    pub error: Option<String>,
+}
+
+pub struct BakeRun {
+    pub success: bool,
+    pub stderr: String,
+    pub vertexes: Vec<Vertex>,
+    pub metadata: serde_json::Value,
+}
+
+impl BakeRun {
+    /// The image a `RUN` vertex belongs to, for the generated stack whose steps start with
+    /// `RUN echo "<key> ...`. (buildx prefixes vertex names with a target only when it
+    /// builds several, and a vertex shared through `target:` contexts carries one name.)
+    fn key_of(v: &Vertex) -> Option<&str> {
+        let rest = v.name.split_once("RUN echo \"")?.1;
+        rest.split([' ', '"']).next()
+    }
+
+    /// The `RUN` vertexes of one image of the generated stack.
+    pub fn runs_of(&self, key: &str) -> Vec<&Vertex> {
+        self.vertexes
+            .iter()
+            .filter(|v| Self::key_of(v) == Some(key))
+            .collect()
+    }
+
+    /// Images of the generated stack that ran a `RUN` step without the cache.
+    pub fn built_targets(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .vertexes
+            .iter()
+            .filter(|v| !v.cached && v.completed.is_some())
+            .filter_map(|v| Self::key_of(v).map(str::to_string))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Runs `docker buildx bake -f <file> [targets]` in the repository, with BuildKit's raw
+/// progress and a metadata file.
+pub fn bake(repo: &Repo, bake_json: &str, docker_config: Option<&Path>) -> BakeRun {
+    let file = repo.path().join("bake.json");
+    let meta = repo.path().join("meta.json");
+    std::fs::write(&file, bake_json).unwrap();
+    let mut cmd = Command::new("docker");
+    cmd.current_dir(repo.path())
+        .args(["buildx", "bake", "-f"])
+        .arg(&file)
+        .args(["--progress", "rawjson", "--metadata-file"])
+        .arg(&meta);
+    if let Some(config) = docker_config {
+        cmd.env("DOCKER_CONFIG", config);
+    }
+    let out = cmd.output().expect("docker buildx bake runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let mut vertexes: std::collections::BTreeMap<String, Vertex> = Default::default();
+    let mut de = serde_json::Deserializer::from_str(&stderr).into_iter::<serde_json::Value>();
+    while let Some(Ok(status)) = de.next() {
+        for v in status["vertexes"].as_array().into_iter().flatten() {
+            let digest = v["digest"].as_str().unwrap_or_default().to_string();
+            let entry = vertexes.entry(digest).or_insert_with(|| Vertex {
+                name: v["name"].as_str().unwrap_or_default().to_string(),
+                started: None,
+                completed: None,
+                cached: false,
+                error: None,
+            });
+            // A vertex shared by several targets is reported again later; its first start
+            // and first completion are when it really ran.
+            if let (None, Some(s)) = (&entry.started, v["started"].as_str()) {
+                entry.started = Some(s.to_string());
+            }
+            if let (None, Some(c)) = (&entry.completed, v["completed"].as_str()) {
+                entry.completed = Some(c.to_string());
+            }
+            entry.cached |= v["cached"].as_bool().unwrap_or(false);
+            if let Some(e) = v["error"].as_str() {
+                entry.error = Some(e.to_string());
+            }
+        }
+    }
+    let metadata = std::fs::read_to_string(&meta)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null);
+    BakeRun {
+        success: out.status.success(),
+        stderr,
+        vertexes: vertexes.into_values().collect(),
+        metadata,
+    }
+}
+
+/// A Docker config folder holding credentials for `registry`.
+pub fn docker_config(registry: &str, user: &str, password: &str) -> tempfile::TempDir {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let auth = base64(&format!("{user}:{password}"));
+    let mut f = std::fs::File::create(dir.path().join("config.json")).unwrap();
+    write!(f, r#"{{"auths": {{"{registry}": {{"auth": "{auth}"}}}}}}"#).unwrap();
+    dir
+}
+
+fn base64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests against the real engine and registry that `scripts/env-up.sh` starts:
+//! Docker engine with its embedded BuildKit, buildx, registries on 127.0.0.1:5000 (anonymous)
+//! and 127.0.0.1:5001 (htpasswd). They fail, saying how to start the environment, when it
+//! is not up — unless `STACKPLAN_E2E=skip` is set explicitly.
+
+#[path = "../cli/support/mod.rs"]
+mod support;
+
+mod bake_build;
+mod env;
+mod registry_probe;
