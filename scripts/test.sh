@@ -13,5 +13,7 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings" >&2
 cargo clippy --all-targets --locked -- -D warnings
+echo "== benches compile" >&2
+cargo build --benches --locked --quiet
 echo "== cargo test" >&2
-cargo test --all-targets --locked
+cargo test --locked --lib --bins --tests

@@ -13,7 +13,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::rebuild::{self, FullRebuild, Reason};
 use crate::reference;
-use crate::spec::{Image, PlanSpec};
+use crate::spec::{Image, InfoCmd, PlanSpec};
 use crate::stack::{Stack, join};
 use crate::tag;
 
@@ -132,7 +132,8 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
     /// What the registry said about each ref this target cares about.
     pub registry: BTreeMap<String, RefState>,
-    pub info_cmds: Vec<String>,
+    /// The image's `info_cmds`, resolved from `all_info_cmds`.
+    pub info_cmds: Vec<(String, InfoCmd)>,
     pub integration_tests: bool,
 }
 
@@ -455,7 +456,15 @@ fn make_target(
         parent_input,
         labels,
         registry: registry_states,
-        info_cmds: image.info_cmds.clone(),
+        info_cmds: image
+            .info_cmds
+            .iter()
+            .filter_map(|name| {
+                spec.all_info_cmds
+                    .get(name)
+                    .map(|cmd| (name.clone(), cmd.clone()))
+            })
+            .collect(),
         integration_tests: image.integration_tests,
     })
 }

@@ -116,6 +116,29 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
     Ok((plan, root))
 }
 
+/// Every target of the stack with its image name and tag prefix, for commands that act on
+/// the whole stack rather than on a change set (promote, publish).
+pub fn targets(
+    args: &StackArgs,
+    registry: Option<String>,
+    only_plan: Option<String>,
+    printer: &mut Printer,
+) -> Result<Plan> {
+    let stack = load(args, printer)?;
+    let options = PlanOptions {
+        branch: "promote".into(),
+        registry,
+        only_plan,
+        ..PlanOptions::default()
+    };
+    plan::plan(
+        &stack,
+        &ChangeSet::default(),
+        &options,
+        &RegistryView::default(),
+    )
+}
+
 /// Asks the registries which of the plan's refs exist.
 fn probe(
     stack: &Stack,

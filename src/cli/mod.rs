@@ -4,7 +4,9 @@
 //! definitions the binary parses.
 
 mod inputs;
+mod manifests;
 mod output;
+mod promote;
 
 use std::path::PathBuf;
 
@@ -48,6 +50,12 @@ pub enum Command {
     Graph(GraphCmd),
     /// Validate the spec, change_ignore.json and every Dockerfile; plan nothing.
     Check(CheckCmd),
+    /// Give every image of the stack a new tag, registry-side (manifest copy, no layer moves).
+    Promote(promote::PromoteCmd),
+    /// Move the tags of a `--push-by-digest` build, all or nothing, once every target pushed.
+    Publish(promote::PublishCmd),
+    /// Render the image manifests (info_cmds outputs) as markdown pages.
+    Manifests(manifests::ManifestsCmd),
     /// Print the GitHub Actions matrix of rebuilt targets and their test folders.
     Matrix(MatrixCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -184,6 +192,20 @@ pub struct BakeArgs {
     /// Write to FILE (whole, or not at all) instead of standard output.
     #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
+
+    /// Add a `<target>-manifest` target per rebuilt image that runs its info_cmds on top of
+    /// it and exports their outputs to <manifests-dir>/<image>/<tag>/.
+    #[arg(long, help_heading = "Output")]
+    pub manifests: bool,
+
+    /// Where the manifest targets write (relative to the repository root).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "artifacts/manifests",
+        help_heading = "Output"
+    )]
+    pub manifests_dir: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -278,6 +300,9 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             printer.product(&text, cmd.output.as_deref())
         }
         Some(Command::Matrix(cmd)) => matrix(cmd, printer),
+        Some(Command::Promote(cmd)) => promote::promote(cmd, printer),
+        Some(Command::Manifests(cmd)) => manifests::run(cmd, printer),
+        Some(Command::Publish(cmd)) => promote::publish(cmd, printer),
         Some(Command::Completions(cmd)) => {
             let mut out = Vec::new();
             clap_complete::generate(
@@ -341,7 +366,11 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
     } else {
         emit::bake::Output::Default
     };
-    let text = emit::bake::render(&plan, &emit::bake::BakeOptions { output });
+    let options = emit::bake::BakeOptions {
+        output,
+        manifests: args.manifests.then(|| args.manifests_dir.clone()),
+    };
+    let text = emit::bake::render(&plan, &options);
     printer.status(&format!(
         "{} of {} targets rebuild (group `default`)",
         plan.rebuilt().count(),

@@ -26,6 +26,9 @@ pub enum Output {
 #[derive(Clone, Debug, Default)]
 pub struct BakeOptions {
     pub output: Output,
+    /// With `--manifests`: the folder the `<target>-manifest` targets write to
+    /// (`<dir>/<image>/<tag>/`).
+    pub manifests: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -43,13 +46,21 @@ pub struct Group {
 #[serde(rename_all = "kebab-case")]
 pub struct BakeTarget {
     pub context: String,
-    pub dockerfile: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile_inline: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub contexts: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub args: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cache_from: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cache_to: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<String>,
@@ -64,13 +75,16 @@ pub fn bake_file(plan: &Plan, options: &BakeOptions) -> BakeFile {
     for t in &plan.targets {
         target.insert(t.name.clone(), bake_target(t, plan.cache_to, options));
     }
+    let mut default: Vec<String> = plan.rebuilt().map(|t| t.name.clone()).collect();
+    if let Some(dir) = &options.manifests {
+        for t in plan.rebuilt().filter(|t| !t.info_cmds.is_empty()) {
+            let name = manifest_target_name(&t.name);
+            target.insert(name.clone(), manifest_target(t, dir));
+            default.push(name);
+        }
+    }
     let mut group = BTreeMap::new();
-    group.insert(
-        "default".to_string(),
-        Group {
-            targets: plan.rebuilt().map(|t| t.name.clone()).collect(),
-        },
-    );
+    group.insert("default".to_string(), Group { targets: default });
     group.insert(
         "all".to_string(),
         Group {
@@ -133,7 +147,8 @@ fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarg
     };
     BakeTarget {
         context: esc(&t.context),
-        dockerfile: esc(&t.dockerfile),
+        dockerfile: Some(esc(&t.dockerfile)),
+        dockerfile_inline: None,
         contexts: esc_map(&contexts),
         args: esc_map(&t.build_args),
         labels: esc_map(&t.labels),
@@ -146,6 +161,52 @@ fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarg
         cache_to: esc_all(&cache_to),
         platforms: esc_all(&t.platforms),
         output: esc_all(&output),
+    }
+}
+
+/// The name of a target's manifest target.
+pub fn manifest_target_name(target: &str) -> String {
+    format!("{target}-manifest")
+}
+
+/// The named context a manifest target's Dockerfile builds `FROM`.
+const MANIFEST_BASE: &str = "stackplan-image";
+/// Where the commands' outputs are collected inside the image.
+const MANIFEST_TMP: &str = "/tmp/stackplan-manifest";
+
+/// A target that runs the image's `info_cmds` on top of it and exports their outputs and
+/// exit statuses (`<NAME>.out`, `<NAME>.status`) to `<dir>/<image>/<tag>/`. A failing
+/// command is recorded, not fatal, so one broken command still leaves the others' output.
+fn manifest_target(t: &Target, dir: &str) -> BakeTarget {
+    let mut script = format!("mkdir -p {MANIFEST_TMP} && cd {MANIFEST_TMP}");
+    for (name, cmd) in &t.info_cmds {
+        script.push_str(&format!(
+            " && {{ ( {} ) > '{name}.out' 2>&1; echo $? > '{name}.status'; }}",
+            cmd.command
+        ));
+    }
+    let run =
+        serde_json::to_string(&["/bin/sh", "-c", script.as_str()]).expect("strings serialize");
+    let dockerfile = format!(
+        "FROM {MANIFEST_BASE} AS image\nRUN {run}\nFROM scratch\nCOPY --from=image {MANIFEST_TMP}/ /\n"
+    );
+    let mut contexts = BTreeMap::new();
+    contexts.insert(MANIFEST_BASE.to_string(), format!("target:{}", t.name));
+    BakeTarget {
+        context: esc(&t.context),
+        dockerfile: None,
+        dockerfile_inline: Some(esc(&dockerfile)),
+        contexts,
+        args: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        tags: Vec::new(),
+        cache_from: Vec::new(),
+        cache_to: Vec::new(),
+        platforms: Vec::new(),
+        output: vec![esc(&format!(
+            "type=local,dest={}",
+            crate::stack::join(&crate::stack::join(dir, &t.image), &t.tag)
+        ))],
     }
 }
 

@@ -56,7 +56,7 @@ struct TargetView<'a> {
     platforms: &'a [String],
     contexts: BTreeMap<&'a str, String>,
     registry: &'a BTreeMap<String, RefState>,
-    info_cmds: &'a [String],
+    info_cmds: Vec<&'a str>,
     integration_tests: bool,
     depth: usize,
 }
@@ -106,7 +106,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
             })
             .collect(),
         registry: &t.registry,
-        info_cmds: &t.info_cmds,
+        info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,
         depth: t.depth,
     }

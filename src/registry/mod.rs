@@ -19,6 +19,29 @@ use oci_client::{Client, Reference};
 use crate::error::{Error, Result};
 use crate::plan::{RefState, RegistryView};
 
+/// Every manifest kind a tag may point at: image manifests and indexes, OCI and Docker.
+const MANIFEST_MEDIA_TYPES: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// The media type a manifest declares, or the OCI one its shape implies.
+fn media_type_of(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if let Some(m) = value.get("mediaType").and_then(|m| m.as_str()) {
+        return Some(m.to_string());
+    }
+    if value.get("manifests").is_some() {
+        Some("application/vnd.oci.image.index.v1+json".into())
+    } else if value.get("layers").is_some() {
+        Some("application/vnd.oci.image.manifest.v1+json".into())
+    } else {
+        None
+    }
+}
+
 /// How many requests are in flight at once.
 const CONCURRENCY: usize = 16;
 /// Attempts per request when the failure looks transient.
@@ -75,24 +98,98 @@ impl Registry {
 
     /// Whether one ref exists (`HEAD /v2/<name>/manifests/<tag>`).
     pub async fn exists(&self, reference: &str) -> Result<RefState> {
+        Ok(match self.digest(reference).await? {
+            Some(_) => RefState::Present,
+            None => RefState::Missing,
+        })
+    }
+
+    /// The digest of the manifest `reference` names, `None` when it does not exist.
+    pub async fn digest(&self, reference: &str) -> Result<Option<String>> {
+        let (parsed, auth) = self.prepare(reference).await?;
+        self.retrying(parsed.registry(), || {
+            self.client.fetch_manifest_digest(&parsed, &auth)
+        })
+        .await
+    }
+
+    /// Gives `to` the manifest `from` has, byte for byte (same digest), through the
+    /// registry API: one manifest GET and one PUT, no blob is read or written. Both refs
+    /// must be in the same repository or the target repository must already hold the blobs.
+    pub async fn copy_manifest(&self, from: &str, to: &str) -> Result<String> {
+        let (source, auth) = self.prepare(from).await?;
+        let (target, _) = self.prepare(to).await?;
+        let registry = source.registry().to_string();
+        let pulled = self
+            .retrying(&registry, || {
+                self.client
+                    .pull_manifest_raw(&source, &auth, MANIFEST_MEDIA_TYPES)
+            })
+            .await?;
+        let Some((bytes, digest)) = pulled else {
+            return Err(Error::Registry {
+                registry,
+                message: format!("{from} does not exist"),
+                help: None,
+            });
+        };
+        let media_type = media_type_of(&bytes).ok_or_else(|| Error::Registry {
+            registry: registry.clone(),
+            message: format!("{from}: the manifest does not say its media type"),
+            help: None,
+        })?;
+        let header = http::HeaderValue::from_str(&media_type).map_err(|_| Error::Registry {
+            registry: registry.clone(),
+            message: format!("{from}: invalid media type {media_type}"),
+            help: None,
+        })?;
+        let pushed = self
+            .retrying(&registry, || async {
+                self.client
+                    .auth(&target, &auth, oci_client::RegistryOperation::Push)
+                    .await?;
+                self.client
+                    .push_manifest_raw(&target, bytes.clone(), header.clone())
+                    .await
+            })
+            .await?;
+        match pushed {
+            Some(_) => Ok(digest),
+            None => Err(Error::Registry {
+                registry,
+                message: format!("the registry refused {to}: repository not found"),
+                help: None,
+            }),
+        }
+    }
+
+    async fn prepare(&self, reference: &str) -> Result<(Reference, RegistryAuth)> {
         let parsed: Reference = reference.parse().map_err(|e| Error::Registry {
             registry: reference.to_string(),
             message: format!("not a valid reference: {e}"),
             help: None,
         })?;
-        let registry = parsed.registry().to_string();
-        let auth = self.auth(&registry).await?;
+        let auth = self.auth(parsed.registry()).await?;
+        Ok((parsed, auth))
+    }
+
+    /// Runs a request, retrying transient failures; a "not found" answer is `Ok(None)`.
+    async fn retrying<T, F, Fut>(&self, registry: &str, mut request: F) -> Result<Option<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.client.fetch_manifest_digest(&parsed, &auth).await {
-                Ok(_) => return Ok(RefState::Present),
+            match request().await {
+                Ok(value) => return Ok(Some(value)),
                 Err(e) => match classify(&e) {
-                    Failure::NotFound => return Ok(RefState::Missing),
+                    Failure::NotFound => return Ok(None),
                     Failure::Transient if attempt < ATTEMPTS => {
                         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                     }
-                    failure => return Err(failure.into_error(&registry, &e)),
+                    failure => return Err(failure.into_error(registry, &e)),
                 },
             }
         }
@@ -204,6 +301,23 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types() {
+        assert_eq!(
+            media_type_of(br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#).as_deref(),
+            Some("application/vnd.docker.distribution.manifest.v2+json")
+        );
+        assert_eq!(
+            media_type_of(br#"{"manifests":[]}"#).as_deref(),
+            Some("application/vnd.oci.image.index.v1+json")
+        );
+        assert_eq!(
+            media_type_of(br#"{"layers":[]}"#).as_deref(),
+            Some("application/vnd.oci.image.manifest.v1+json")
+        );
+        assert_eq!(media_type_of(b"{}"), None);
+    }
 
     #[test]
     fn loopback_hosts() {

@@ -1,0 +1,290 @@
+//! `stackplan promote` and `stackplan publish`: move tags registry-side, all or nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use futures::stream::{self, StreamExt};
+
+use super::inputs;
+use super::{Printer, StackArgs};
+use crate::error::{Error, Result};
+use crate::promote::{self, Move};
+use crate::registry::Registry;
+
+#[derive(Debug, Clone, Args)]
+pub struct PromoteCmd {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// The tag every image has now (`{prefix}` stands for each target's tag prefix).
+    #[arg(long, value_name = "TAG")]
+    pub from: String,
+
+    /// The tag to give it (`<prefix>-stable`, or `stable` from a `<prefix>-stable` source).
+    #[arg(long, value_name = "TAG")]
+    pub to: String,
+
+    /// Promote only this plan's targets.
+    #[arg(long = "plan", value_name = "NAME")]
+    pub only_plan: Option<String>,
+
+    /// Rewrite where every image_name lives: HOST or HOST/NAMESPACE.
+    #[arg(long, value_name = "HOST[/NAMESPACE]")]
+    pub registry: Option<String>,
+
+    /// A registry reached over plain HTTP (repeatable); loopback registries always are.
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+
+    /// Also require each source's manifest page `DIR/<image>-<tag>.md` (stackplan manifests render).
+    #[arg(long, value_name = "DIR")]
+    pub require_manifests: Option<PathBuf>,
+
+    /// List what would move (source digest → new tag) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Finish a promotion that stopped midway: tags that already point at their source's
+    /// digest are left as they are.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishCmd {
+    #[command(flatten)]
+    pub plan: super::PlanArgs,
+
+    /// The metadata file of `docker buildx bake --metadata-file` for a bake made with
+    /// `stackplan bake --push-by-digest` and the same flags as this command.
+    #[arg(long, value_name = "FILE")]
+    pub metadata: PathBuf,
+
+    /// List what would move and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Finish a publication that stopped midway.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Tags every rebuilt target's pushed digest, once every one of them has a digest.
+pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
+    let text = std::fs::read_to_string(&cmd.metadata)
+        .map_err(|e| Error::io("cannot read", &cmd.metadata, e))?;
+    let metadata: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::usage_with_help(
+            format!(
+                "{}: not a buildx metadata file: {e}",
+                cmd.metadata.display()
+            ),
+            "write it with `docker buildx bake -f bake.json --metadata-file FILE`",
+        )
+    })?;
+    let plan = inputs::make_plan(&cmd.plan, printer)?;
+    let mut moves = Vec::new();
+    let mut missing = Vec::new();
+    for t in plan.rebuilt() {
+        match metadata[&t.name]["containerimage.digest"].as_str() {
+            Some(digest) if digest.starts_with("sha256:") => moves.push(Move {
+                target: t.name.clone(),
+                image: t.image.clone(),
+                from: format!("{}@{digest}", t.image_name),
+                to: t.reference(),
+            }),
+            _ => missing.push(t.name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Build {
+            message: format!(
+                "nothing was published; {} rebuilt target(s) have no pushed digest in {}: {}",
+                missing.len(),
+                cmd.metadata.display(),
+                missing.join(", ")
+            ),
+        });
+    }
+    execute(
+        moves,
+        &cmd.plan.insecure_registry,
+        cmd.dry_run,
+        cmd.resume,
+        printer,
+    )
+}
+
+pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
+    let plan = inputs::targets(
+        &cmd.stack,
+        cmd.registry.clone(),
+        cmd.only_plan.clone(),
+        printer,
+    )?;
+    let moves = promote::moves(&plan, &cmd.from, &cmd.to)?;
+    if let Some(dir) = &cmd.require_manifests {
+        let missing: Vec<String> = moves
+            .iter()
+            .filter_map(|m| {
+                let tag = m.from.rsplit_once(':').map(|(_, t)| t).unwrap_or_default();
+                let page = dir.join(format!("{}-{tag}.md", m.image));
+                (!page.is_file()).then(|| page.display().to_string())
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Registry {
+                registry: "(manifest pages)".into(),
+                message: format!(
+                    "nothing was promoted; manifest pages are missing:\n  {}",
+                    missing.join("\n  ")
+                ),
+                help: Some(
+                    "render them with `stackplan manifests render`, or drop --require-manifests"
+                        .into(),
+                ),
+            });
+        }
+    }
+    execute(
+        moves,
+        &cmd.insecure_registry,
+        cmd.dry_run,
+        cmd.resume,
+        printer,
+    )
+}
+
+/// Verifies every source, then writes every tag; reports exactly what moved.
+pub fn execute(
+    moves: Vec<Move>,
+    insecure: &[String],
+    dry_run: bool,
+    resume: bool,
+    printer: &mut Printer,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut hosts: Vec<String> = moves
+        .iter()
+        .map(|m| crate::reference::registry_of(&m.from))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let report = inputs::runtime()?.block_on(async {
+        let registry = Registry::new(&hosts, insecure);
+        // 1. Every source must exist: otherwise nothing changes.
+        let sources = digests(&registry, moves.iter().map(|m| m.from.clone())).await?;
+        let missing: Vec<&str> = moves
+            .iter()
+            .filter(|m| sources[&m.from].is_none())
+            .map(|m| m.from.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Registry {
+                registry: hosts.join(", "),
+                message: format!(
+                    "nothing was promoted; {} source tag(s) do not exist:\n  {}",
+                    missing.len(),
+                    missing.join("\n  ")
+                ),
+                help: Some("build and push them first, or check --from and --registry".into()),
+            });
+        }
+        let current = if resume || dry_run {
+            digests(&registry, moves.iter().map(|m| m.to.clone())).await?
+        } else {
+            BTreeMap::new()
+        };
+        let mut lines = Vec::new();
+        if dry_run {
+            for m in &moves {
+                let digest = sources[&m.from].as_deref().unwrap_or_default();
+                let note = match current.get(&m.to) {
+                    Some(Some(d)) if d == digest => " (already there)",
+                    Some(Some(_)) => " (moves)",
+                    _ => " (new)",
+                };
+                lines.push(format!(
+                    "would move {} ({digest}) -> {}{note}",
+                    m.from, m.to
+                ));
+            }
+            return Ok((lines, Vec::new()));
+        }
+        // 2. Write every tag; a failure does not stop the others, and is reported.
+        let results: Vec<(Move, Result<String>, bool)> = stream::iter(moves)
+            .map(|m| {
+                let registry = &registry;
+                let source = sources[&m.from].clone().unwrap_or_default();
+                let already = current.get(&m.to).cloned().flatten() == Some(source.clone());
+                async move {
+                    if already {
+                        return (m, Ok(source), true);
+                    }
+                    let r = registry.copy_manifest(&m.from, &m.to).await;
+                    (m, r, false)
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut failed = Vec::new();
+        let mut sorted = results;
+        sorted.sort_by(|a, b| a.0.to.cmp(&b.0.to));
+        for (m, r, already) in sorted {
+            match r {
+                Ok(digest) if already => {
+                    lines.push(format!("kept  {} ({digest}): already moved", m.to))
+                }
+                Ok(digest) => lines.push(format!("moved {} -> {} ({digest})", m.from, m.to)),
+                Err(e) => failed.push(format!("{}: {e}", m.to)),
+            }
+        }
+        Ok((lines, failed))
+    })?;
+    let (lines, failed) = report;
+    let mut text = lines.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    printer.product(&text, None)?;
+    if !failed.is_empty() {
+        return Err(Error::Registry {
+            registry: hosts.join(", "),
+            message: format!(
+                "{} tag(s) moved, {} did not:\n  {}",
+                lines.len(),
+                failed.len(),
+                failed.join("\n  ")
+            ),
+            help: Some("run the same command again with --resume to finish".into()),
+        });
+    }
+    printer.status(&format!(
+        "{} {} tag(s) in {} ms",
+        if dry_run { "checked" } else { "promoted" },
+        lines.len(),
+        started.elapsed().as_millis()
+    ));
+    Ok(())
+}
+
+async fn digests(
+    registry: &Registry,
+    refs: impl Iterator<Item = String>,
+) -> Result<BTreeMap<String, Option<String>>> {
+    let results: Vec<(String, Result<Option<String>>)> = stream::iter(refs)
+        .map(|r| async move {
+            let d = registry.digest(&r).await;
+            (r, d)
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut out = BTreeMap::new();
+    for (r, d) in results {
+        out.insert(r, d?);
+    }
+    Ok(out)
+}
