@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib-env.sh"
 
-for name in registry-$auth_registry_port registry-$registry_port dockerd; do
+for name in registry-$auth_registry_port registry-$registry_port buildkit-proxy dockerd; do
     pidfile=$state/$name.pid
     if alive "$pidfile"; then
         pid=$(cat "$pidfile")

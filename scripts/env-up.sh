@@ -118,20 +118,32 @@ install_buildx() {
 }
 
 # ---- dockerd --------------------------------------------------------------------------
+# The engine uses containerd's image store (scripts/docker/daemon.json): with it, its BuildKit
+# has the `image` exporter, so a `remote` buildx builder on it can push by digest.
+uses_containerd_store() {
+    docker info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q io.containerd.snapshotter
+}
+
 start_dockerd() {
     export DOCKER_HOST=unix://$docker_sock
     if docker info >/dev/null 2>&1; then
-        if alive "$state/dockerd.pid"; then
+        if alive "$state/dockerd.pid" && ! uses_containerd_store; then
+            log "restarting dockerd with the containerd image store"
+            "$root/scripts/env-down.sh" >/dev/null
+        elif alive "$state/dockerd.pid"; then
             log "dockerd is already running (pid $(cat "$state/dockerd.pid"))"
+            return 0
         else
+            uses_containerd_store || log "warning: the engine on $docker_sock does not use the containerd image store; push-by-digest tests will fail"
             log "an engine already answers on $docker_sock; using it"
+            return 0
         fi
-        return 0
     fi
     mkdir -p "$state/docker" "$state/exec"
     log "starting dockerd (engine $("$pkgroot/usr/sbin/dockerd" --version | awk '{print $3}' | tr -d ,))"
     # Its managed containerd and shims come from the unpacked packages, runc from this machine.
     PATH=$pkgroot/usr/bin:$pkgroot/usr/sbin:$PATH nohup "$pkgroot/usr/sbin/dockerd" \
+        --config-file "$root/scripts/docker/daemon.json" \
         --data-root "$state/docker" --exec-root "$state/exec" --pidfile "$state/dockerd.pid" \
         --host "unix://$docker_sock" > "$state/dockerd.log" 2>&1 &
     for _ in $(seq 120); do
@@ -140,6 +152,26 @@ start_dockerd() {
     done
     tail -30 "$state/dockerd.log" >&2
     die "dockerd did not answer within 60 s (log: $state/dockerd.log)"
+}
+
+# ---- the engine's BuildKit as a plain address, and a remote builder on it ---------------
+start_buildkit_proxy() {
+    local sock=$state/buildkit.sock
+    if alive "$state/buildkit-proxy.pid" && [[ -S $sock ]]; then
+        log "buildkit proxy is already running on unix://$sock"
+    else
+        nohup python3 "$root/scripts/buildkit-proxy.py" "$sock" "$docker_sock" > "$state/buildkit-proxy.log" 2>&1 &
+        echo $! > "$state/buildkit-proxy.pid"
+        for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+        [[ -S $sock ]] || die "the buildkit proxy did not start (log: $state/buildkit-proxy.log)"
+        log "exposing the engine's BuildKit on unix://$sock"
+    fi
+    if ! docker buildx inspect "$remote_builder" >/dev/null 2>&1; then
+        docker buildx create --name "$remote_builder" --driver remote "unix://$sock" >/dev/null
+        log "created buildx builder $remote_builder (remote driver on unix://$sock)"
+    fi
+    docker buildx inspect --bootstrap "$remote_builder" >/dev/null \
+        || die "the $remote_builder builder does not answer (log: $state/buildkit-proxy.log)"
 }
 
 # ---- registries -----------------------------------------------------------------------
@@ -201,6 +233,8 @@ export STACKPLAN_AUTH_USER=$auth_user
 export STACKPLAN_AUTH_PASSWORD=$auth_password
 export STACKPLAN_BASE_IMAGE=$base_image
 export STACKPLAN_ENV_DIR=$state
+export STACKPLAN_BUILDKIT_ADDR=unix://$state/buildkit.sock
+export STACKPLAN_REMOTE_BUILDER=$remote_builder
 ENV
 }
 
@@ -218,6 +252,7 @@ unpack_trixie
 install_buildx
 [[ -f $state/htpasswd ]] || htpasswd -Bbn "$auth_user" "$auth_password" > "$state/htpasswd"
 start_dockerd
+start_buildkit_proxy
 start_registry "$registry_port" "$root/scripts/registry/config.yml"
 start_registry "$auth_registry_port" "$root/scripts/registry/config-auth.yml" \
     REGISTRY_AUTH_HTPASSWD_PATH="$state/htpasswd"
@@ -228,6 +263,7 @@ cat >&2 <<SUMMARY
 env-up: ready in $(( $(date +%s) - started )) s
   engine     $(docker version -f '{{.Server.Version}}') on unix://$docker_sock (log: $state/dockerd.log)
   buildx     $(docker buildx version | awk '{print $2}')
+  buildkit   unix://$state/buildkit.sock (the engine's BuildKit; buildx builder $remote_builder)
   registry   127.0.0.1:$registry_port (anonymous), 127.0.0.1:$auth_registry_port (user $auth_user)
   base image $base_image
   use:  source $state/env.sh

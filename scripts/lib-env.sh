@@ -9,6 +9,7 @@ auth_registry_port=5001           # registry with htpasswd auth
 auth_user=stackplan
 auth_password=stackplan-test
 base_image=localhost:$registry_port/library/busybox:1.36
+remote_builder=stackplan-remote   # buildx builder with the remote driver on the engine's BuildKit
 
 log() { printf 'env-up: %s\n' "$*" >&2; }
 die() { printf 'env-up: error: %s\n' "$*" >&2; exit 1; }

@@ -97,15 +97,26 @@ pub fn curl_status(url: &str) -> u16 {
         .unwrap_or(0)
 }
 
-/// The manifest of `reference` (`host/name:tag`) from the registry API.
-pub fn manifest(reference: &str) -> Option<serde_json::Value> {
+/// Every manifest media type a tag may point at.
+pub const ACCEPT: &str = "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+fn split(reference: &str) -> (&str, &str, &str) {
     let (host, rest) = reference.split_once('/').unwrap();
-    let (name, tag) = rest.rsplit_once(':').unwrap();
+    let (name, tag) = match rest.split_once('@') {
+        Some((name, digest)) => (name, digest),
+        None => rest.rsplit_once(':').unwrap(),
+    };
+    (host, name, tag)
+}
+
+/// The manifest `reference` (`host/name:tag` or `host/name@digest`) points at, as stored.
+pub fn raw_manifest(reference: &str) -> Option<serde_json::Value> {
+    let (host, name, tag) = split(reference);
     let out = Command::new("curl")
         .args([
             "-sf",
             "-H",
-            "Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+            ACCEPT,
             &format!("http://{host}/v2/{name}/manifests/{tag}"),
         ])
         .output()
@@ -113,6 +124,38 @@ pub fn manifest(reference: &str) -> Option<serde_json::Value> {
     out.status
         .success()
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// The image manifest of `reference`, through an index to its linux/amd64 image.
+pub fn manifest(reference: &str) -> Option<serde_json::Value> {
+    let m = raw_manifest(reference)?;
+    let Some(entries) = m["manifests"].as_array() else {
+        return Some(m);
+    };
+    let image = entries
+        .iter()
+        .find(|e| e["platform"]["os"] == "linux" && e["platform"]["architecture"] == "amd64")?;
+    let (host, name, _) = split(reference);
+    raw_manifest(&format!("{host}/{name}@{}", image["digest"].as_str()?))
+}
+
+/// The digest a tag points at (`Docker-Content-Digest`), `None` when it does not exist.
+pub fn digest(reference: &str) -> Option<String> {
+    let (host, name, tag) = split(reference);
+    let out = Command::new("curl")
+        .args([
+            "-sfI",
+            "-H",
+            ACCEPT,
+            &format!("http://{host}/v2/{name}/manifests/{tag}"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("docker-content-digest:")
+            .map(|d| d.trim().to_string())
+    })
 }
 
 /// Layer digests of an image manifest.

@@ -146,6 +146,8 @@ fn a_registry_with_auth_needs_the_right_credentials() {
             "/dev/null",
             "-w",
             "%{http_code}",
+            "-H",
+            crate::env::ACCEPT,
             "-u",
             &format!("{}:{}", env.user, env.password),
         ])
