@@ -8,4 +8,5 @@ mod support;
 
 mod bake_build;
 mod env;
+mod promote_publish;
 mod registry_probe;
