@@ -49,6 +49,11 @@ pub struct PromoteCmd {
     /// digest are left as they are.
     #[arg(long)]
     pub resume: bool,
+
+    /// After promoting, give each image's manifest page in DIR (`<image>-<from tag>.md`) a copy
+    /// for the new tag and add its row to DIR/Home.md.
+    #[arg(long, value_name = "DIR")]
+    pub pages: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,12 +153,61 @@ pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
         }
     }
     execute(
-        moves,
+        moves.clone(),
         &cmd.insecure_registry,
         cmd.dry_run,
         cmd.resume,
         printer,
-    )
+    )?;
+    match &cmd.pages {
+        Some(dir) if !cmd.dry_run => copy_pages(&moves, dir, printer),
+        _ => Ok(()),
+    }
+}
+
+/// The tag part of a ref.
+fn tag_of(reference: &str) -> &str {
+    reference
+        .rsplit_once(':')
+        .map(|(_, t)| t)
+        .unwrap_or_default()
+}
+
+/// Copies the source tags' manifest pages to the promoted tags and adds their Home.md rows.
+fn copy_pages(moves: &[Move], dir: &std::path::Path, printer: &mut Printer) -> Result<()> {
+    use crate::manifests;
+    let mut rows = Vec::new();
+    for m in moves {
+        let (from, to) = (tag_of(&m.from), tag_of(&m.to));
+        let source = dir.join(format!("{}.md", manifests::page_name(&m.image, from)));
+        let Ok(text) = std::fs::read_to_string(&source) else {
+            printer.status(&format!(
+                "warning: no page {}; none written for {}",
+                source.display(),
+                m.to
+            ));
+            continue;
+        };
+        let text = text.replacen(
+            &format!("# {}:{from}", m.image),
+            &format!("# {}:{to}", m.image),
+            1,
+        );
+        crate::fs::write_atomic(
+            &dir.join(format!("{}.md", manifests::page_name(&m.image, to))),
+            &text,
+        )?;
+        rows.push((m.image.clone(), to.to_string()));
+    }
+    let home = dir.join("Home.md");
+    let existing = std::fs::read_to_string(&home).ok();
+    crate::fs::write_atomic(&home, &manifests::home(existing.as_deref(), &rows))?;
+    printer.status(&format!(
+        "added {} page(s) to {}",
+        rows.len(),
+        dir.display()
+    ));
+    Ok(())
 }
 
 /// Verifies every source, then writes every tag; reports exactly what moved.

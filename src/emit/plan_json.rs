@@ -46,6 +46,7 @@ struct TargetView<'a> {
     rebuild: bool,
     reasons: Vec<String>,
     reason_details: Vec<ReasonView>,
+    tag_prefix: &'a str,
     tag: &'a str,
     tags: &'a [String],
     cache_from: &'a [String],
@@ -84,6 +85,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
                 message: r.to_string(),
             })
             .collect(),
+        tag_prefix: &t.tag_prefix,
         tag: &t.tag,
         tags: &t.tags,
         cache_from: &t.cache_from,

@@ -5,4 +5,5 @@ mod changes;
 mod errors;
 mod golden;
 mod matrix;
+mod promote;
 mod support;

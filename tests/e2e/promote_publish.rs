@@ -439,6 +439,7 @@ fn manifests_come_out_of_the_bake_and_render_as_pages() {
         &repo,
         &[
             "bake",
+            "--push",
             "--manifests",
             "--registry",
             &ns,
@@ -480,4 +481,35 @@ fn manifests_come_out_of_the_bake_and_render_as_pages() {
         "{home}"
     );
     assert_eq!(home.matches("| scipy-notebook |").count(), 2, "{home}");
+
+    // A promotion adds the promoted tags' pages and rows; earlier rows stay.
+    let pages = wiki.to_str().unwrap();
+    ok(&stackplan(
+        &repo,
+        &[
+            "promote",
+            "--registry",
+            &ns,
+            "--from",
+            "{prefix}-manifests",
+            "--to",
+            "{prefix}-stable",
+            "--pages",
+            pages,
+        ],
+    ));
+    let stable =
+        std::fs::read_to_string(wiki.join("scipy-notebook-2026.3-py39-stable.md")).unwrap();
+    assert!(
+        stable.starts_with("# scipy-notebook:2026.3-py39-stable\n"),
+        "{stable}"
+    );
+    assert!(stable.contains("3.9.5"), "{stable}");
+    let home = std::fs::read_to_string(wiki.join("Home.md")).unwrap();
+    assert_eq!(home.matches("| scipy-notebook |").count(), 4, "{home}");
+    assert!(home.contains("| base-notebook | 2026.3-stable |"), "{home}");
+    assert!(
+        home.contains("| base-notebook | 2026.3-manifests |"),
+        "{home}"
+    );
 }
