@@ -11,6 +11,7 @@
 //!   (which tags exist);
 //! - [`cli`]: the command line, on top of both.
 
+pub mod buildkit;
 pub mod change_rules;
 pub mod change_set;
 pub mod cli;

@@ -257,8 +257,11 @@ fn push_and_cache_options() {
         ],
     );
     let base = &file["target"]["base-notebook-py311"];
-    assert_eq!(base["cache-to"], json!([]));
-    assert_eq!(base["tags"], json!([]));
+    assert!(base.get("cache-to").is_none(), "no cache export: {base}");
+    assert!(
+        base.get("tags").is_none(),
+        "a digest push writes no tag: {base}"
+    );
     assert!(
         base["output"][0]
             .as_str()
