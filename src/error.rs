@@ -111,3 +111,15 @@ impl Error {
         }
     }
 }
+
+/// The innermost message of an error chain (reqwest hides the useful part in sources).
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        messages.push(s.to_string());
+        cur = s.source();
+    }
+    messages.dedup();
+    messages.join(": ")
+}

@@ -92,8 +92,9 @@ pub struct ParentInput {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParentSource {
-    /// The parent is built in the same run: chain to its result.
-    Target(String),
+    /// The parent is built in the same run: chain to its result. `reference` is the ref the
+    /// parent is exported under, for executors that chain through the registry.
+    Target { name: String, reference: String },
     /// The parent is not rebuilt, but the `FROM` names another place (a `--registry`
     /// rewrite): redirect it to this ref.
     Image(String),
@@ -412,7 +413,10 @@ fn make_target(
             if parent.rebuild {
                 Some(ParentInput {
                     from,
-                    source: ParentSource::Target(parent.name.clone()),
+                    source: ParentSource::Target {
+                        name: parent.name.clone(),
+                        reference: parent.reference(),
+                    },
                 })
             } else if from != reference::familiar(&parent.reference()) {
                 Some(ParentInput {

@@ -1,1 +1,15 @@
+//! Adapter: BuildKit's own API (gRPC), for `stackplan build`.
+//!
+//! [`address`] parses `--addr`; [`connect`] opens a channel per kind of daemon (tcp, unix,
+//! the Docker engine's `/grpc`); [`session`] serves what BuildKit calls back (health,
+//! registry credentials); [`llb`] marshals folders as LLB; [`solve`] turns a plan target
+//! into a solve request; [`progress`] renders the status stream; [`schedule`] runs targets
+//! as their parents finish.
+
+pub mod address;
+pub mod connect;
 pub mod llb;
+pub mod progress;
+pub mod schedule;
+pub mod session;
+pub mod solve;

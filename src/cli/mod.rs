@@ -3,6 +3,7 @@
 //! Kept in the library so docs, man pages and completions are generated from the same
 //! definitions the binary parses.
 
+mod build;
 mod inputs;
 mod manifests;
 mod output;
@@ -44,6 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the docker-bake JSON file for the plan (the default command).
     Bake(BakeArgs),
+    /// Build the plan with a BuildKit daemon over its gRPC API (tcp, unix or the Docker engine).
+    Build(build::BuildCmd),
     /// Show what rebuilds and why, as a tree or as JSON.
     Plan(PlanCmd),
     /// Draw the stack's DAG (Graphviz DOT or Mermaid), rebuilt targets marked.
@@ -300,6 +303,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             printer.product(&text, cmd.output.as_deref())
         }
         Some(Command::Matrix(cmd)) => matrix(cmd, printer),
+        Some(Command::Build(cmd)) => build::build(cmd, printer),
         Some(Command::Promote(cmd)) => promote::promote(cmd, printer),
         Some(Command::Manifests(cmd)) => manifests::run(cmd, printer),
         Some(Command::Publish(cmd)) => promote::publish(cmd, printer),

@@ -118,7 +118,7 @@ fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarg
     let mut contexts = BTreeMap::new();
     if let Some(input) = &t.parent_input {
         let value = match &input.source {
-            ParentSource::Target(name) => format!("target:{name}"),
+            ParentSource::Target { name, .. } => format!("target:{name}"),
             ParentSource::Image(reference) => format!("docker-image://{reference}"),
         };
         contexts.insert(input.from.clone(), value);

@@ -101,7 +101,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
                 (
                     p.from.as_str(),
                     match &p.source {
-                        ParentSource::Target(n) => format!("target:{n}"),
+                        ParentSource::Target { name: n, .. } => format!("target:{n}"),
                         ParentSource::Image(r) => format!("docker-image://{r}"),
                     },
                 )

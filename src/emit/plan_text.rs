@@ -134,7 +134,7 @@ fn target_block(s: &mut String, t: &Target) {
     }
     if let Some(input) = &t.parent_input {
         let from = match &input.source {
-            ParentSource::Target(name) => format!("target {name} (same build)"),
+            ParentSource::Target { name, .. } => format!("target {name} (same build)"),
             ParentSource::Image(r) => r.clone(),
         };
         let _ = writeln!(s, "{pad}{LABEL}from{LABEL:#}   {} <- {from}", input.from);

@@ -274,28 +274,16 @@ impl Failure {
             },
             Failure::Transient => Error::Registry {
                 registry: registry.to_string(),
-                message: format!("unreachable after {ATTEMPTS} attempts: {}", root_cause(e)),
+                message: format!("unreachable after {ATTEMPTS} attempts: {}", crate::error::root_cause(e)),
                 help: Some("check that the registry is up and reachable, or pass --offline to plan without it".into()),
             },
             _ => Error::Registry {
                 registry: registry.to_string(),
-                message: root_cause(e),
+                message: crate::error::root_cause(e),
                 help: Some("pass --offline to plan without the registry".into()),
             },
         }
     }
-}
-
-/// The innermost message of an error chain (reqwest hides the useful part in sources).
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut messages = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        messages.push(s.to_string());
-        cur = s.source();
-    }
-    messages.dedup();
-    messages.join(": ")
 }
 
 #[cfg(test)]

@@ -1,0 +1,220 @@
+//! Progress of solves, from BuildKit's `Status` stream: a compact live view per target on a
+//! terminal (indicatif), plain lines otherwise, or JSON events for machines.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
+
+use super::schedule::Outcome;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// A live line per running target (a terminal), else plain.
+    Auto,
+    /// One line per finished step, on stderr.
+    Plain,
+    /// A live line per running target.
+    Tty,
+    /// One JSON object per event, on stdout.
+    Json,
+}
+
+#[derive(Default)]
+struct VertexState {
+    name: String,
+    reported: bool,
+    logs: Vec<String>,
+}
+
+pub struct Progress {
+    mode: Mode,
+    multi: Option<indicatif::MultiProgress>,
+    bars: Mutex<HashMap<String, indicatif::ProgressBar>>,
+    vertexes: Mutex<HashMap<(String, String), VertexState>>,
+}
+
+/// How many log lines of a failed step are shown.
+const ERROR_LOG_LINES: usize = 20;
+
+impl Progress {
+    pub fn new(mode: Mode) -> Progress {
+        let mode = match mode {
+            Mode::Auto if std::io::IsTerminal::is_terminal(&std::io::stderr()) => Mode::Tty,
+            Mode::Auto => Mode::Plain,
+            other => other,
+        };
+        Progress {
+            mode,
+            multi: (mode == Mode::Tty).then(indicatif::MultiProgress::new),
+            bars: Mutex::new(HashMap::new()),
+            vertexes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
+        }
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        let _ = writeln!(std::io::stdout(), "{value}");
+    }
+
+    pub fn started(&self, target: &str) {
+        match self.mode {
+            Mode::Json => self.json(serde_json::json!({"target": target, "event": "started"})),
+            Mode::Tty => {
+                if let Some(m) = &self.multi {
+                    let bar = m.add(indicatif::ProgressBar::new_spinner());
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{spinner} {prefix:.bold} {wide_msg}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                    );
+                    bar.set_prefix(target.to_string());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    self.bars
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(target.to_string(), bar);
+                }
+            }
+            _ => self.line(&format!("[{target}] started")),
+        }
+    }
+
+    /// One message of a target's status stream.
+    pub fn status(&self, target: &str, status: &StatusResponse) {
+        let mut vertexes = self.vertexes.lock().unwrap_or_else(|e| e.into_inner());
+        for log in &status.logs {
+            let v = vertexes
+                .entry((target.to_string(), log.vertex.clone()))
+                .or_default();
+            let text = String::from_utf8_lossy(&log.msg);
+            v.logs.extend(text.lines().map(str::to_string));
+            let excess = v.logs.len().saturating_sub(ERROR_LOG_LINES);
+            v.logs.drain(..excess);
+        }
+        for vertex in &status.vertexes {
+            let v = vertexes
+                .entry((target.to_string(), vertex.digest.clone()))
+                .or_default();
+            v.name = vertex.name.clone();
+            if self.mode == Mode::Tty
+                && vertex.started.is_some()
+                && vertex.completed.is_none()
+                && let Some(bar) = self
+                    .bars
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(target)
+            {
+                bar.set_message(vertex.name.clone());
+            }
+            let done = vertex.completed.is_some() || vertex.cached || !vertex.error.is_empty();
+            if !done || v.reported {
+                continue;
+            }
+            v.reported = true;
+            let state = if !vertex.error.is_empty() {
+                "ERROR"
+            } else if vertex.cached {
+                "CACHED"
+            } else {
+                "DONE"
+            };
+            let secs = match (&vertex.started, &vertex.completed) {
+                (Some(s), Some(c)) => {
+                    let ns = (c.seconds - s.seconds) as f64 + f64::from(c.nanos - s.nanos) / 1e9;
+                    Some(ns.max(0.0))
+                }
+                _ => None,
+            };
+            match self.mode {
+                Mode::Json => self.json(serde_json::json!({
+                    "target": target, "event": "vertex", "state": state.to_lowercase(),
+                    "name": vertex.name, "digest": vertex.digest, "seconds": secs,
+                    "error": (!vertex.error.is_empty()).then_some(&vertex.error),
+                })),
+                _ => {
+                    let time = secs.map(|s| format!(" {s:.1}s")).unwrap_or_default();
+                    self.line(&format!("[{target}] {state:<6}{time} {}", vertex.name));
+                    if state == "ERROR" {
+                        for l in &v.logs {
+                            self.line(&format!("[{target}]   | {l}"));
+                        }
+                        self.line(&format!("[{target}]   {}", vertex.error));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finished(&self, target: &str, outcome: &Outcome) {
+        if let Some(bar) = self
+            .bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(target)
+        {
+            bar.finish_and_clear();
+        }
+        let (state, detail) = describe(outcome);
+        match self.mode {
+            Mode::Json => self.json(serde_json::json!({"target": target, "event": "finished", "state": state, "detail": detail})),
+            _ => self.line(&format!("[{target}] {state} {detail}")),
+        }
+    }
+
+    /// The closing table: every target, its result and its duration.
+    pub fn summary(&self, outcomes: &BTreeMap<String, Outcome>, order: &[String]) -> String {
+        let width = order.iter().map(String::len).max().unwrap_or(6).max(6);
+        let mut s = format!(
+            "{:<width$}  {:<9}  {:>8}  detail\n",
+            "target", "result", "time"
+        );
+        for name in order {
+            let Some(o) = outcomes.get(name) else {
+                continue;
+            };
+            let (state, detail) = describe(o);
+            let time = match o {
+                Outcome::Succeeded { duration } | Outcome::Failed { duration, .. } => {
+                    format!("{:.1}s", duration.as_secs_f64())
+                }
+                Outcome::Skipped { .. } => "-".into(),
+            };
+            s.push_str(&format!(
+                "{name:<width$}  {state:<9}  {time:>8}  {detail}\n"
+            ));
+        }
+        s
+    }
+}
+
+fn describe(outcome: &Outcome) -> (&'static str, String) {
+    match outcome {
+        Outcome::Succeeded { .. } => ("succeeded", String::new()),
+        Outcome::Failed { error, .. } => ("FAILED", first_line(error)),
+        Outcome::Skipped { because } => ("skipped", format!("because {because} failed")),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(160)
+        .collect()
+}
