@@ -1,0 +1,309 @@
+//! `stackplan build` against the real engine's BuildKit, over docker:// (the engine's /grpc
+//! and /session) and over a plain unix socket (Control.Session), as a sidecar would be.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::env::{Env, docker_config, layers, manifest, unique};
+use crate::support::Repo;
+
+fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&std::path::Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
+    cmd.current_dir(repo.path())
+        .args(args)
+        .env_remove("STACKPLAN_OFFLINE")
+        .env_remove("BUILDKIT_HOST")
+        .env("NO_COLOR", "1");
+    if let Some(dir) = docker_config {
+        cmd.env("DOCKER_CONFIG", dir);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `stackplan build --push` of `repo` into `ns`.
+fn build(repo: &Repo, env: &Env, addr: &str, ns: &str, extra: &[&str]) -> Output {
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let mut args = vec![
+        "build",
+        "--addr",
+        addr,
+        "--push",
+        "--registry",
+        ns,
+        "--build-arg",
+        &base,
+    ];
+    args.extend_from_slice(extra);
+    stackplan(repo, &args, None)
+}
+
+/// JSON progress events of a run (`--progress json` prints them on stdout).
+fn events(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn builds_the_example_stack_over_docker_grpc_then_fully_cached() {
+    let Some(env) = Env::require() else { return };
+    let repo = Repo::example();
+    repo.branch("grpc");
+    let ns = env.namespace("grpc");
+    let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for (image, tag) in [
+        ("base-notebook", "2026.3-grpc"),
+        ("base-notebook", "2026.3-py39-grpc"),
+        ("scipy-notebook", "2026.3-grpc"),
+        ("scipy-notebook", "2026.3-py39-grpc"),
+        ("rstudio-notebook", "2026.3-grpc"),
+    ] {
+        assert!(
+            manifest(&format!("{ns}/{image}:{tag}")).is_some(),
+            "{image}:{tag} was not pushed"
+        );
+    }
+    for (child, parent) in [
+        ("scipy-notebook", "base-notebook"),
+        ("rstudio-notebook", "base-notebook"),
+    ] {
+        let c = layers(&format!("{ns}/{child}:2026.3-grpc"));
+        let p = layers(&format!("{ns}/{parent}:2026.3-grpc"));
+        assert_eq!(&c[..p.len()], &p[..], "{child} does not sit on {parent}");
+    }
+    let finished: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "finished")
+        .collect();
+    assert_eq!(finished.len(), 5);
+    assert!(finished.iter().all(|e| e["state"] == "succeeded"));
+
+    // A second run of the same sources: every RUN step comes from the cache.
+    let again = build(
+        &repo,
+        &env,
+        "docker://",
+        &ns,
+        &["--progress", "json", "--full"],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let runs: Vec<_> = events(&again)
+        .into_iter()
+        .filter(|e| {
+            e["event"] == "vertex" && e["name"].as_str().is_some_and(|n| n.contains("] RUN "))
+        })
+        .collect();
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    assert!(runs.iter().all(|e| e["state"] == "cached"), "{runs:?}");
+}
+
+/// root → {a, b}; a → a1. Each RUN sleeps a little so progress has substance.
+fn small_stack(nonce: &str) -> Repo {
+    let mut spec =
+        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
+    let mut files = vec![(
+        "images/root/Dockerfile".to_string(),
+        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
+    )];
+    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
+        spec.push_str(&format!(
+            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
+        ));
+        files.push((
+            format!("images/{key}/Dockerfile"),
+            format!("ARG BASE_TAG=latest\nFROM ghcr.io/g/{parent}:${{BASE_TAG}}\nRUN echo {key} {nonce} >> /l\n"),
+        ));
+    }
+    files.push(("images/spec.yml".into(), spec));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    Repo::with_files(&refs)
+}
+
+#[test]
+fn a_failing_child_fails_with_its_descendants_and_its_sibling_succeeds() {
+    let Some(env) = Env::require() else { return };
+    let repo = small_stack(&unique());
+    repo.branch("fail");
+    repo.append("images/a/Dockerfile", "RUN echo about to fail && false\n")
+        .commit("break a");
+    let ns = env.namespace("fail");
+    let out = build(&repo, &env, "docker://", &ns, &["--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("1 target(s) failed (a), 1 skipped because of them, 2 succeeded"),
+        "{all}"
+    );
+    let summary_line = |name: &str| {
+        all.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no summary line for {name}: {all}"))
+            .to_string()
+    };
+    assert!(
+        summary_line("a1").contains("skipped") && summary_line("a1").contains("because a failed"),
+        "{all}"
+    );
+    assert!(summary_line("a").contains("FAILED"), "{all}");
+    assert!(summary_line("b").contains("succeeded"), "{all}");
+    assert!(
+        all.contains("about to fail"),
+        "the failing step's output is shown: {all}"
+    );
+    assert!(
+        manifest(&format!("{ns}/b:1-fail")).is_some(),
+        "the sibling was not pushed"
+    );
+    assert!(manifest(&format!("{ns}/a1:1-fail")).is_none());
+}
+
+#[test]
+fn only_a_changed_leaf_is_solved() {
+    let Some(env) = Env::require() else { return };
+    let repo = small_stack(&unique());
+    repo.branch("leaf");
+    let ns = env.namespace("grpcleaf");
+    let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    repo.append("images/b/Dockerfile", "RUN echo leaf >> /l\n")
+        .commit("leaf");
+    let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let started: Vec<String> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "started")
+        .map(|e| e["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(started, ["b"]);
+}
+
+#[test]
+fn a_plain_buildkit_socket_works_like_a_sidecar() {
+    let Some(env) = Env::require() else { return };
+    let addr = std::env::var("STACKPLAN_BUILDKIT_ADDR")
+        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR");
+    let repo = small_stack(&unique());
+    repo.branch("sidecar");
+    let ns = env.namespace("sidecar");
+    let out = build(
+        &repo,
+        &env,
+        &addr,
+        &ns,
+        &["--progress", "plain", "--jobs", "1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for key in ["root", "a", "b", "a1"] {
+        assert!(
+            manifest(&format!("{ns}/{key}:1-sidecar")).is_some(),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn a_push_that_needs_a_login_uses_the_docker_credentials() {
+    let Some(env) = Env::require() else { return };
+    let repo = small_stack(&unique());
+    repo.branch("login");
+    let ns = format!("{}/e2e-login-{}", env.auth_registry, unique());
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let args = [
+        "build",
+        "--addr",
+        "docker://",
+        "--push",
+        "--offline",
+        "--full",
+        "--registry",
+        &ns,
+        "--build-arg",
+        &base,
+        "--progress",
+        "plain",
+    ];
+
+    let none = tempfile::tempdir().unwrap();
+    let out = stackplan(&repo, &args, Some(none.path()));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("root") && all.contains("FAILED"), "{all}");
+    assert!(
+        all.to_lowercase().contains("unauthorized") || all.contains("401"),
+        "the error says why: {all}"
+    );
+
+    let right = docker_config(&env.auth_registry, &env.user, &env.password);
+    let out = stackplan(&repo, &args, Some(right.path()));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains(&env.password),
+        "a credential was printed"
+    );
+}
+
+#[test]
+fn a_bad_address_or_a_daemon_that_is_down_fails_fast() {
+    let Some(_env) = Env::require() else { return };
+    let repo = Repo::example();
+    for addr in [
+        "tcp://127.0.0.1:1",
+        "unix:///nonexistent/buildkitd.sock",
+        "docker://unix:///nonexistent/docker.sock",
+    ] {
+        let started = Instant::now();
+        let out = stackplan(
+            &repo,
+            &[
+                "build",
+                "--addr",
+                addr,
+                "--push",
+                "--offline",
+                "--full",
+                "--branch",
+                "x",
+            ],
+            None,
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{addr} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(1), "{addr}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot connect"),
+            "{addr}: {}",
+            text(&out)
+        );
+    }
+    let out = stackplan(
+        &repo,
+        &[
+            "build",
+            "--addr",
+            "ftp://x",
+            "--offline",
+            "--full",
+            "--branch",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme"));
+}
