@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds one generated stack two ways from the same cold state and compares wall times:
+# Builds one generated stack three ways from the same cold state and compares wall times:
 #   (a) the old way: `docker build` image by image in BFS order, each waiting for the previous;
-#   (b) stackplan: one bake file, one `docker buildx bake`.
+#   (b) stackplan: one bake file, one `docker buildx bake`;
+#   (c) stackplan build: the engine's BuildKit driven over gRPC, no docker CLI.
 # Every image has one RUN step that sleeps STEP seconds, so the critical path (the sum of
 # steps along the longest parent→child chain) is the floor for any scheduler.
 #
@@ -87,7 +88,17 @@ start=$(now)
 docker buildx bake -f bake.json --progress quiet >/dev/null 2>&1 || docker buildx bake -f bake.json >/dev/null
 new=$(elapsed "$start" "$(now)")
 
+# (c) stackplan build over gRPC
+cold
+nonce=$RANDOM$RANDOM
+start=$(now)
+"$stackplan" build --addr docker:// --offline --full --branch new --build-arg "BASE_IMAGE=$base_image" \
+    --build-arg "NONCE=$nonce" --revision= --source-url= --progress plain >/dev/null 2>&1
+grpc=$(elapsed "$start" "$(now)")
+
 printf 'old way (docker build, one at a time): %6.1f s\n' "$old"
 printf 'stackplan + docker buildx bake:        %6.1f s\n' "$new"
-printf 'speed-up:                              %6.1fx\n' "$(echo "$old / $new" | bc -l)"
+printf 'stackplan build (gRPC):                %6.1f s\n' "$grpc"
+printf 'speed-up (bake):                       %6.1fx\n' "$(echo "$old / $new" | bc -l)"
+printf 'build / bake:                          %6.2f\n' "$(echo "$grpc / $new" | bc -l)"
 printf 'critical path (floor for any order):   %6.1f s\n' "$critical"
