@@ -103,7 +103,14 @@ unpack_trixie() {
     rm -f "$pkgroot/usr/sbin/runc" "$pkgroot/usr/bin/runc"
 }
 
+have_buildx() { docker buildx version >/dev/null 2>&1; }
+have_engine() { DOCKER_HOST=unix://$docker_sock docker info >/dev/null 2>&1; }
+
 install_buildx() {
+    if have_buildx && [[ ! -x $pkgroot/usr/libexec/docker/cli-plugins/docker-buildx ]]; then
+        log "buildx is already installed: $(docker buildx version)"
+        return 0
+    fi
     # System-wide, so a test that points DOCKER_CONFIG at its own credentials keeps buildx.
     local plugins=/usr/local/lib/docker/cli-plugins
     local plugin=$pkgroot/usr/libexec/docker/cli-plugins/docker-buildx
@@ -239,16 +246,20 @@ ENV
 }
 
 started=$(date +%s)
+# A machine that already has an engine and buildx (a CI runner, a laptop) keeps them; the
+# trixie packages are fetched only for what is missing.
 if $buildx_only; then
     apt_install ca-certificates
-    unpack_trixie
+    have_buildx || unpack_trixie
     install_buildx
     log "buildx ready: $(docker buildx version)"
     exit 0
 fi
 
 apt_install runc docker-registry busybox-static iptables apache2-utils curl ca-certificates
-unpack_trixie
+if ! have_engine || ! have_buildx; then
+    unpack_trixie
+fi
 install_buildx
 [[ -f $state/htpasswd ]] || htpasswd -Bbn "$auth_user" "$auth_password" > "$state/htpasswd"
 start_dockerd

@@ -13,5 +13,7 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings (every target, benches included)" >&2
 cargo clippy --all-targets --locked -- -D warnings
+echo "== actionlint" >&2
+scripts/lint-workflows.sh
 echo "== cargo test" >&2
 cargo test --locked --lib --bins --tests

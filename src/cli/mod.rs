@@ -217,6 +217,8 @@ pub enum PlanFormat {
     Text,
     /// The JSON contract (docs/plan-json.md).
     Json,
+    /// A markdown table (for $GITHUB_STEP_SUMMARY).
+    Markdown,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -291,6 +293,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             let text = match cmd.format {
                 PlanFormat::Json => emit::plan_json::render(&plan),
                 PlanFormat::Text => emit::plan_text::render(&plan),
+                PlanFormat::Markdown => emit::plan_markdown::render(&plan),
             };
             printer.product(&text, cmd.output.as_deref())
         }

@@ -5,4 +5,5 @@ pub mod bake;
 pub mod graph;
 pub mod matrix;
 pub mod plan_json;
+pub mod plan_markdown;
 pub mod plan_text;

@@ -83,6 +83,14 @@ fn plan_json() {
 }
 
 #[test]
+fn plan_markdown() {
+    golden(
+        "tests/golden/plan.md",
+        &run(with(&["plan", "--format", "markdown"], &[])),
+    );
+}
+
+#[test]
 fn bake_json() {
     golden("tests/golden/bake.json", &run(with(&["bake"], &["--push"])));
 }

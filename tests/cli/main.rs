@@ -7,3 +7,4 @@ mod golden;
 mod matrix;
 mod promote;
 mod support;
+mod workflows;
