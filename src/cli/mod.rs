@@ -63,6 +63,8 @@ pub enum Command {
     Matrix(MatrixCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsCmd),
+    /// Print the man page (roff): `stackplan man > stackplan.1`.
+    Man,
 }
 
 /// Where the stack is.
@@ -318,6 +320,13 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
                 "stackplan",
                 &mut out,
             );
+            printer.product(&String::from_utf8_lossy(&out), None)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| crate::Error::io("cannot render", "the man page", e))?;
             printer.product(&String::from_utf8_lossy(&out), None)
         }
         Some(Command::Check(cmd)) => {

@@ -6,5 +6,6 @@ mod errors;
 mod golden;
 mod matrix;
 mod promote;
+mod recipes;
 mod support;
 mod workflows;
