@@ -1,24 +1,11 @@
 //! `stackplan build` against the real engine's BuildKit, over docker:// (the engine's /grpc
 //! and /session) and over a plain unix socket (Control.Session), as a sidecar would be.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, docker_config, layers, manifest, unique};
+use crate::env::{Env, docker_config, layers, manifest, stackplan, unique};
 use crate::support::Repo;
-
-fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&std::path::Path>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("BUILDKIT_HOST")
-        .env("NO_COLOR", "1");
-    if let Some(dir) = docker_config {
-        cmd.env("DOCKER_CONFIG", dir);
-    }
-    cmd.output().unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!(

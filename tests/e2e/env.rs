@@ -67,6 +67,23 @@ impl Env {
     }
 }
 
+/// Runs the stackplan binary in `repo` the way a user would: online (the registry is
+/// probed), colourless, and with `DOCKER_CONFIG` when given.
+pub fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&Path>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
+    cmd.current_dir(repo.path())
+        .args(args)
+        .env_remove("STACKPLAN_OFFLINE")
+        .env_remove("BUILDKIT_HOST")
+        .env_remove("GITHUB_HEAD_REF")
+        .env_remove("GITHUB_REF_NAME")
+        .env("NO_COLOR", "1");
+    if let Some(dir) = docker_config {
+        cmd.env("DOCKER_CONFIG", dir);
+    }
+    cmd.output().unwrap()
+}
+
 /// A value unique to this moment, to keep runs and tests apart.
 pub fn unique() -> String {
     let nanos = std::time::SystemTime::now()

@@ -11,13 +11,7 @@ use crate::env::{Env, bake, digest, unique};
 use crate::support::Repo;
 
 fn stackplan(repo: &Repo, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stackplan"))
-        .current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    crate::env::stackplan(repo, args, None)
 }
 
 #[track_caller]

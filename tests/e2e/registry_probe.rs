@@ -3,24 +3,17 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, bake, docker_config, manifest};
+use crate::env::{Env, bake, docker_config, manifest, stackplan};
 use crate::support::Repo;
 
-fn stackplan(
+/// Runs stackplan with `docker_config`, or with no Docker config at all.
+fn run(
     repo: &Repo,
     args: &[&str],
     docker_config: Option<&std::path::Path>,
 ) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env("NO_COLOR", "1");
-    match docker_config {
-        Some(dir) => cmd.env("DOCKER_CONFIG", dir),
-        None => cmd.env("DOCKER_CONFIG", repo.path().join("no-docker-config")),
-    };
-    cmd.output().unwrap()
+    let none = repo.path().join("no-docker-config");
+    stackplan(repo, args, Some(docker_config.unwrap_or(&none)))
 }
 
 #[test]
@@ -28,7 +21,7 @@ fn a_registry_that_is_down_is_a_clear_error_within_seconds() {
     let Some(_env) = Env::require() else { return };
     let repo = Repo::example();
     let started = Instant::now();
-    let out = stackplan(
+    let out = run(
         &repo,
         &["plan", "--branch", "x", "--registry", "127.0.0.1:5999/ns"],
         None,
@@ -47,7 +40,7 @@ fn a_registry_that_is_down_is_a_clear_error_within_seconds() {
     assert!(stderr.contains("--offline"), "{stderr}");
     assert!(out.stdout.is_empty());
     // --offline plans without it.
-    let out = stackplan(
+    let out = run(
         &repo,
         &[
             "plan",
@@ -78,7 +71,7 @@ fn a_registry_with_auth_needs_the_right_credentials() {
         "py311",
     ];
 
-    let out = stackplan(&repo, &args, None);
+    let out = run(&repo, &args, None);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -88,7 +81,7 @@ fn a_registry_with_auth_needs_the_right_credentials() {
     assert!(stderr.contains("docker login"), "{stderr}");
 
     let wrong = docker_config(&env.auth_registry, &env.user, "wrong-password");
-    let out = stackplan(&repo, &args, Some(wrong.path()));
+    let out = run(&repo, &args, Some(wrong.path()));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("access denied"), "{stderr}");
@@ -98,7 +91,7 @@ fn a_registry_with_auth_needs_the_right_credentials() {
     );
 
     let right = docker_config(&env.auth_registry, &env.user, &env.password);
-    let out = stackplan(&repo, &args, Some(right.path()));
+    let out = run(&repo, &args, Some(right.path()));
     assert!(
         out.status.success(),
         "{}",
@@ -113,7 +106,7 @@ fn a_registry_with_auth_needs_the_right_credentials() {
 
     // The bake built from that plan pushes with the same credentials.
     let base = format!("BASE_IMAGE={}", env.base_image);
-    let out = stackplan(
+    let out = run(
         &repo,
         &[
             "bake",
