@@ -239,3 +239,125 @@ impl<'a> DryRun<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change_rules::ChangeRules;
+    use crate::change_set::ChangeSet;
+    use crate::plan::{PlanOptions, RegistryView, plan};
+    use crate::spec::Spec;
+    use crate::stack::{DockerfileSource, Stack};
+    use std::path::Path;
+
+    fn stack_plan(registry: Option<&str>) -> crate::plan::Plan {
+        let text = "tag: {prefix: '1'}\nimages:\n  base: {image_name: ghcr.io/o/base, build_args: {A: x}}\n  kid: {image_name: ghcr.io/o/kid, depend_on: base, platforms: [linux/amd64]}\n";
+        let (spec, w) = Spec::parse(text, Path::new("images/spec.yml")).unwrap();
+        let stack = Stack::assemble(spec, w, ChangeRules::without_file(), "images", |i| {
+            DockerfileSource::Text(if i.key == "base" {
+                "FROM busybox\n".into()
+            } else {
+                "ARG BASE_TAG\nFROM ghcr.io/o/base:${BASE_TAG}\n".into()
+            })
+        })
+        .unwrap();
+        let opts = PlanOptions {
+            branch: "b".into(),
+            registry: registry.map(str::to_string),
+            full_rebuild: Some(crate::rebuild::FullRebuild::Flag),
+            ..PlanOptions::default()
+        };
+        plan(
+            &stack,
+            &ChangeSet::default(),
+            &opts,
+            &RegistryView::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_target_becomes_frontend_attributes_exporter_and_cache() {
+        let p = stack_plan(None);
+        let kid = p.target("kid").unwrap();
+        let s = spec(kid, CacheTo::Inline, Export::Push, |_| false);
+        assert_eq!(s.frontend_attrs["filename"], "Dockerfile");
+        assert_eq!(s.frontend_attrs["build-arg:BASE_TAG"], "1-b");
+        assert!(
+            !s.frontend_attrs.contains_key("build-arg:A"),
+            "the parent's args are not inherited"
+        );
+        assert_eq!(s.frontend_attrs["platform"], "linux/amd64");
+        assert_eq!(
+            s.frontend_attrs["label:org.opencontainers.image.version"],
+            "1-b"
+        );
+        // The FROM already names the parent's ref: no redirect needed.
+        assert!(!s.frontend_attrs.keys().any(|k| k.starts_with("context:")));
+        let imports: serde_json::Value =
+            serde_json::from_str(&s.frontend_attrs["cache-imports"]).unwrap();
+        assert_eq!(
+            imports[0],
+            serde_json::json!({"Type": "registry", "Attrs": {"ref": "ghcr.io/o/kid:1-b"}})
+        );
+        assert_eq!(s.cache_imports.len(), 3);
+        assert_eq!(
+            s.cache_exports,
+            vec![("inline".to_string(), BTreeMap::new())]
+        );
+        let (ty, attrs) = s.exporter.clone().unwrap();
+        assert_eq!(ty, "image");
+        assert_eq!(attrs["name"], "ghcr.io/o/kid:1-b");
+        assert_eq!(attrs["push"], "true");
+        assert!(!attrs.contains_key("registry.insecure"));
+    }
+
+    #[test]
+    fn a_registry_rewrite_redirects_the_from_and_loopback_is_insecure() {
+        let p = stack_plan(Some("localhost:5000/ns"));
+        let kid = p.target("kid").unwrap();
+        let s = spec(kid, CacheTo::None, Export::Push, |h| h == "localhost:5000");
+        assert_eq!(
+            s.frontend_attrs["context:ghcr.io/o/base:1-b"],
+            "docker-image://localhost:5000/ns/base:1-b"
+        );
+        assert_eq!(s.exporter.as_ref().unwrap().1["registry.insecure"], "true");
+        assert!(s.cache_exports.is_empty());
+        let engine = spec(kid, CacheTo::None, Export::Engine, |_| false);
+        assert_eq!(engine.exporter.unwrap().0, "moby");
+        assert!(
+            spec(kid, CacheTo::None, Export::None, |_| false)
+                .exporter
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_request_carries_inputs_session_and_cache() {
+        let p = stack_plan(None);
+        let s = spec(
+            p.target("base").unwrap(),
+            CacheTo::Inline,
+            Export::Push,
+            |_| false,
+        );
+        let def = crate::buildkit::llb::marshal_files(
+            &[crate::buildkit::llb::Entry::File {
+                path: "Dockerfile".into(),
+                mode: 0o644,
+                data: b"FROM busybox\n".to_vec(),
+            }],
+            "x",
+        );
+        let r = request(&s, "ref1", "sess1", def.clone(), def);
+        assert_eq!(r.frontend, "dockerfile.v0");
+        assert_eq!((r.r#ref.as_str(), r.session.as_str()), ("ref1", "sess1"));
+        assert_eq!(r.exporter_deprecated, "image");
+        let mut inputs: Vec<&String> = r.frontend_inputs.keys().collect();
+        inputs.sort();
+        assert_eq!(inputs, ["context", "dockerfile"]);
+        let cache = r.cache.unwrap();
+        assert_eq!(cache.imports[0].attrs["ref"], "ghcr.io/o/base:1-b");
+        assert_eq!(cache.exports[0].r#type, "inline");
+    }
+}

@@ -6,6 +6,7 @@ mod errors;
 mod golden;
 mod matrix;
 mod promote;
+mod real_stack;
 mod recipes;
 mod support;
 mod workflows;
