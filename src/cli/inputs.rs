@@ -236,8 +236,8 @@ fn change_set(args: &PlanArgs, git: Option<&Git>) -> Result<ChangeSet> {
         Some(b) => b.clone(),
         None => match git.default_base(head_rev, &args.default_branch) {
             Ok(b) => b,
-            Err(e) if args.full => {
-                let _ = e;
+            // With --full the change set does not decide anything: no base is fine.
+            Err(_) if args.full => {
                 return Ok(ChangeSet {
                     head: args.head.as_deref().map(|h| git.commit(h)).transpose()?,
                     head_message: git.message(head_rev).ok(),
