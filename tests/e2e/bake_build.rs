@@ -1,7 +1,7 @@
 //! The stack built for real: `stackplan --push > bake.json && docker buildx bake -f bake.json`
 //! against the engine and the local registry.
 
-use crate::env::{Env, bake, layers, manifest, unique};
+use crate::env::{Env, bake, layers, manifest, stackplan, unique};
 use crate::support::Repo;
 
 /// A generated stack of six images, depth 3, with siblings at two levels:
@@ -54,15 +54,7 @@ fn bake_file(repo: &Repo, env: &Env, ns: &str, nonce: &str, extra: &[&str]) -> S
         &nonce,
     ];
     args.extend_from_slice(extra);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    let out = cmd
-        .current_dir(repo.path())
-        .args(&args)
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env_remove("STACKPLAN_OFFLINE")
-        .output()
-        .unwrap();
+    let out = stackplan(repo, &args, None);
     assert!(
         out.status.success(),
         "stackplan {args:?}: {}",
@@ -72,12 +64,7 @@ fn bake_file(repo: &Repo, env: &Env, ns: &str, nonce: &str, extra: &[&str]) -> S
 }
 
 fn plan_json(repo: &Repo, ns: &str) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"))
-        .current_dir(repo.path())
-        .args(["plan", "--format", "json", "--registry", ns])
-        .env_remove("STACKPLAN_OFFLINE")
-        .output()
-        .unwrap();
+    let out = stackplan(repo, &["plan", "--format", "json", "--registry", ns], None);
     assert!(
         out.status.success(),
         "{}",
