@@ -14,6 +14,7 @@
 pub mod buildkit;
 pub mod change_rules;
 pub mod change_set;
+pub mod context;
 pub mod cli;
 pub mod diagnostic;
 pub mod dockerfile;

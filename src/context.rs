@@ -1,0 +1,170 @@
+//! A build context as BuildKit receives it: every entry under the context folder that
+//! `.dockerignore` keeps, with what BuildKit would see of it (a file's bytes and executable
+//! bit, a symlink's target, a directory's existence).
+//!
+//! This module only holds the data and its canonical digest; it reads nothing. The
+//! adapter [`crate::context_reader`] fills it from a checkout (git's object ids for
+//! committed files, the disk for the rest), and [`crate::inputs`] mixes its digest into
+//! each target's inputs digest.
+
+use sha2::{Digest, Sha256};
+
+/// One entry of a context, its path relative to the context root (`/`-separated, no `.`
+/// or `..` parts).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ContextEntry {
+    pub path: String,
+    pub kind: EntryKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EntryKind {
+    Dir,
+    /// `id` is the git blob object id of the bytes, SHA-1 (`sha1("blob <len>\0" + bytes)`,
+    /// 40 lowercase hex digits): git's own id for a committed file, the same function
+    /// computed from disk for the others, so both give one digest.
+    File { executable: bool, id: String },
+    Symlink { target: String },
+}
+
+/// Every entry of one context, sorted by path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContextFiles {
+    pub entries: Vec<ContextEntry>,
+    /// The git blob id of the Dockerfile (wherever it lives, inside the context or not).
+    pub dockerfile_id: String,
+    /// How many file ids came from git's index, and how many were hashed from disk.
+    pub from_git: usize,
+    pub from_disk: usize,
+}
+
+/// The version of the canonical encodings below; bump it when they change, so no digest
+/// of an old encoding is ever taken for one of a new.
+pub const ENCODING_VERSION: &str = "stackplan-inputs-v1";
+
+/// Appends one length-prefixed field (`<len>:<bytes>,`) to a canonical encoding: no value
+/// can be read as two fields or run into the next one.
+pub fn field(out: &mut Vec<u8>, value: &[u8]) {
+    out.extend_from_slice(value.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(value);
+    out.push(b',');
+}
+
+/// `sha256:<hex>` of bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let hash = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256:");
+    for b in hash {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+impl ContextFiles {
+    /// The digest of the context: sha256 over the canonical encoding of its sorted
+    /// entries. Equal contexts give equal digests on every machine and clone.
+    pub fn digest(&self) -> String {
+        let mut out = Vec::with_capacity(64 + self.entries.len() * 80);
+        field(&mut out, ENCODING_VERSION.as_bytes());
+        field(&mut out, b"context");
+        let mut sorted: Vec<&ContextEntry> = self.entries.iter().collect();
+        sorted.sort_by(|a, b| a.path.cmp(&b.path));
+        for e in sorted {
+            match &e.kind {
+                EntryKind::Dir => {
+                    field(&mut out, b"dir");
+                    field(&mut out, e.path.as_bytes());
+                }
+                EntryKind::File { executable, id } => {
+                    field(&mut out, if *executable { b"exec" } else { b"file" });
+                    field(&mut out, e.path.as_bytes());
+                    field(&mut out, id.as_bytes());
+                }
+                EntryKind::Symlink { target } => {
+                    field(&mut out, b"link");
+                    field(&mut out, e.path.as_bytes());
+                    field(&mut out, target.as_bytes());
+                }
+            }
+        }
+        sha256(&out)
+    }
+}
+
+/// The git blob object id (SHA-1) of `bytes`, as `git hash-object` computes it.
+pub fn blob_id(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    use std::fmt::Write;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    let mut hex = String::with_capacity(40);
+    for b in h.finalize() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, id: &str) -> ContextEntry {
+        ContextEntry {
+            path: path.into(),
+            kind: EntryKind::File {
+                executable: false,
+                id: id.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn blob_ids_are_gits() {
+        // `printf 'hello\n' | git hash-object --stdin`
+        assert_eq!(blob_id(b"hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+        // `git hash-object /dev/null`
+        assert_eq!(blob_id(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    }
+
+    #[test]
+    fn the_digest_ignores_entry_order_and_sees_every_field() {
+        let a = ContextFiles {
+            entries: vec![file("a", "1"), file("b", "2")],
+            ..ContextFiles::default()
+        };
+        let b = ContextFiles {
+            entries: vec![file("b", "2"), file("a", "1")],
+            ..ContextFiles::default()
+        };
+        assert_eq!(a.digest(), b.digest());
+        let mut exec = a.clone();
+        exec.entries[0].kind = EntryKind::File {
+            executable: true,
+            id: "1".into(),
+        };
+        assert_ne!(a.digest(), exec.digest());
+        let mut renamed = a.clone();
+        renamed.entries[0].path = "c".into();
+        assert_ne!(a.digest(), renamed.digest());
+        let mut link = a.clone();
+        link.entries[0].kind = EntryKind::Symlink { target: "1".into() };
+        assert_ne!(a.digest(), link.digest());
+    }
+
+    #[test]
+    fn fields_cannot_run_into_each_other() {
+        let one = ContextFiles {
+            entries: vec![file("ab", "c")],
+            ..ContextFiles::default()
+        };
+        let two = ContextFiles {
+            entries: vec![file("a", "bc")],
+            ..ContextFiles::default()
+        };
+        assert_ne!(one.digest(), two.digest());
+    }
+}
