@@ -9,6 +9,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use stackplan::change_rules::ChangeRules;
 use stackplan::change_set::ChangeSet;
+use stackplan::context::{ContextEntry, ContextFiles, Contexts, EntryKind, blob_id};
 use stackplan::emit;
 use stackplan::plan::{PlanOptions, RegistryView, plan};
 use stackplan::spec::Spec;
@@ -71,6 +72,26 @@ fn bench(c: &mut Criterion) {
         ..PlanOptions::default()
     };
     let registry = RegistryView::default();
+    // Every image's context: its Dockerfile, as the context reader gives it.
+    let contexts: Contexts = dockerfiles
+        .iter()
+        .map(|(key, df)| {
+            let id = blob_id(df.as_bytes());
+            let files = ContextFiles {
+                entries: vec![ContextEntry {
+                    path: "Dockerfile".into(),
+                    kind: EntryKind::File {
+                        executable: false,
+                        id: id.clone(),
+                    },
+                }],
+                dockerfile_id: id,
+                from_git: 1,
+                from_disk: 0,
+            };
+            (key.clone(), files)
+        })
+        .collect();
 
     let mut group = c.benchmark_group("5000 images, 2 plans");
     group.sample_size(10);
@@ -78,10 +99,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(assemble(&spec_text, &dockerfiles)))
     });
     let stack = assemble(&spec_text, &dockerfiles);
-    group.bench_function("plan", |b| {
-        b.iter(|| black_box(plan(&stack, &changes, &options, &registry).unwrap()))
+    group.bench_function("plan (with inputs digests)", |b| {
+        b.iter(|| black_box(plan(&stack, &changes, &contexts, &options, &registry).unwrap()))
     });
-    let p = plan(&stack, &changes, &options, &registry).unwrap();
+    let p = plan(&stack, &changes, &contexts, &options, &registry).unwrap();
     eprintln!(
         "targets: {}, rebuild: {}",
         p.targets.len(),
@@ -93,7 +114,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("end to end (parse, plan, bake JSON)", |b| {
         b.iter(|| {
             let stack = assemble(&spec_text, &dockerfiles);
-            let p = plan(&stack, &changes, &options, &registry).unwrap();
+            let p = plan(&stack, &changes, &contexts, &options, &registry).unwrap();
             black_box(emit::bake::render(&p, &Default::default()))
         })
     });

@@ -23,8 +23,13 @@ pub enum EntryKind {
     /// `id` is the git blob object id of the bytes, SHA-1 (`sha1("blob <len>\0" + bytes)`,
     /// 40 lowercase hex digits): git's own id for a committed file, the same function
     /// computed from disk for the others, so both give one digest.
-    File { executable: bool, id: String },
-    Symlink { target: String },
+    File {
+        executable: bool,
+        id: String,
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 /// Every entry of one context, sorted by path.
@@ -37,6 +42,9 @@ pub struct ContextFiles {
     pub from_git: usize,
     pub from_disk: usize,
 }
+
+/// Every image's context, by image key.
+pub type Contexts = std::collections::BTreeMap<String, ContextFiles>;
 
 /// The version of the canonical encodings below; bump it when they change, so no digest
 /// of an old encoding is ever taken for one of a new.
@@ -125,7 +133,10 @@ mod tests {
     #[test]
     fn blob_ids_are_gits() {
         // `printf 'hello\n' | git hash-object --stdin`
-        assert_eq!(blob_id(b"hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+        assert_eq!(
+            blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
         // `git hash-object /dev/null`
         assert_eq!(blob_id(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
     }

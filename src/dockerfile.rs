@@ -32,6 +32,18 @@ pub struct Stage {
 pub struct Dockerfile {
     pub global_args: Vec<ArgDecl>,
     pub stages: Vec<Stage>,
+    /// What instructions other than `FROM` read from outside the context.
+    pub sources: Vec<Source>,
+}
+
+/// Something an instruction reads from outside the build context besides `FROM`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `COPY --from=IMAGE` or `RUN --mount=from=IMAGE` (an image, a stage name or a stage
+    /// index, as written).
+    Image { text: String, line: usize },
+    /// `ADD https://…` or `ADD git@…` without `--checksum`: content nothing pins.
+    Remote { text: String, line: usize },
 }
 
 /// A `FROM` after build args are applied.
@@ -141,6 +153,9 @@ impl Dockerfile {
                     }
                 }
                 "FROM" => out.stages.push(parse_from(rest, line)?),
+                "COPY" | "RUN" | "ADD" if !out.stages.is_empty() => {
+                    out.sources.extend(parse_sources(keyword, rest, line));
+                }
                 _ => {}
             }
         }
@@ -153,13 +168,8 @@ impl Dockerfile {
         Ok(out)
     }
 
-    pub fn declares_global_arg(&self, name: &str) -> bool {
-        self.global_args.iter().any(|a| a.name == name)
-    }
-
-    /// Applies build args to every `FROM`: a declared global `ARG` takes the build arg's
-    /// value, else its default; undeclared variables expand to nothing, as in BuildKit.
-    pub fn resolve_bases(&self, build_args: &BTreeMap<String, String>) -> Vec<ResolvedBase> {
+    /// The global `ARG`s' values: a build arg's value, else the default.
+    fn global_scope(&self, build_args: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut scope: BTreeMap<String, String> = BTreeMap::new();
         for arg in &self.global_args {
             let value = match build_args.get(&arg.name) {
@@ -171,6 +181,17 @@ impl Dockerfile {
                 None => scope.remove(&arg.name),
             };
         }
+        scope
+    }
+
+    pub fn declares_global_arg(&self, name: &str) -> bool {
+        self.global_args.iter().any(|a| a.name == name)
+    }
+
+    /// Applies build args to every `FROM`: a declared global `ARG` takes the build arg's
+    /// value, else its default; undeclared variables expand to nothing, as in BuildKit.
+    pub fn resolve_bases(&self, build_args: &BTreeMap<String, String>) -> Vec<ResolvedBase> {
+        let scope = self.global_scope(build_args);
         let mut stage_names: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
@@ -191,6 +212,91 @@ impl Dockerfile {
         }
         out
     }
+
+    /// The images `COPY --from` and `RUN --mount=from=` read (stage names and indexes left
+    /// out), expanded with the global build args as `FROM` lines are, and the remote
+    /// sources nothing pins.
+    pub fn resolve_sources(
+        &self,
+        build_args: &BTreeMap<String, String>,
+    ) -> (Vec<String>, Vec<String>) {
+        let scope = self.global_scope(build_args);
+        let stage_names: Vec<&str> = self
+            .stages
+            .iter()
+            .filter_map(|s| s.name.as_deref())
+            .collect();
+        let mut images = Vec::new();
+        let mut remotes = Vec::new();
+        for source in &self.sources {
+            match source {
+                Source::Image { text, .. } => {
+                    let (value, _) = expand(text, &scope);
+                    let is_stage = value.chars().all(|c| c.is_ascii_digit())
+                        || stage_names.iter().any(|n| n.eq_ignore_ascii_case(&value));
+                    if !is_stage && !value.is_empty() {
+                        images.push(value);
+                    }
+                }
+                Source::Remote { text, .. } => remotes.push(text.clone()),
+            }
+        }
+        (images, remotes)
+    }
+}
+
+/// The outside sources of a `COPY`, `RUN` or `ADD` line: its `--from` image, its
+/// `--mount=…,from=…` images, and the URLs it `ADD`s without `--checksum`.
+fn parse_sources(keyword: &str, rest: &str, line: usize) -> Vec<Source> {
+    let mut out = Vec::new();
+    let mut words = rest.split_whitespace().peekable();
+    let mut has_checksum = false;
+    while let Some(flag) = words.peek().and_then(|w| w.strip_prefix("--")) {
+        let lower = flag.to_ascii_lowercase();
+        if let Some(from) = lower.strip_prefix("from=").map(|_| &flag[5..]) {
+            out.push(Source::Image {
+                text: from.to_string(),
+                line,
+            });
+        } else if lower.starts_with("mount=") {
+            for option in flag[6..].split(',') {
+                if let Some((key, value)) = option.split_once('=')
+                    && key.eq_ignore_ascii_case("from")
+                {
+                    out.push(Source::Image {
+                        text: value.to_string(),
+                        line,
+                    });
+                }
+            }
+        } else if lower.starts_with("checksum=") {
+            has_checksum = true;
+        }
+        words.next();
+    }
+    if keyword.eq_ignore_ascii_case("ADD") && !has_checksum {
+        let rest: Vec<&str> = words.collect();
+        let joined = rest.join(" ");
+        let operands: Vec<String> = if joined.starts_with('[') {
+            serde_json::from_str(&joined).unwrap_or_default()
+        } else {
+            rest.iter().map(|w| w.to_string()).collect()
+        };
+        if let Some((_, sources)) = operands.split_last() {
+            for source in sources {
+                let remote = ["http://", "https://", "git@", "git://", "ssh://"]
+                    .iter()
+                    .any(|p| source.starts_with(p));
+                if remote {
+                    out.push(Source::Remote {
+                        text: source.clone(),
+                        line,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 fn parse_from(rest: &str, line: usize) -> Result<Stage, ParseError> {
@@ -473,6 +579,18 @@ mod tests {
         assert_eq!(
             df.resolve_bases(&BTreeMap::new())[0].reference,
             "x:two words"
+        );
+    }
+
+    #[test]
+    fn sources_outside_the_context() {
+        let text = "ARG PY=python:3.11\nFROM busybox AS build\nFROM busybox\nCOPY --from=build /a /a\nCOPY --from=${PY} /b /b\nCOPY --from=0 /c /c\nRUN --mount=type=bind,from=ghcr.io/o/tools:1,target=/t true\nADD https://example.com/x.tgz /x\nADD --checksum=sha256:00 https://example.com/y.tgz /y\nADD [\"git@github.com:o/r.git\", \"/r\"]\nADD local /l\n";
+        let df = Dockerfile::parse(text).unwrap();
+        let (images, remotes) = df.resolve_sources(&BTreeMap::new());
+        assert_eq!(images, ["python:3.11", "ghcr.io/o/tools:1"]);
+        assert_eq!(
+            remotes,
+            ["https://example.com/x.tgz", "git@github.com:o/r.git"]
         );
     }
 

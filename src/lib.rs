@@ -11,11 +11,13 @@
 //!   (which tags exist);
 //! - [`cli`]: the command line, on top of both.
 
+pub mod action;
 pub mod buildkit;
 pub mod change_rules;
 pub mod change_set;
-pub mod context;
 pub mod cli;
+pub mod context;
+pub mod context_reader;
 pub mod diagnostic;
 pub mod dockerfile;
 pub mod emit;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod fs;
 pub mod git;
 pub mod graph;
+pub mod inputs;
 pub mod manifests;
 pub mod plan;
 pub mod promote;

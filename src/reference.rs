@@ -106,6 +106,20 @@ pub fn rewrite_registry(image_name: &str, registry: &str) -> String {
     }
 }
 
+/// The reference in full (`busybox:1.36` → `docker.io/library/busybox:1.36`); `None` when
+/// it does not parse.
+pub fn normalize(reference: &str) -> Option<String> {
+    Reference::try_from(reference).ok().map(|r| r.whole())
+}
+
+/// Whether a reference names a digest already (`name@sha256:…`): it needs no resolving.
+pub fn pinned_digest(reference: &str) -> Option<&str> {
+    reference
+        .split_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| d.starts_with("sha256:"))
+}
+
 /// The registry host of an image name or ref (`docker.io` for Docker Hub names).
 pub fn registry_of(reference: &str) -> String {
     Reference::try_from(reference)

@@ -65,6 +65,12 @@ pub fn spec(
     if !t.platforms.is_empty() {
         attrs.insert("platform".to_string(), t.platforms.join(","));
     }
+    for (from, pinned) in &t.pinned_bases {
+        attrs.insert(
+            "context:".to_string() + from,
+            format!("docker-image://{pinned}"),
+        );
+    }
     if let Some(input) = &t.parent_input {
         // A parent built in this run was exported under its tag before this solve started.
         let parent_ref = match &input.source {
@@ -270,6 +276,7 @@ mod tests {
         plan(
             &stack,
             &ChangeSet::default(),
+            &crate::context::Contexts::default(),
             &opts,
             &RegistryView::default(),
         )

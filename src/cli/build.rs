@@ -100,7 +100,7 @@ fn prepare(
     insecure: &[String],
 ) -> Result<BTreeMap<String, Prepared>> {
     let mut out = BTreeMap::new();
-    for t in plan.rebuilt() {
+    for t in plan.to_build() {
         let folder = root.join(&t.context);
         let context = read_folder(&folder)?;
         let dockerfile_path = folder.join(&t.dockerfile);
@@ -178,13 +178,13 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         Export::None
     };
     let jobs: Vec<Job> = plan
-        .rebuilt()
+        .to_build()
         .map(|t| Job {
             name: t.name.clone(),
             parent: t
                 .parent
                 .clone()
-                .filter(|p| plan.target(p).is_some_and(|p| p.rebuild)),
+                .filter(|p| plan.target(p).is_some_and(|p| p.builds())),
         })
         .collect();
     if export == Export::None && jobs.iter().any(|j| j.parent.is_some()) {
@@ -214,8 +214,21 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         text.push('\n');
         return printer.product(&text, None);
     }
+    // Targets reused from images with the same inputs are not solved: their tags are
+    // written registry-side (with --push), and their children build on those images.
+    let reused = super::reuse::moves(&plan);
+    if !reused.is_empty() {
+        if cmd.push {
+            super::promote::execute(reused, &cmd.plan.insecure_registry, false, true, printer)?;
+        } else {
+            printer.status(&format!(
+                "{} target(s) have images with the same inputs already; their tags are written with --push or `stackplan reuse`",
+                plan.to_reuse().count()
+            ));
+        }
+    }
     if jobs.is_empty() {
-        printer.status("nothing to build: no target rebuilds");
+        printer.status("nothing to build: every target is reused or kept");
         return Ok(());
     }
 

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use super::{PlanArgs, Printer, StackArgs};
 use crate::change_set::ChangeSet;
+use crate::context::Contexts;
+use crate::context_reader::ContextRequest;
 use crate::error::{Error, Result};
 use crate::fs::{StackLocation, load_stack};
 use crate::git::Git;
@@ -103,12 +105,26 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
         revision,
         source_url,
     };
-    let registry = if args.offline {
+    let contexts = read_contexts(&stack, &root)?;
+    let mut registry = if args.offline {
         RegistryView::default()
     } else {
         probe(&stack, &options, &args.insecure_registry, printer)?
     };
-    let plan = plan::plan(&stack, &changes, &options, &registry)?;
+    let mut plan = plan::plan(&stack, &changes, &contexts, &options, &registry)?;
+    if !args.offline {
+        // The inputs tags are known only once the bases are pinned: ask, then decide again.
+        let refs = plan::inputs_refs(&plan);
+        let answers = probe_refs(&refs, &[], &args.insecure_registry)?;
+        let present = answers.digests.len();
+        registry.merge(answers);
+        plan::decide_actions(&mut plan, &registry);
+        let (build, reuse, none) = plan.action_counts();
+        printer.status(&format!(
+            "inputs: {present} of {} targets with pinned inputs are built already; {build} build, {reuse} reuse, {none} none",
+            refs.len(),
+        ));
+    }
     printer.diagnostics(&plan.warnings, &root);
     if args.stack.strict && !plan.warnings.is_empty() {
         return Err(Error::usage("warnings and --strict"));
@@ -134,12 +150,13 @@ pub fn targets(
     plan::plan(
         &stack,
         &ChangeSet::default(),
+        &Contexts::default(),
         &options,
         &RegistryView::default(),
     )
 }
 
-/// Asks the registries which of the plan's refs exist.
+/// Asks the registries which of the plan's refs exist, and pins the external images.
 fn probe(
     stack: &Stack,
     options: &PlanOptions,
@@ -147,29 +164,72 @@ fn probe(
     printer: &mut Printer,
 ) -> Result<RegistryView> {
     let refs = plan::registry_refs(stack, options)?;
-    let mut hosts: Vec<String> = refs
+    let started = std::time::Instant::now();
+    let view = probe_refs(&refs.tags, &refs.bases, insecure)?;
+    let present = refs
+        .tags
         .iter()
+        .filter(|r| view.state(r) == crate::plan::RefState::Present)
+        .count();
+    let pinned = refs
+        .bases
+        .iter()
+        .filter(|r| view.digest(r).is_some())
+        .count();
+    printer.status(&format!(
+        "registry: {present} of {} refs exist, {pinned} of {} base images pinned ({} ms; --offline skips this)",
+        refs.tags.len(),
+        refs.bases.len(),
+        started.elapsed().as_millis()
+    ));
+    for (reference, why) in &view.failures {
+        printer.status(&format!(
+            "warning: base image {reference} is not pinned: {why}"
+        ));
+    }
+    Ok(view)
+}
+
+/// Asks about `required` refs (a failure is an error) and `optional` ones (a failure is
+/// recorded in the view).
+fn probe_refs(
+    required: &[String],
+    optional: &[String],
+    insecure: &[String],
+) -> Result<RegistryView> {
+    if required.is_empty() && optional.is_empty() {
+        return Ok(RegistryView {
+            probed: true,
+            ..RegistryView::default()
+        });
+    }
+    let mut hosts: Vec<String> = required
+        .iter()
+        .chain(optional)
         .map(|r| crate::reference::registry_of(r))
         .collect();
     hosts.sort();
     hosts.dedup();
-    let started = std::time::Instant::now();
-    let view = runtime()?.block_on(async {
+    runtime()?.block_on(async {
         crate::registry::Registry::new(&hosts, insecure)
-            .probe(&refs)
+            .probe(required, optional)
             .await
-    })?;
-    let present = view
-        .states
+    })
+}
+
+/// Every image's build context as BuildKit will receive it.
+fn read_contexts(stack: &Stack, root: &std::path::Path) -> Result<Contexts> {
+    let requests: Vec<ContextRequest> = stack
+        .spec
+        .images
         .values()
-        .filter(|s| **s == crate::plan::RefState::Present)
-        .count();
-    printer.status(&format!(
-        "registry: {present} of {} refs exist ({} ms; --offline skips this)",
-        refs.len(),
-        started.elapsed().as_millis()
-    ));
-    Ok(view)
+        .map(|image| ContextRequest {
+            key: image.key.clone(),
+            folder: crate::stack::join(&stack.images_dir, &image.key),
+            dockerfile: image.dockerfile.clone(),
+        })
+        .collect();
+    crate::context_reader::read_contexts(root, &requests)
 }
 
 /// The async runtime for adapters that talk to the network.

@@ -8,6 +8,7 @@ mod inputs;
 mod manifests;
 mod output;
 mod promote;
+mod reuse;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,8 @@ pub enum Command {
     Graph(GraphCmd),
     /// Validate the spec, change_ignore.json and every Dockerfile; plan nothing.
     Check(CheckCmd),
+    /// Write the tags of targets whose inputs were built already, registry-side (no build).
+    Reuse(reuse::ReuseCmd),
     /// Give every image of the stack a new tag, registry-side (manifest copy, no layer moves).
     Promote(promote::PromoteCmd),
     /// Move the tags of a `--push-by-digest` build, all or nothing, once every target pushed.
@@ -310,6 +313,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
         Some(Command::Matrix(cmd)) => matrix(cmd, printer),
         Some(Command::Build(cmd)) => build::build(cmd, printer),
         Some(Command::Promote(cmd)) => promote::promote(cmd, printer),
+        Some(Command::Reuse(cmd)) => reuse::reuse(cmd, printer),
         Some(Command::Manifests(cmd)) => manifests::run(cmd, printer),
         Some(Command::Publish(cmd)) => promote::publish(cmd, printer),
         Some(Command::Completions(cmd)) => {
@@ -387,10 +391,15 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
         manifests: args.manifests.then(|| args.manifests_dir.clone()),
     };
     let text = emit::bake::render(&plan, &options);
+    let (build, reuse, _) = plan.action_counts();
     printer.status(&format!(
-        "{} of {} targets rebuild (group `default`)",
-        plan.rebuilt().count(),
-        plan.targets.len()
+        "{build} of {} targets build (group `default`){}",
+        plan.targets.len(),
+        if reuse > 0 {
+            format!("; {reuse} are reused from images with the same inputs: run `stackplan reuse` with the same flags to write their tags")
+        } else {
+            String::new()
+        }
     ));
     printer.product(&text, args.output.as_deref())
 }

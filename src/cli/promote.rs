@@ -75,7 +75,8 @@ pub struct PublishCmd {
     pub resume: bool,
 }
 
-/// Tags every rebuilt target's pushed digest, once every one of them has a digest.
+/// Tags every built target's pushed digest (its branch tag and its inputs tag), once every
+/// one of them has a digest.
 pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
     let text = std::fs::read_to_string(&cmd.metadata)
         .map_err(|e| Error::io("cannot read", &cmd.metadata, e))?;
@@ -91,21 +92,23 @@ pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
     let plan = inputs::make_plan(&cmd.plan, printer)?;
     let mut moves = Vec::new();
     let mut missing = Vec::new();
-    for t in plan.rebuilt() {
+    for t in plan.to_build() {
         match metadata[&t.name]["containerimage.digest"].as_str() {
-            Some(digest) if digest.starts_with("sha256:") => moves.push(Move {
-                target: t.name.clone(),
-                image: t.image.clone(),
-                from: format!("{}@{digest}", t.image_name),
-                to: t.reference(),
-            }),
+            Some(digest) if digest.starts_with("sha256:") => {
+                moves.extend(t.tags.iter().map(|to| Move {
+                    target: t.name.clone(),
+                    image: t.image.clone(),
+                    from: format!("{}@{digest}", t.image_name),
+                    to: to.clone(),
+                }))
+            }
             _ => missing.push(t.name.clone()),
         }
     }
     if !missing.is_empty() {
         return Err(Error::Build {
             message: format!(
-                "nothing was published; {} rebuilt target(s) have no pushed digest in {}: {}",
+                "nothing was published; {} target(s) to build have no pushed digest in {}: {}",
                 missing.len(),
                 cmd.metadata.display(),
                 missing.join(", ")

@@ -68,16 +68,18 @@ pub struct BakeTarget {
     pub output: Vec<String>,
 }
 
-/// Builds the bake file: one target per plan target; groups `default` (what rebuilds),
-/// `all` (every target) and one per plan (what rebuilds in that plan).
+/// Builds the bake file: one target per plan target; groups `default` (what builds: action
+/// `build`), `all` (every target) and one per plan (what builds in that plan). Targets
+/// reused from an image with the same inputs are not built: `stackplan reuse` writes their
+/// tags registry-side.
 pub fn bake_file(plan: &Plan, options: &BakeOptions) -> BakeFile {
     let mut target = BTreeMap::new();
     for t in &plan.targets {
         target.insert(t.name.clone(), bake_target(t, plan.cache_to, options));
     }
-    let mut default: Vec<String> = plan.rebuilt().map(|t| t.name.clone()).collect();
+    let mut default: Vec<String> = plan.to_build().map(|t| t.name.clone()).collect();
     if let Some(dir) = &options.manifests {
-        for t in plan.rebuilt().filter(|t| !t.info_cmds.is_empty()) {
+        for t in plan.to_build().filter(|t| !t.info_cmds.is_empty()) {
             let name = manifest_target_name(&t.name);
             target.insert(name.clone(), manifest_target(t, dir));
             default.push(name);
@@ -96,7 +98,7 @@ pub fn bake_file(plan: &Plan, options: &BakeOptions) -> BakeFile {
             group_name(p),
             Group {
                 targets: plan
-                    .rebuilt()
+                    .to_build()
                     .filter(|t| t.plan.as_deref() == Some(p.as_str()))
                     .map(|t| t.name.clone())
                     .collect(),
@@ -114,8 +116,15 @@ pub fn render(plan: &Plan, options: &BakeOptions) -> String {
     s
 }
 
-fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarget {
-    let mut contexts = BTreeMap::new();
+/// The named contexts of a target, as bake and BuildKit take them: the parent's result
+/// (`target:NAME`) or ref (`docker-image://REF`), and every external image pinned to the
+/// digest its inputs were computed with (`docker-image://REF@DIGEST`).
+pub fn contexts(t: &Target) -> BTreeMap<String, String> {
+    let mut contexts: BTreeMap<String, String> = t
+        .pinned_bases
+        .iter()
+        .map(|(from, pinned)| (from.clone(), format!("docker-image://{pinned}")))
+        .collect();
     if let Some(input) = &t.parent_input {
         let value = match &input.source {
             ParentSource::Target { name, .. } => format!("target:{name}"),
@@ -123,6 +132,11 @@ fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarg
         };
         contexts.insert(input.from.clone(), value);
     }
+    contexts
+}
+
+fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarget {
+    let contexts = contexts(t);
     let cache_to = match cache_to {
         CacheTo::Inline => vec!["type=inline".to_string()],
         CacheTo::Registry => t

@@ -1,25 +1,21 @@
-//! `stackplan graph`: the stack's DAG as Graphviz DOT or a Mermaid flowchart, rebuilt
-//! targets marked.
+//! `stackplan graph`: the stack's DAG as Graphviz DOT or a Mermaid flowchart, targets
+//! that build filled, reused ones marked.
 
+use crate::action::Action;
 use crate::plan::Plan;
 
-/// Graphviz DOT: rebuilt targets filled, the others dashed.
+/// Graphviz DOT: targets that build or are reused filled, the others dashed.
 pub fn dot(plan: &Plan) -> String {
     let mut s = String::from(
         "digraph stack {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
     );
     for t in &plan.targets {
-        let style = if t.rebuild {
-            "style=filled, fillcolor=\"#ffd27f\""
-        } else {
-            "style=dashed"
+        let (style, mark) = match t.action {
+            Action::Build => ("style=filled, fillcolor=\"#ffd27f\"", "\\nbuild"),
+            Action::Reuse => ("style=filled, fillcolor=\"#bfe3ff\"", "\\nreuse"),
+            Action::None => ("style=dashed", ""),
         };
-        let label = format!(
-            "{}\\n{}{}",
-            t.name,
-            t.tag,
-            if t.rebuild { "\\nrebuild" } else { "" }
-        );
+        let label = format!("{}\\n{}{mark}", t.name, t.tag);
         s.push_str(&format!(
             "  \"{}\" [label=\"{}\", {}];\n",
             t.name, label, style
@@ -34,7 +30,7 @@ pub fn dot(plan: &Plan) -> String {
     s
 }
 
-/// A Mermaid flowchart: rebuilt targets in the `rebuild` class.
+/// A Mermaid flowchart: targets that build in the `build` class, reused ones in `reuse`.
 pub fn mermaid(plan: &Plan) -> String {
     let mut s = String::from("flowchart LR\n");
     // Node ids by position: target names may hold `-`, which Mermaid reads as edges.
@@ -46,7 +42,11 @@ pub fn mermaid(plan: &Plan) -> String {
         .collect();
     let id = |name: &str| ids.get(name).cloned().unwrap_or_default();
     for t in &plan.targets {
-        let mark = if t.rebuild { " (rebuild)" } else { "" };
+        let mark = match t.action {
+            Action::Build => " (build)",
+            Action::Reuse => " (reuse)",
+            Action::None => "",
+        };
         s.push_str(&format!(
             "  {}[\"{}<br/>{}{}\"]\n",
             id(&t.name),
@@ -60,10 +60,18 @@ pub fn mermaid(plan: &Plan) -> String {
             s.push_str(&format!("  {} --> {}\n", id(p), id(&t.name)));
         }
     }
-    let rebuilt: Vec<String> = plan.rebuilt().map(|t| id(&t.name)).collect();
-    s.push_str("  classDef rebuild fill:#ffd27f,stroke:#b37400\n");
-    if !rebuilt.is_empty() {
-        s.push_str(&format!("  class {} rebuild\n", rebuilt.join(",")));
+    s.push_str("  classDef build fill:#ffd27f,stroke:#b37400\n");
+    s.push_str("  classDef reuse fill:#bfe3ff,stroke:#1f6fb2\n");
+    for action in [Action::Build, Action::Reuse] {
+        let ids: Vec<String> = plan
+            .targets
+            .iter()
+            .filter(|t| t.action == action)
+            .map(|t| id(&t.name))
+            .collect();
+        if !ids.is_empty() {
+            s.push_str(&format!("  class {} {action}\n", ids.join(",")));
+        }
     }
     s
 }

@@ -1,5 +1,10 @@
-//! `stackplan matrix`: the GitHub Actions matrix of rebuilt targets, one job per target,
-//! with the test folders each job runs.
+//! `stackplan matrix`: the GitHub Actions matrix of the targets to test, one job per
+//! target, with the test folders each job runs.
+//!
+//! A target is tested when it builds, and when it is kept or reused (its image has the
+//! same inputs as one already built) while a file the change rules tie to it changed: its
+//! tests, or a `BuildAll` entry such as `tests_common/` — it is then *retested* against
+//! the existing image.
 //!
 //! Test folders follow the stack's layout: `tests_common/` for every image, `<key>/test/`,
 //! and `<key>/integration_tests/` only when the image sets `integration_tests: true`;
@@ -8,7 +13,9 @@
 
 use serde::Serialize;
 
-use crate::plan::Plan;
+use crate::action::Action;
+use crate::plan::{Plan, Target};
+use crate::rebuild::Reason;
 use crate::stack::join;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -26,18 +33,51 @@ pub struct Job {
     /// The whole ref to pull: `<image_name>:<tag>`.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// `build` (the job tests a new image) or `retest` (the image exists; its tests changed).
+    pub action: &'static str,
+    /// Why, for people.
+    pub reason: String,
     pub tests: Vec<String>,
     pub integration_tests: bool,
     pub workflow_tests: Vec<String>,
     pub manual_tests: Vec<String>,
 }
 
-/// The matrix of rebuilt targets; `exists(path)` tells whether a folder (relative to the
-/// repository root) exists.
+/// Why a target that is not built is tested again: a changed file the change rules tie
+/// to it (not a parent, not a full rebuild, not a missing tag).
+fn retest_reason(t: &Target) -> Option<String> {
+    if t.action == Action::Build {
+        return None;
+    }
+    t.reasons
+        .iter()
+        .find(|r| matches!(r, Reason::Changed { .. } | Reason::BuildAll { .. }))
+        .map(|r| format!("{r}; the image is not rebuilt ({})", t.action_reason))
+}
+
+/// The matrix of the targets to test; `exists(path)` tells whether a folder (relative to
+/// the repository root) exists.
 pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> Matrix {
     let include = plan
-        .rebuilt()
-        .map(|t| {
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let (action, reason) = match retest_reason(t) {
+                Some(why) => ("retest", why),
+                None if t.builds() => {
+                    let why = match (&t.action_reason, t.reasons.first()) {
+                        (crate::action::ActionReason::ChangeRules, Some(first)) => {
+                            first.to_string()
+                        }
+                        (reason, _) => reason.to_string(),
+                    };
+                    ("build", why)
+                }
+                None => return None,
+            };
+            Some((t, action, reason))
+        })
+        .map(|(t, action, reason)| {
             let folder = |name: &str| join(&join(images_dir, &t.image), name);
             let keep = |paths: Vec<String>| paths.into_iter().filter(|p| exists(p)).collect();
             let mut tests = vec![join(images_dir, "tests_common"), folder("test")];
@@ -50,6 +90,8 @@ pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> M
                 plan: t.plan.clone(),
                 tag: t.tag.clone(),
                 reference: t.reference(),
+                action,
+                reason,
                 tests: keep(tests),
                 integration_tests: t.integration_tests,
                 workflow_tests: keep(vec![folder("workflow_tests")]),

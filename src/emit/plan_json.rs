@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::plan::{ParentSource, Plan, RefState, Target};
+use crate::inputs::BaseImage;
+use crate::plan::{Plan, RefState, Target};
 
 #[derive(Serialize)]
 struct PlanView<'a> {
@@ -34,6 +35,9 @@ struct IgnoredView<'a> {
 struct Summary {
     targets: usize,
     rebuild: usize,
+    build: usize,
+    reuse: usize,
+    none: usize,
 }
 
 #[derive(Serialize)]
@@ -46,6 +50,9 @@ struct TargetView<'a> {
     rebuild: bool,
     reasons: Vec<String>,
     reason_details: Vec<ReasonView>,
+    action: crate::action::Action,
+    action_reason: ReasonView,
+    inputs: InputsView<'a>,
     tag_prefix: &'a str,
     tag: &'a str,
     tags: &'a [String],
@@ -55,11 +62,20 @@ struct TargetView<'a> {
     context: &'a str,
     dockerfile: &'a str,
     platforms: &'a [String],
-    contexts: BTreeMap<&'a str, String>,
+    contexts: BTreeMap<String, String>,
     registry: &'a BTreeMap<String, RefState>,
     info_cmds: Vec<&'a str>,
     integration_tests: bool,
     depth: usize,
+}
+
+#[derive(Serialize)]
+struct InputsView<'a> {
+    digest: &'a str,
+    pinned: bool,
+    unpinned: &'a [String],
+    tag: Option<String>,
+    bases: &'a [BaseImage],
 }
 
 #[derive(Serialize)]
@@ -85,6 +101,18 @@ fn target_view(t: &Target) -> TargetView<'_> {
                 message: r.to_string(),
             })
             .collect(),
+        action: t.action,
+        action_reason: ReasonView {
+            kind: t.action_reason.kind(),
+            message: t.action_reason.to_string(),
+        },
+        inputs: InputsView {
+            digest: &t.inputs.digest,
+            pinned: t.inputs.pinned,
+            unpinned: &t.inputs.unpinned,
+            tag: t.inputs.tag(),
+            bases: &t.inputs.bases,
+        },
         tag_prefix: &t.tag_prefix,
         tag: &t.tag,
         tags: &t.tags,
@@ -94,19 +122,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         context: &t.context,
         dockerfile: &t.dockerfile,
         platforms: &t.platforms,
-        contexts: t
-            .parent_input
-            .iter()
-            .map(|p| {
-                (
-                    p.from.as_str(),
-                    match &p.source {
-                        ParentSource::Target { name: n, .. } => format!("target:{n}"),
-                        ParentSource::Image(r) => format!("docker-image://{r}"),
-                    },
-                )
-            })
-            .collect(),
+        contexts: crate::emit::bake::contexts(t),
         registry: &t.registry,
         info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,
@@ -130,9 +146,15 @@ pub fn render(plan: &Plan) -> String {
             .collect(),
         unowned_files: &plan.unowned_files,
         registry_probed: plan.registry_probed,
-        summary: Summary {
-            targets: plan.targets.len(),
-            rebuild: plan.rebuilt().count(),
+        summary: {
+            let (build, reuse, none) = plan.action_counts();
+            Summary {
+                targets: plan.targets.len(),
+                rebuild: plan.rebuilt().count(),
+                build,
+                reuse,
+                none,
+            }
         },
         targets: plan.targets.iter().map(target_view).collect(),
     };

@@ -12,19 +12,19 @@ fn cell(s: &str) -> String {
 
 pub fn render(plan: &Plan) -> String {
     let mut s = String::new();
-    let rebuild = plan.rebuilt().count();
+    let (build, reuse, _) = plan.action_counts();
     let _ = writeln!(
         s,
-        "### stackplan: {rebuild} of {} targets rebuild on `{}`\n",
+        "### stackplan: {build} of {} targets build, {reuse} reused, on `{}`\n",
         plan.targets.len(),
         plan.branch
     );
     if let Some(why) = &plan.full_rebuild {
         let _ = writeln!(s, "Full rebuild: {}\n", cell(&why.to_string()));
     }
-    s.push_str("| target | rebuild | why | tag | cache from |\n| --- | --- | --- | --- | --- |\n");
+    s.push_str("| target | action | why | tag | cache from |\n| --- | --- | --- | --- | --- |\n");
     for t in &plan.targets {
-        let why = if t.reasons.is_empty() {
+        let mut why = if t.reasons.is_empty() {
             "unchanged".to_string()
         } else {
             let mut shown: Vec<String> = t
@@ -38,7 +38,10 @@ pub fn render(plan: &Plan) -> String {
             }
             shown.join("<br>")
         };
-        let cache = if t.rebuild && !t.cache_from.is_empty() {
+        if t.action_reason != crate::action::ActionReason::ChangeRules {
+            why.push_str(&format!("<br>{}", cell(&t.action_reason.to_string())));
+        }
+        let cache = if t.builds() && !t.cache_from.is_empty() {
             t.cache_from
                 .iter()
                 .map(|c| format!("`{c}`"))
@@ -51,7 +54,11 @@ pub fn render(plan: &Plan) -> String {
             s,
             "| `{}` | {} | {} | `{}` | {} |",
             t.name,
-            if t.rebuild { "**yes**" } else { "no" },
+            match t.action {
+                crate::action::Action::Build => "**build**",
+                crate::action::Action::Reuse => "reuse",
+                crate::action::Action::None => "keep",
+            },
             why,
             t.reference(),
             cache

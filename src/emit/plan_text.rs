@@ -7,9 +7,11 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use crate::action::{Action, ActionReason};
 use crate::plan::{ParentSource, Plan, RefState, Target};
 
-const REBUILD: Style = AnsiColor::Yellow.on_default().bold();
+const BUILD: Style = AnsiColor::Yellow.on_default().bold();
+const REUSE: Style = AnsiColor::Cyan.on_default().bold();
 const KEEP: Style = Style::new().dimmed();
 const LABEL: Style = Style::new().dimmed();
 const HEAD: Style = Style::new().bold();
@@ -29,10 +31,10 @@ pub fn render(plan: &Plan) -> String {
         "{HEAD}Plan for branch {}{HEAD:#} ({changes})",
         plan.branch
     );
-    let rebuild = plan.rebuilt().count();
+    let (build, reuse, none) = plan.action_counts();
     let _ = write!(
         s,
-        "{rebuild} of {} targets rebuild · {} changed file{}",
+        "{build} build, {reuse} reuse, {none} keep of {} targets · {} changed file{}",
         plan.targets.len(),
         plan.changed_files.len(),
         if plan.changed_files.len() == 1 {
@@ -85,10 +87,10 @@ pub fn render(plan: &Plan) -> String {
 fn target_block(s: &mut String, t: &Target) {
     let indent = "   ".repeat(t.depth);
     let branch = if t.depth > 0 { "└─ " } else { "" };
-    let (state, style) = if t.rebuild {
-        ("REBUILD", REBUILD)
-    } else {
-        ("keep", KEEP)
+    let (state, style) = match t.action {
+        Action::Build => ("BUILD", BUILD),
+        Action::Reuse => ("REUSE", REUSE),
+        Action::None => ("keep", KEEP),
     };
     let _ = writeln!(
         s,
@@ -112,6 +114,11 @@ fn target_block(s: &mut String, t: &Target) {
             s,
             "{pad}{LABEL}why{LABEL:#}    nothing it is built from changed"
         );
+    }
+    if t.action_reason != ActionReason::ChangeRules {
+        let _ = writeln!(s, "{pad}{LABEL}action{LABEL:#} {}", t.action_reason);
+    }
+    if t.action != Action::Build {
         return;
     }
     let cache: Vec<String> = t
@@ -138,6 +145,12 @@ fn target_block(s: &mut String, t: &Target) {
             ParentSource::Image(r) => r.clone(),
         };
         let _ = writeln!(s, "{pad}{LABEL}from{LABEL:#}   {} <- {from}", input.from);
+    }
+    for (from, pinned) in &t.pinned_bases {
+        let _ = writeln!(s, "{pad}{LABEL}base{LABEL:#}   {from} <- {pinned}");
+    }
+    if t.inputs.pinned {
+        let _ = writeln!(s, "{pad}{LABEL}inputs{LABEL:#} {}", t.inputs.digest);
     }
 }
 

@@ -96,14 +96,6 @@ impl Registry {
         Ok(a)
     }
 
-    /// Whether one ref exists (`HEAD /v2/<name>/manifests/<tag>`).
-    pub async fn exists(&self, reference: &str) -> Result<RefState> {
-        Ok(match self.digest(reference).await? {
-            Some(_) => RefState::Present,
-            None => RefState::Missing,
-        })
-    }
-
     /// The digest of the manifest `reference` names, `None` when it does not exist.
     pub async fn digest(&self, reference: &str) -> Result<Option<String>> {
         let (parsed, auth) = self.prepare(reference).await?;
@@ -195,24 +187,45 @@ impl Registry {
         }
     }
 
-    /// The state of every ref, asked concurrently.
-    pub async fn probe(&self, references: &[String]) -> Result<RegistryView> {
-        let results: Vec<(String, Result<RefState>)> = stream::iter(references.iter().cloned())
-            .map(|r| async move {
-                let state = self.exists(&r).await;
-                (r, state)
+    /// The state and digest of every ref, asked concurrently. A failure to ask about a
+    /// `required` ref fails the probe; one about an `optional` ref (an external base image
+    /// on a registry that is down or refuses us) is recorded in the view's `failures`, so
+    /// the plan can say that ref is unpinned.
+    pub async fn probe(&self, required: &[String], optional: &[String]) -> Result<RegistryView> {
+        let asked = required
+            .iter()
+            .map(|r| (r, true))
+            .chain(optional.iter().map(|r| (r, false)));
+        let results: Vec<(String, bool, Result<Option<String>>)> = stream::iter(asked)
+            .map(|(r, required)| async move {
+                let digest = self.digest(r).await;
+                (r.clone(), required, digest)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        let mut states = BTreeMap::new();
-        for (reference, state) in results {
-            states.insert(reference, state?);
-        }
-        Ok(RegistryView {
-            states,
+        let mut view = RegistryView {
             probed: true,
-        })
+            ..RegistryView::default()
+        };
+        let mut sorted = results;
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (reference, required, result) in sorted {
+            match result {
+                Ok(Some(digest)) => {
+                    view.states.insert(reference.clone(), RefState::Present);
+                    view.digests.insert(reference, digest);
+                }
+                Ok(None) => {
+                    view.states.insert(reference, RefState::Missing);
+                }
+                Err(e) if required => return Err(e),
+                Err(e) => {
+                    view.failures.insert(reference, e.to_string());
+                }
+            }
+        }
+        Ok(view)
     }
 }
 

@@ -294,5 +294,9 @@ fn the_default_command_is_bake() {
     let b = repo.run(&["bake", "--branch", "x", "--full"]);
     a.success();
     assert_eq!(a.stdout, b.stdout);
-    assert!(a.stderr.contains("5 of 5 targets rebuild"), "{}", a.stderr);
+    assert!(
+        a.stderr.contains("5 of 5 targets build (group `default`)"),
+        "{}",
+        a.stderr
+    );
 }

@@ -32,6 +32,7 @@ fn matrix_lists_rebuilt_targets_with_their_test_folders() {
         json!({
             "target": "rstudio-notebook-py311", "image": "rstudio-notebook", "plan": "py311",
             "tag": "2026.3-feat", "ref": "ghcr.io/stackplan-example/rstudio-notebook:2026.3-feat",
+            "action": "build", "reason": "parent base-notebook-py311 rebuilds",
             "tests": ["images/tests_common", "images/rstudio-notebook/test", "images/rstudio-notebook/integration_tests"],
             "integration_tests": true, "workflow_tests": [], "manual_tests": []
         })

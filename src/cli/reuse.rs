@@ -1,0 +1,69 @@
+//! `stackplan reuse`: gives every target whose inputs were built already (action `reuse`)
+//! its tags, registry-side, from the image under its inputs tag: a manifest copy, no
+//! layer moves. All or nothing per run, like `promote`: every source is checked first, and
+//! `--resume` finishes a run a registry interrupted.
+
+use clap::Args;
+
+use super::{PlanArgs, Printer, inputs};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::promote::Move;
+
+#[derive(Debug, Clone, Args)]
+pub struct ReuseCmd {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// List what would be written (inputs tag → tag) and change nothing.
+    #[arg(long, help_heading = "Output")]
+    pub dry_run: bool,
+
+    /// Finish a run that stopped midway: tags that already point at their image are left
+    /// as they are.
+    #[arg(long, help_heading = "Output")]
+    pub resume: bool,
+}
+
+/// The tags to write for every reused target: each of its tags but the inputs tag, from
+/// the inputs tag.
+pub fn moves(plan: &Plan) -> Vec<Move> {
+    let mut out = Vec::new();
+    for t in plan.to_reuse() {
+        let Some(source) = t.inputs_reference() else {
+            continue;
+        };
+        out.extend(t.tags.iter().filter(|r| **r != source).map(|to| Move {
+            target: t.name.clone(),
+            image: t.image.clone(),
+            from: source.clone(),
+            to: to.clone(),
+        }));
+    }
+    out
+}
+
+pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
+    if cmd.plan.offline {
+        return Err(crate::Error::usage_with_help(
+            "stackplan reuse needs the registry: it cannot run with --offline",
+            "drop --offline (and unset STACKPLAN_OFFLINE)",
+        ));
+    }
+    let plan = inputs::make_plan(&cmd.plan, printer)?;
+    let moves = moves(&plan);
+    if moves.is_empty() {
+        let (build, _, none) = plan.action_counts();
+        printer.status(&format!(
+            "nothing to reuse: {build} target(s) build, {none} are already tagged or left alone"
+        ));
+        return Ok(());
+    }
+    super::promote::execute(
+        moves,
+        &cmd.plan.insecure_registry,
+        cmd.dry_run,
+        cmd.resume,
+        printer,
+    )
+}

@@ -1,0 +1,49 @@
+//! Cache refs: where a target's build imports its cache from (`cache-from`: the branch tag
+//! if it exists, else `<prefix>-stable`, else `stable`) and where it exports it, and the
+//! registry state of every ref the target cares about.
+
+use std::collections::BTreeMap;
+
+use super::{CacheTo, RefState, RegistryView};
+use crate::tag;
+
+pub struct CacheRefs {
+    pub cache_from: Vec<String>,
+    /// The registry cache ref, with `--cache-to registry`.
+    pub cache_to_ref: Option<String>,
+    /// The state of every ref above and of the branch ref.
+    pub registry: BTreeMap<String, RefState>,
+}
+
+pub fn refs(
+    image_name: &str,
+    tag_prefix: &str,
+    reference: &str,
+    branch_tag: &str,
+    cache_to: CacheTo,
+    registry: &RegistryView,
+) -> CacheRefs {
+    let stable_refs = [
+        format!("{image_name}:{}", tag::prefix_stable(tag_prefix)),
+        format!("{image_name}:{}", tag::STABLE),
+    ];
+    let cache_to_ref =
+        (cache_to == CacheTo::Registry).then(|| format!("{image_name}:buildcache-{branch_tag}"));
+    let mut watched: Vec<String> = vec![reference.to_string()];
+    watched.extend(stable_refs.iter().cloned());
+    watched.extend(cache_to_ref.iter().cloned());
+    let states = watched
+        .iter()
+        .map(|r| (r.clone(), registry.state(r)))
+        .collect();
+
+    let mut cache_from: Vec<String> = cache_to_ref.iter().cloned().collect();
+    cache_from.push(reference.to_string());
+    cache_from.extend(stable_refs);
+    cache_from.retain(|r| registry.state(r) != RefState::Missing);
+    CacheRefs {
+        cache_from,
+        cache_to_ref,
+        registry: states,
+    }
+}

@@ -1,0 +1,128 @@
+//! A target's inputs: the external images its Dockerfile reads, resolved to digests from
+//! the registry view, and everything else [`crate::inputs`] hashes.
+
+use std::collections::BTreeMap;
+
+use super::{RefState, RegistryView};
+use crate::dockerfile::Dockerfile;
+use crate::inputs::{self, BaseImage, Ingredients, Inputs};
+use crate::reference;
+
+/// The external images a Dockerfile reads with these build args, as resolved (not
+/// normalized): every non-stage `FROM` but the one that builds on the parent, and every
+/// `COPY --from`/`RUN --mount=from=` image. `scratch` is no image.
+pub fn external_images(
+    dockerfile: &Dockerfile,
+    build_args: &BTreeMap<String, String>,
+    parent_from: Option<&str>,
+) -> Vec<String> {
+    let mut out: Vec<String> = dockerfile
+        .resolve_bases(build_args)
+        .into_iter()
+        .filter(|b| !b.is_stage && !b.reference.eq_ignore_ascii_case("scratch"))
+        .map(|b| b.reference)
+        .filter(|r| Some(reference::familiar(r).as_str()) != parent_from)
+        .collect();
+    out.extend(dockerfile.resolve_sources(build_args).0);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What the registry said of one external image.
+pub fn resolve_base(written: &str, registry: &RegistryView) -> BaseImage {
+    let Some(normalized) = reference::normalize(written) else {
+        return BaseImage {
+            reference: written.to_string(),
+            digest: None,
+            unresolved: Some("not a valid image reference".into()),
+        };
+    };
+    if let Some(digest) = reference::pinned_digest(written) {
+        return BaseImage {
+            reference: normalized,
+            digest: Some(digest.to_string()),
+            unresolved: None,
+        };
+    }
+    let digest = registry.digest(&normalized).map(str::to_string);
+    let unresolved = match (&digest, registry.state(&normalized)) {
+        (Some(_), _) => None,
+        (None, RefState::Missing) => Some("it is not in its registry".to_string()),
+        (None, _) => Some(match registry.failures.get(&normalized) {
+            Some(why) => why.clone(),
+            None if registry.probed => "its registry was not asked".to_string(),
+            None => "--offline: the registry was not asked".to_string(),
+        }),
+    };
+    BaseImage {
+        reference: normalized,
+        digest,
+        unresolved,
+    }
+}
+
+/// Named contexts that pin the target's external images to the digests hashed into its
+/// inputs: `FROM` as BuildKit looks it up → `ref@digest`. Refs given by digest already
+/// need none.
+pub fn pinned_contexts(written: &[String], bases: &[BaseImage]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for w in written {
+        if reference::pinned_digest(w).is_some() {
+            continue;
+        }
+        let Some(normalized) = reference::normalize(w) else {
+            continue;
+        };
+        if let Some(digest) = bases
+            .iter()
+            .find(|b| b.reference == normalized)
+            .and_then(|b| b.digest.as_deref())
+        {
+            out.insert(reference::familiar(w), format!("{normalized}@{digest}"));
+        }
+    }
+    out
+}
+
+/// Everything [`inputs::compute`] needs for one target.
+pub struct TargetInputs<'a> {
+    /// The context's digest and the Dockerfile's blob id.
+    pub context: Option<(&'a str, &'a str)>,
+    pub dockerfile: Option<&'a Dockerfile>,
+    /// Every build arg, the chain args included (they decide what `FROM`s resolve to).
+    pub build_args: &'a BTreeMap<String, String>,
+    /// The chain args, left out of the digest.
+    pub chain_args: &'a BTreeMap<String, String>,
+    pub parent_from: Option<&'a str>,
+    pub parent: Option<(&'a str, &'a Inputs)>,
+    pub platforms: &'a [String],
+}
+
+/// The inputs of a target, and the external images as written (for pinning contexts).
+pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Vec<String>) {
+    let (written, remotes) = match t.dockerfile {
+        Some(df) => (
+            external_images(df, t.build_args, t.parent_from),
+            df.resolve_sources(t.build_args).1,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, registry)).collect();
+    let hashed_args: BTreeMap<String, String> = t
+        .build_args
+        .iter()
+        .filter(|(k, _)| !t.chain_args.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let inputs = inputs::compute(&Ingredients {
+        context: t.context,
+        build_args: &hashed_args,
+        platforms: t.platforms,
+        stage: None,
+        parent: t.parent,
+        bases,
+        remote_sources: &remotes,
+    });
+    (inputs, written)
+}

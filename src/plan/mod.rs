@@ -1,0 +1,548 @@
+//! The plan: one value that says, for every target (image × plan), whether it rebuilds and
+//! why, how it is satisfied (built, reused, or left alone), how it is tagged, what it caches
+//! from, which build args it gets and what its inputs digest is.
+//!
+//! Every emitter (bake JSON, plan text/JSON, graph, LLB) and every executor reads this
+//! value and nothing else, so they cannot disagree. Planning is pure and cheap: registry
+//! facts come in as a [`RegistryView`] and build contexts as [`Contexts`] that adapters
+//! filled beforehand. Each part of a target is computed in its own file: [`build_args`],
+//! [`parent_input`], [`cache`], [`inputs_of`], [`labels`], [`names`]; the action is
+//! [`crate::action`].
+
+mod build_args;
+mod cache;
+mod inputs_of;
+mod labels;
+mod names;
+mod parent_input;
+mod registry_view;
+
+use std::collections::BTreeMap;
+
+pub use names::group_name;
+pub use parent_input::{ParentInput, ParentSource};
+pub use registry_view::{RefState, RegistryView};
+
+use crate::action::{self, Action, ActionReason};
+use crate::change_set::ChangeSet;
+use crate::context::Contexts;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::inputs::Inputs;
+use crate::rebuild::{self, FullRebuild, Reason};
+use crate::reference;
+use crate::spec::{Image, InfoCmd, PlanSpec};
+use crate::stack::{Stack, join};
+use crate::tag;
+use names::NameAllocator;
+use parent_input::ParentState;
+
+/// Where the build cache is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheTo {
+    /// Cache metadata inside the pushed image (`type=inline`); works on every driver.
+    #[default]
+    Inline,
+    /// A separate cache image `<image_name>:buildcache-<prefix>-<branch>`, `mode=max`.
+    Registry,
+    /// No cache export.
+    None,
+}
+
+/// What the caller decided before planning.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// The branch, already made into a valid tag part ([`tag::branch_tag`]).
+    pub branch: String,
+    /// `--registry HOST[/NAMESPACE]`.
+    pub registry: Option<String>,
+    /// `--build-arg K=V`, applied to every target.
+    pub build_args: BTreeMap<String, String>,
+    /// `--plan NAME`.
+    pub only_plan: Option<String>,
+    pub cache_to: CacheTo,
+    pub full_rebuild: Option<FullRebuild>,
+    /// The commit the images are built from (OCI `revision` label).
+    pub revision: Option<String>,
+    /// Where the source lives (OCI `source` label).
+    pub source_url: Option<String>,
+}
+
+/// One image in one plan.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Unique, `[a-zA-Z0-9_-]+`: `<key>` or `<key>-<plan>`.
+    pub name: String,
+    /// The spec key (folder name).
+    pub image: String,
+    pub plan: Option<String>,
+    /// After the `--registry` rewrite.
+    pub image_name: String,
+    /// The parent target's name.
+    pub parent: Option<String>,
+    pub depth: usize,
+    /// Whether the change rules put the target in the plan.
+    pub rebuild: bool,
+    pub reasons: Vec<Reason>,
+    /// How the target is satisfied, and why.
+    pub action: Action,
+    pub action_reason: ActionReason,
+    pub inputs: Inputs,
+    pub tag_prefix: String,
+    /// `<prefix>-<branch>`.
+    pub tag: String,
+    /// Refs the build writes: the branch ref, and the inputs ref when the inputs are pinned.
+    pub tags: Vec<String>,
+    pub cache_from: Vec<String>,
+    /// The registry cache ref, with `--cache-to registry`.
+    pub cache_to_ref: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    /// The image folder, relative to the repository root.
+    pub context: String,
+    /// The Dockerfile, relative to `context`.
+    pub dockerfile: String,
+    pub platforms: Vec<String>,
+    /// The child's `FROM` that builds on the parent, as BuildKit looks it up.
+    pub parent_from: Option<String>,
+    pub parent_input: Option<ParentInput>,
+    /// External images pinned to the digests in the inputs: `FROM` as BuildKit looks it up
+    /// → `ref@digest` (named contexts `docker-image://…`).
+    pub pinned_bases: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// What the registry said about each ref this target cares about.
+    pub registry: BTreeMap<String, RefState>,
+    /// The image's `info_cmds`, resolved from `all_info_cmds`.
+    pub info_cmds: Vec<(String, InfoCmd)>,
+    pub integration_tests: bool,
+}
+
+impl Target {
+    /// `<image_name>:<prefix>-<branch>`.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.image_name, self.tag)
+    }
+
+    /// `<image_name>:inputs-<hex>`, when the inputs are pinned.
+    pub fn inputs_reference(&self) -> Option<String> {
+        self.inputs
+            .tag()
+            .map(|tag| format!("{}:{tag}", self.image_name))
+    }
+
+    pub fn stable_references(&self) -> [String; 2] {
+        [
+            format!(
+                "{}:{}",
+                self.image_name,
+                tag::prefix_stable(&self.tag_prefix)
+            ),
+            format!("{}:{}", self.image_name, tag::STABLE),
+        ]
+    }
+
+    pub fn builds(&self) -> bool {
+        self.action == Action::Build
+    }
+}
+
+/// The whole plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub branch: String,
+    pub base: Option<String>,
+    pub head: Option<String>,
+    pub full_rebuild: Option<FullRebuild>,
+    pub changed_files: Vec<String>,
+    /// Changed files ignored by `ChangeIgnore`, with the entry.
+    pub ignored_files: Vec<(String, String)>,
+    /// Changed files under the images folder that belong to no image.
+    pub unowned_files: Vec<String>,
+    /// Parents before children (depth, key, plan).
+    pub targets: Vec<Target>,
+    /// The plans in play (empty when the spec has none).
+    pub plans: Vec<String>,
+    pub registry_probed: bool,
+    pub cache_to: CacheTo,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// The targets the change rules put in the plan.
+    pub fn rebuilt(&self) -> impl Iterator<Item = &Target> {
+        self.targets.iter().filter(|t| t.rebuild)
+    }
+
+    /// The targets to build (action `build`): what the bake file's `default` group holds.
+    pub fn to_build(&self) -> impl Iterator<Item = &Target> {
+        self.targets.iter().filter(|t| t.builds())
+    }
+
+    /// The targets whose tags are written from an image with the same inputs.
+    pub fn to_reuse(&self) -> impl Iterator<Item = &Target> {
+        self.targets.iter().filter(|t| t.action == Action::Reuse)
+    }
+
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// How many targets have each action: (build, reuse, none).
+    pub fn action_counts(&self) -> (usize, usize, usize) {
+        let count = |a| self.targets.iter().filter(|t| t.action == a).count();
+        (
+            count(Action::Build),
+            count(Action::Reuse),
+            count(Action::None),
+        )
+    }
+}
+
+/// The refs planning asks the registry about before planning: the tags, stable and cache
+/// refs of every target (their absence matters), and the external images the
+/// Dockerfiles read (to pin them by digest).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbeRefs {
+    pub tags: Vec<String>,
+    /// Normalized; refs given by digest are left out.
+    pub bases: Vec<String>,
+}
+
+/// Every ref whose registry state planning can use, for the probe.
+pub fn registry_refs(stack: &Stack, opts: &PlanOptions) -> Result<ProbeRefs> {
+    let plan = plan(
+        stack,
+        &ChangeSet::default(),
+        &Contexts::default(),
+        opts,
+        &RegistryView::default(),
+    )?;
+    let mut tags: Vec<String> = plan
+        .targets
+        .iter()
+        .flat_map(|t| t.registry.keys().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let mut bases: Vec<String> = plan
+        .targets
+        .iter()
+        .flat_map(|t| t.inputs.bases.iter())
+        .filter(|b| b.digest.is_none())
+        .map(|b| b.reference.clone())
+        .filter(|r| reference::normalize(r).as_deref() == Some(r.as_str()))
+        .collect();
+    bases.sort();
+    bases.dedup();
+    Ok(ProbeRefs { tags, bases })
+}
+
+/// The inputs refs of every target with pinned inputs: asked after planning, then
+/// [`decide_actions`] runs again with the answers.
+pub fn inputs_refs(plan: &Plan) -> Vec<String> {
+    let mut refs: Vec<String> = plan
+        .targets
+        .iter()
+        .filter_map(Target::inputs_reference)
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+fn check_options(stack: &Stack, opts: &PlanOptions) -> Result<()> {
+    let spec = &stack.spec;
+    if let Some(only) = &opts.only_plan {
+        if spec.plans.is_empty() {
+            return Err(Error::usage_with_help(
+                format!("--plan {only}: the spec defines no plans"),
+                "remove --plan, or add a `plans:` map to the spec",
+            ));
+        }
+        if !spec.plans.contains_key(only) {
+            let names: Vec<String> = spec.plans.keys().cloned().collect();
+            return Err(Error::usage_with_help(
+                format!("--plan {only}: no such plan"),
+                format!("known plans: {}", names.join(", ")),
+            ));
+        }
+    }
+    if let Some(registry) = &opts.registry {
+        reference::check_registry_override(registry).map_err(|problem| {
+            Error::usage_with_help(
+                format!("--registry {registry}: {problem}"),
+                "give HOST or HOST/NAMESPACE, like `localhost:5000` or `ghcr.io/my-fork`",
+            )
+        })?;
+    }
+    if opts.build_args.keys().any(String::is_empty) {
+        return Err(Error::usage("--build-arg needs a name before `=`"));
+    }
+    Ok(())
+}
+
+/// Makes the plan. `contexts` holds every image's build context (an image without one has
+/// unpinned inputs); `registry` what the registry said (empty offline).
+pub fn plan(
+    stack: &Stack,
+    changes: &ChangeSet,
+    contexts: &Contexts,
+    opts: &PlanOptions,
+    registry: &RegistryView,
+) -> Result<Plan> {
+    check_options(stack, opts)?;
+    let spec = &stack.spec;
+    let decisions = rebuild::decide(
+        spec,
+        &stack.graph,
+        &stack.rules,
+        changes,
+        &stack.images_dir,
+        opts.full_rebuild.clone(),
+    );
+    // One context digest per image, shared by its plans.
+    let context_digests: BTreeMap<&str, (String, &str)> = contexts
+        .iter()
+        .map(|(key, files)| (key.as_str(), (files.digest(), files.dockerfile_id.as_str())))
+        .collect();
+
+    let mut targets: Vec<Target> = Vec::new();
+    let mut index: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+    let mut names = NameAllocator::reserving(spec.plans.keys().map(|p| group_name(p)));
+    let mut warnings = Vec::new();
+    for key in stack.graph.order() {
+        let image = &spec.images[key];
+        for plan in spec.plans_of(image) {
+            if let (Some(only), Some(p)) = (&opts.only_plan, plan)
+                && &p.name != only
+            {
+                continue;
+            }
+            let plan_name = plan.map(|p| p.name.clone());
+            let parent_index = image
+                .depend_on
+                .as_ref()
+                .and_then(|p| index.get(&(p.clone(), plan_name.clone())).copied());
+            let name = names.allocate(match plan {
+                Some(p) => format!("{}-{}", image.key, p.name),
+                None => image.key.clone(),
+            });
+            let target = make_target(
+                &Place {
+                    stack,
+                    image,
+                    plan,
+                    parent: parent_index.map(|i| &targets[i]),
+                    context: context_digests
+                        .get(key.as_str())
+                        .map(|(digest, dockerfile)| (digest.as_str(), *dockerfile)),
+                },
+                name,
+                decisions.reasons.get(key).map(Vec::as_slice).unwrap_or(&[]),
+                opts,
+                registry,
+                &mut warnings,
+            )?;
+            index.insert((key.clone(), plan_name), targets.len());
+            targets.push(target);
+        }
+    }
+
+    let mut plan = Plan {
+        branch: opts.branch.clone(),
+        base: changes.base.clone(),
+        head: changes.head.clone(),
+        full_rebuild: opts.full_rebuild.clone(),
+        changed_files: changes.files.clone(),
+        ignored_files: decisions.ignored,
+        unowned_files: decisions.unowned,
+        targets,
+        plans: match &opts.only_plan {
+            Some(p) => vec![p.clone()],
+            None => spec.plans.keys().cloned().collect(),
+        },
+        registry_probed: registry.probed,
+        cache_to: opts.cache_to,
+        warnings,
+    };
+    decide_actions(&mut plan, registry);
+    Ok(plan)
+}
+
+/// Where a target sits: its image, plan, parent target and context.
+struct Place<'a> {
+    stack: &'a Stack,
+    image: &'a Image,
+    plan: Option<&'a PlanSpec>,
+    parent: Option<&'a Target>,
+    /// The context's digest and the Dockerfile's blob id.
+    context: Option<(&'a str, &'a str)>,
+}
+
+/// One target, its action still to decide ([`decide_actions`]).
+fn make_target(
+    place: &Place<'_>,
+    name: String,
+    change_reasons: &[Reason],
+    opts: &PlanOptions,
+    registry: &RegistryView,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Target> {
+    let Place {
+        stack,
+        image,
+        plan,
+        parent,
+        context,
+    } = *place;
+    let image_name = match &opts.registry {
+        Some(r) => reference::rewrite_registry(&image.image_name, r),
+        None => image.image_name.clone(),
+    };
+    let tag_prefix = plan
+        .map(|p| p.tag_prefix.clone())
+        .unwrap_or_else(|| stack.spec.tag_prefix.clone());
+    let tag = tag::branch_tag_for(&tag_prefix, &opts.branch);
+    if !tag::is_valid_tag(&tag) {
+        return Err(Error::usage_with_help(
+            format!("the tag `{tag}` of `{name}` is not a valid Docker tag (too long?)"),
+            "shorten the branch name with --branch NAME",
+        ));
+    }
+    let reference = format!("{image_name}:{tag}");
+    let dockerfile = stack.dockerfiles.get(&image.key);
+
+    let mut build_args = build_args::resolve(image, plan, &opts.build_args);
+    let chain = parent.map(|parent| {
+        let original = format!(
+            "{}:{}",
+            stack.spec.images[image.depend_on.as_deref().unwrap_or_default()].image_name,
+            parent.tag
+        );
+        parent_input::chain(&name, parent, &original, dockerfile, &build_args, warnings)
+    });
+    if let Some(chain) = &chain {
+        build_args.extend(chain.args.clone());
+    }
+
+    let (inputs, written_bases) = inputs_of::compute(
+        &inputs_of::TargetInputs {
+            context,
+            dockerfile,
+            build_args: &build_args,
+            chain_args: &chain.as_ref().map(|c| c.args.clone()).unwrap_or_default(),
+            parent_from: chain.as_ref().map(|c| c.from.as_str()),
+            parent: parent.map(|p| (p.name.as_str(), &p.inputs)),
+            platforms: &image.platforms,
+        },
+        registry,
+    );
+    let pinned_bases = inputs_of::pinned_contexts(&written_bases, &inputs.bases);
+
+    let cache = cache::refs(
+        &image_name,
+        &tag_prefix,
+        &reference,
+        &tag,
+        opts.cache_to,
+        registry,
+    );
+    let mut reasons = change_reasons.to_vec();
+    if registry.state(&reference) == RefState::Missing {
+        reasons.push(Reason::BranchTagMissing {
+            reference: reference.clone(),
+        });
+    }
+    if let Some(parent) = parent.filter(|p| p.rebuild) {
+        reasons.push(Reason::Parent {
+            parent: parent.name.clone(),
+        });
+    }
+
+    let mut tags = vec![reference];
+    if let Some(tag) = inputs.tag() {
+        tags.push(format!("{image_name}:{tag}"));
+    }
+    Ok(Target {
+        labels: labels::labels(&tag, opts, &inputs),
+        name,
+        image: image.key.clone(),
+        plan: plan.map(|p| p.name.clone()),
+        image_name,
+        parent: parent.map(|p| p.name.clone()),
+        depth: stack.graph.depth(&image.key),
+        rebuild: !reasons.is_empty(),
+        reasons,
+        action: Action::None,
+        action_reason: ActionReason::ChangeRules,
+        inputs,
+        tag_prefix,
+        tag,
+        tags,
+        cache_from: cache.cache_from,
+        cache_to_ref: cache.cache_to_ref,
+        build_args,
+        context: join(&stack.images_dir, &image.key),
+        dockerfile: image.dockerfile.clone(),
+        platforms: image.platforms.clone(),
+        parent_from: chain.map(|c| c.from),
+        parent_input: None,
+        pinned_bases,
+        registry: cache.registry,
+        info_cmds: image
+            .info_cmds
+            .iter()
+            .filter_map(|name| {
+                stack
+                    .spec
+                    .all_info_cmds
+                    .get(name)
+                    .map(|cmd| (name.clone(), cmd.clone()))
+            })
+            .collect(),
+        integration_tests: image.integration_tests,
+    })
+}
+
+/// Decides every target's action, parents first, and points each child's `FROM` at its
+/// parent's result when the parent builds. Run again when the registry view grows (the
+/// inputs tags are asked about after the first planning).
+pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
+    // Per decided target: its action, ref and inputs ref.
+    let mut decided: BTreeMap<String, (Action, String, Option<String>)> = BTreeMap::new();
+    for t in &mut plan.targets {
+        let inputs_ref = t.inputs_reference();
+        if let Some(r) = &inputs_ref {
+            t.registry.insert(r.clone(), registry.state(r));
+        }
+        let parent = t
+            .parent
+            .as_ref()
+            .and_then(|p| decided.get(p).map(|d| (p.as_str(), d)));
+        let (action, reason) = action::decide(
+            &action::Facts {
+                rebuild: t.rebuild,
+                inputs: &t.inputs,
+                reference: &t.reference(),
+                inputs_ref: inputs_ref.as_deref(),
+                parent: parent.map(|(p, (a, _, _))| (p, *a)),
+                full_rebuild: plan.full_rebuild.as_ref(),
+            },
+            registry,
+        );
+        t.action = action;
+        t.action_reason = reason;
+        t.parent_input = match (parent, &t.parent_from) {
+            (Some((name, (action, parent_ref, parent_inputs))), Some(from)) => {
+                let state = match (action, parent_inputs) {
+                    (Action::Build, _) => ParentState::Builds,
+                    (Action::Reuse, Some(inputs_ref)) => ParentState::Reused { inputs_ref },
+                    _ => ParentState::Kept,
+                };
+                parent_input::input(from, name, parent_ref, state)
+            }
+            _ => None,
+        };
+        decided.insert(t.name.clone(), (action, t.reference(), inputs_ref));
+    }
+    plan.registry_probed = registry.probed;
+}

@@ -1,0 +1,57 @@
+//! The registry facts planning may use, filled by the registry adapter before planning.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What the registry said about a ref.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefState {
+    Present,
+    Missing,
+    #[default]
+    Unknown,
+}
+
+impl fmt::Display for RefState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RefState::Present => "present",
+            RefState::Missing => "missing",
+            RefState::Unknown => "unknown",
+        })
+    }
+}
+
+/// Which refs exist and the manifest digest each present one points at; empty (all
+/// unknown) when offline.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryView {
+    pub states: BTreeMap<String, RefState>,
+    /// `sha256:…` of the manifest (or index) a present ref points at, when the registry
+    /// said.
+    pub digests: BTreeMap<String, String>,
+    /// Why a ref could not be asked about (auth refused, registry down), for refs whose
+    /// absence of an answer is not fatal (external bases).
+    pub failures: BTreeMap<String, String>,
+    /// Whether a probe ran at all.
+    pub probed: bool,
+}
+
+impl RegistryView {
+    pub fn state(&self, reference: &str) -> RefState {
+        self.states.get(reference).copied().unwrap_or_default()
+    }
+
+    pub fn digest(&self, reference: &str) -> Option<&str> {
+        self.digests.get(reference).map(String::as_str)
+    }
+
+    /// Adds what another probe learned.
+    pub fn merge(&mut self, other: RegistryView) {
+        self.states.extend(other.states);
+        self.digests.extend(other.digests);
+        self.failures.extend(other.failures);
+        self.probed |= other.probed;
+    }
+}
