@@ -4,6 +4,7 @@ mod bake;
 mod changes;
 mod errors;
 mod golden;
+mod inputs;
 mod matrix;
 mod promote;
 mod real_stack;

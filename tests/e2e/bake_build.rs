@@ -295,7 +295,7 @@ fn a_cold_builder_hits_the_registry_cache() {
 }
 
 #[test]
-fn a_new_branch_rebuilds_the_ancestors_of_a_changed_leaf() {
+fn a_new_branch_reuses_the_ancestors_of_a_changed_leaf() {
     let Some(env) = Env::require() else { return };
     let (repo, ns, nonce) = built_stack(&env, "newbranch");
     repo.branch("feature-y");
@@ -313,12 +313,41 @@ fn a_new_branch_rebuilds_the_ancestors_of_a_changed_leaf() {
         root["registry"][format!("{ns}/root:2026.3-feature-y")],
         "missing"
     );
+    // The ancestors' inputs did not change: their images are reused, only the leaf builds.
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let nonce_arg = format!("NONCE={nonce}");
+    let reuse = stackplan(
+        &repo,
+        &[
+            "reuse",
+            "--registry",
+            &ns,
+            "--build-arg",
+            &base,
+            "--build-arg",
+            &nonce_arg,
+        ],
+        None,
+    );
+    assert!(
+        reuse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reuse.stderr)
+    );
     let run = bake(&repo, &bake_file(&repo, &env, &ns, &nonce, &[]), None);
     assert!(run.success, "{}", tail(&run.stderr));
+    assert_eq!(run.built_targets(), ["a1x"]);
     for key in ["root", "a", "a1", "a1x"] {
         assert!(
             manifest(&format!("{ns}/{key}:2026.3-feature-y")).is_some(),
             "{key}"
         );
     }
+    let a1x = layers(&format!("{ns}/a1x:2026.3-feature-y"));
+    let a1 = layers(&format!("{ns}/a1:2026.3-feature-y"));
+    assert_eq!(
+        &a1x[..a1.len()],
+        &a1[..],
+        "the leaf sits on its reused parent"
+    );
 }

@@ -303,3 +303,24 @@ fn base64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// Requests for blobs the registry on 127.0.0.1:5000 has logged so far.
+pub fn blob_requests(env: &Env) -> usize {
+    let dir = std::env::var("STACKPLAN_ENV_DIR").unwrap_or_else(|_| ".stackplan-env".into());
+    let port = env.registry.rsplit(':').next().unwrap();
+    let log = std::fs::read_to_string(Path::new(&dir).join(format!("registry-{port}.log")))
+        .unwrap_or_default();
+    log.lines().filter(|l| l.contains("/blobs/")).count()
+}
+
+/// The image config of `reference` (through an index to its linux/amd64 image).
+pub fn config(reference: &str) -> serde_json::Value {
+    let m = manifest(reference).unwrap_or_else(|| panic!("{reference} is not in the registry"));
+    let (host, name, _) = split(reference);
+    let digest = m["config"]["digest"].as_str().unwrap();
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://{host}/v2/{name}/blobs/{digest}")])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}

@@ -11,3 +11,4 @@ mod build_grpc;
 mod env;
 mod promote_publish;
 mod registry_probe;
+mod reuse;

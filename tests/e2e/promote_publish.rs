@@ -2,12 +2,11 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::env::{Env, bake, digest, unique};
+use crate::env::{Env, bake, blob_requests, digest, unique};
 use crate::support::Repo;
 
 fn stackplan(repo: &Repo, args: &[&str]) -> Output {
@@ -38,15 +37,6 @@ fn pushed_example(env: &Env, name: &str, plan: Option<&str>) -> (Repo, String) {
     let run = bake(&repo, &file, None);
     assert!(run.success, "{}", run.stderr);
     (repo, ns)
-}
-
-/// Requests for blobs the registry on 127.0.0.1:5000 has logged so far.
-fn blob_requests(env: &Env) -> usize {
-    let dir = std::env::var("STACKPLAN_ENV_DIR").unwrap_or_else(|_| ".stackplan-env".into());
-    let port = env.registry.rsplit(':').next().unwrap();
-    let log = std::fs::read_to_string(Path::new(&dir).join(format!("registry-{port}.log")))
-        .unwrap_or_default();
-    log.lines().filter(|l| l.contains("/blobs/")).count()
 }
 
 const TARGETS: &[(&str, &str)] = &[

@@ -1,0 +1,157 @@
+//! Inputs digests through the binary: what changes a target's digest and what does not,
+//! over fixture repositories. Offline, so every digest is unpinned (the external base is
+//! not resolved) but still computed from the same ingredients.
+
+use std::collections::BTreeMap;
+
+use crate::support::Repo;
+
+/// `target → inputs digest` of the example stack in `repo`.
+fn digests(repo: &Repo, extra: &[&str]) -> BTreeMap<String, String> {
+    let mut args = vec!["plan", "--format", "json", "--changed", "x"];
+    args.extend_from_slice(extra);
+    let run = repo.run(&args);
+    run.success();
+    run.json()["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["inputs"]["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The targets whose digest differs between two runs.
+fn moved(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+const ALL: [&str; 5] = [
+    "base-notebook-py311",
+    "base-notebook-py39",
+    "rstudio-notebook-py311",
+    "scipy-notebook-py311",
+    "scipy-notebook-py39",
+];
+
+#[test]
+fn digests_are_the_same_in_every_clone_on_every_branch_and_prefix() {
+    let a = Repo::example();
+    let b = Repo::example();
+    let first = digests(&a, &["--branch", "x"]);
+    assert!(
+        first
+            .values()
+            .all(|d| d.starts_with("sha256:") && d.len() == 71)
+    );
+    assert_eq!(first, digests(&b, &["--branch", "x"]), "another clone");
+    assert_eq!(first, digests(&a, &["--branch", "other"]), "another branch");
+    assert_eq!(
+        first,
+        digests(&a, &["--branch", "x", "--registry", "localhost:5000/fork"]),
+        "another registry"
+    );
+    let spec = std::fs::read_to_string(a.path().join("images/spec.yml")).unwrap();
+    b.write(
+        "images/spec.yml",
+        &spec.replace("prefix: \"2026.3\"", "prefix: \"2027.1\""),
+    );
+    assert_eq!(first, digests(&b, &["--branch", "x"]), "another tag prefix");
+    // Committed or not, the same bytes give the same digest.
+    b.write("images/spec.yml", &spec);
+    b.write("images/base-notebook/scripts/extra", "x\n");
+    let uncommitted = digests(&b, &[]);
+    b.commit("extra");
+    assert_eq!(uncommitted, digests(&b, &[]));
+}
+
+#[test]
+fn a_byte_an_executable_bit_or_a_build_arg_moves_the_image_and_its_descendants() {
+    let repo = Repo::example();
+    let before = digests(&repo, &[]);
+
+    repo.append("images/scipy-notebook/test/test_scipy.sh", "#\n");
+    let after = digests(&repo, &[]);
+    assert_eq!(
+        moved(&before, &after),
+        ["scipy-notebook-py311", "scipy-notebook-py39"]
+    );
+
+    let repo = Repo::example();
+    let script = repo.path().join("images/base-notebook/scripts/stack-info");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&script).unwrap().permissions().mode();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(mode ^ 0o111)).unwrap();
+    assert_eq!(
+        moved(&before, &digests(&repo, &[])),
+        ALL,
+        "a parent's file moves every child"
+    );
+
+    let repo = Repo::example();
+    let with_arg = digests(&repo, &["--build-arg", "PYTHON_VERSION=3.12"]);
+    assert_eq!(moved(&before, &with_arg), ALL);
+}
+
+#[test]
+fn files_outside_the_context_do_not_move_the_digest() {
+    let repo = Repo::example();
+    let before = digests(&repo, &[]);
+    repo.append("images/tests_common/test_common.sh", "echo more\n");
+    repo.write("README.md", "# readme\n");
+    repo.append("images/change_ignore.json", "\n");
+    assert_eq!(moved(&before, &digests(&repo, &[])), Vec::<String>::new());
+}
+
+#[test]
+fn a_dockerignored_file_does_not_move_the_digest() {
+    let repo = Repo::example();
+    repo.write("images/rstudio-notebook/.dockerignore", "notes/\n*.log\n")
+        .commit("ignore notes");
+    let before = digests(&repo, &[]);
+    repo.write("images/rstudio-notebook/notes/todo.txt", "later\n");
+    repo.write("images/rstudio-notebook/build.log", "x\n");
+    assert_eq!(moved(&before, &digests(&repo, &[])), Vec::<String>::new());
+    repo.write("images/rstudio-notebook/kept.txt", "x\n");
+    assert_eq!(
+        moved(&before, &digests(&repo, &[])),
+        ["rstudio-notebook-py311"]
+    );
+}
+
+#[test]
+fn offline_inputs_are_unpinned_and_carry_no_inputs_tag() {
+    let repo = Repo::example();
+    let run = repo.run(&[
+        "plan",
+        "--format",
+        "json",
+        "--changed",
+        "images/base-notebook/Dockerfile",
+    ]);
+    run.success();
+    for t in run.json()["targets"].as_array().unwrap() {
+        assert_eq!(t["inputs"]["pinned"], false, "{t:#}");
+        assert_eq!(t["inputs"]["tag"], serde_json::Value::Null);
+        assert_eq!(
+            t["tags"].as_array().unwrap().len(),
+            1,
+            "no inputs tag offline"
+        );
+        assert_eq!(
+            t["action"],
+            if t["rebuild"] == true {
+                "build"
+            } else {
+                "none"
+            }
+        );
+    }
+}
