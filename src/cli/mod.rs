@@ -263,8 +263,8 @@ pub struct MatrixCmd {
     #[command(flatten)]
     pub plan: PlanArgs,
 
-    /// Also append `matrix=<json>` and `has_targets=true|false` to this file
-    /// [default: $GITHUB_OUTPUT when set]
+    /// Also append `matrix=<json>`, `has_targets=true|false` and `has_builds=true|false`
+    /// to this file [default: $GITHUB_OUTPUT when set]
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", help_heading = "Output")]
     pub github_output: Option<PathBuf>,
 }

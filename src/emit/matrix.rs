@@ -107,11 +107,13 @@ pub fn render(matrix: &Matrix) -> String {
     serde_json::to_string(matrix).expect("the matrix is plain data")
 }
 
-/// The lines to append to `$GITHUB_OUTPUT`.
+/// The lines to append to `$GITHUB_OUTPUT`: the matrix, whether it has jobs, and whether
+/// any of them tests a new image (so a build job is needed).
 pub fn github_output(matrix: &Matrix) -> String {
     format!(
-        "matrix={}\nhas_targets={}\n",
+        "matrix={}\nhas_targets={}\nhas_builds={}\n",
         render(matrix),
-        !matrix.include.is_empty()
+        !matrix.include.is_empty(),
+        matrix.include.iter().any(|j| j.action == "build")
     )
 }

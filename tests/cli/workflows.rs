@@ -37,6 +37,7 @@ fn stack_workflow_plans_builds_once_and_tests_a_matrix() {
         "stackplan plan --format json",
         "--format markdown",
         "$GITHUB_STEP_SUMMARY",
+        "stackplan reuse",
         "stackplan bake --push",
         "stackplan matrix",
         "--github-output",
@@ -50,6 +51,7 @@ fn stack_workflow_plans_builds_once_and_tests_a_matrix() {
 
     let build = &jobs["build"];
     assert_eq!(build["needs"], "plan");
+    assert_eq!(build["if"], "needs.plan.outputs.has_builds == 'true'");
     let build_runs = runs(build);
     assert!(
         build_runs.contains("moby/buildkit") && build_runs.contains("--addr tcp://0.0.0.0:1234"),

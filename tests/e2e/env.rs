@@ -234,9 +234,24 @@ impl BakeRun {
     }
 }
 
-/// Runs `docker buildx bake -f <file> [targets]` in the repository, with BuildKit's raw
-/// progress and a metadata file.
+/// Runs `docker buildx bake -f <file>` in the repository, with BuildKit's raw progress and
+/// a metadata file. One retry when the local registry answered a manifest request with a
+/// 500 "invalid checksum digest format": the Debian registry's filesystem storage writes a
+/// tag's link file in place, and the engine (docker driver, containerd store) pushes each
+/// tag again after BuildKit, concurrently, so a HEAD can read a half-written link. Real
+/// registries store tags atomically; any other failure is returned as it is.
 pub fn bake(repo: &Repo, bake_json: &str, docker_config: Option<&Path>) -> BakeRun {
+    let run = bake_once(repo, bake_json, docker_config);
+    let registry_race =
+        run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
+    if !run.success && registry_race {
+        eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
+        return bake_once(repo, bake_json, docker_config);
+    }
+    run
+}
+
+fn bake_once(repo: &Repo, bake_json: &str, docker_config: Option<&Path>) -> BakeRun {
     let file = repo.path().join("bake.json");
     let meta = repo.path().join("meta.json");
     std::fs::write(&file, bake_json).unwrap();

@@ -391,8 +391,10 @@ fn push_by_digest_moves_no_tag_until_publish() {
         );
     }
     let out = ok(&stackplan(&repo, &publish_args));
+    let moved: Vec<&str> = out.lines().filter(|l| l.starts_with("moved ")).collect();
+    assert_eq!(moved.len(), 6, "a branch tag and an inputs tag each: {out}");
     assert_eq!(
-        out.lines().filter(|l| l.starts_with("moved ")).count(),
+        moved.iter().filter(|l| l.contains(":inputs-")).count(),
         3,
         "{out}"
     );

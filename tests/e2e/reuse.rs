@@ -278,7 +278,7 @@ fn a_base_image_that_moved_upstream_rebuilds_the_root_and_its_descendants() {
     let mut stack = Stack::new(&env, "upstream");
     let upstream = format!("{}/upstream:1", stack.ns);
     let push_upstream = |version: &str| {
-        let file = serde_json::json!({"target": {"upstream": {
+        let file = serde_json::json!({"group": {"default": {"targets": ["upstream"]}}, "target": {"upstream": {
             "context": ".",
             "dockerfile-inline": format!("FROM {}\nRUN echo {version} > /upstream-version\n", env.base_image),
             "tags": [upstream],
@@ -290,6 +290,8 @@ fn a_base_image_that_moved_upstream_rebuilds_the_root_and_its_descendants() {
     };
     let v1 = push_upstream("v1");
     stack.base = upstream.clone();
+    // On a branch other than main (where everything is in the plan by the rules anyway).
+    stack.repo.branch("feat");
     assert_eq!(stack.reuse_and_bake().len(), TARGETS.len());
     assert_eq!(actions(&stack.plan()), all("none"));
 
@@ -305,6 +307,6 @@ fn a_base_image_that_moved_upstream_rebuilds_the_root_and_its_descendants() {
         Some(format!("docker-image://{upstream}@{v2}").as_str())
     );
     assert_eq!(stack.reuse_and_bake().len(), TARGETS.len());
-    let root = layers(&stack.reference("base-notebook", "2026.3-main"));
+    let root = layers(&stack.reference("base-notebook", "2026.3-feat"));
     assert_eq!(root[..layers(&upstream).len()], layers(&upstream)[..]);
 }
