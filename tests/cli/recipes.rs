@@ -96,6 +96,7 @@ fn every_recipe_command_runs() {
 
 const SUBCOMMANDS: &[&str] = &[
     "bake",
+    "reuse",
     "build",
     "plan",
     "graph",
