@@ -4,9 +4,11 @@
 //!
 //! - core (no I/O): [`spec`] (parse + validate `spec.yml`), [`change_rules`]
 //!   (`change_ignore.json`), [`dockerfile`] (what a Dockerfile is built `FROM`),
-//!   [`graph`] (the DAG), [`stack`] (the parts checked together), [`change_set`],
-//!   [`rebuild`] (what rebuilds and why), [`tag`], [`reference`], [`plan`] (the one value
-//!   every output reads) and [`emit`] (bake JSON, plan text/JSON, graph);
+//!   [`dockerignore`] (what BuildKit leaves out of a context), [`context`] (a build
+//!   context as data, and its digest), [`graph`] (the DAG), [`stack`] (the parts checked
+//!   together), [`change_set`], [`rebuild`] (what rebuilds and why), [`tag`],
+//!   [`reference`], [`plan`] (the one value every output reads) and [`emit`] (bake JSON,
+//!   plan text/JSON, graph);
 //! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`], [`registry`]
 //!   (which tags exist);
 //! - [`cli`]: the command line, on top of both.
@@ -14,10 +16,11 @@
 pub mod buildkit;
 pub mod change_rules;
 pub mod change_set;
-pub mod context;
 pub mod cli;
+pub mod context;
 pub mod diagnostic;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod emit;
 pub mod error;
 pub mod fs;
