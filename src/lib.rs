@@ -9,8 +9,8 @@
 //!   together), [`change_set`], [`rebuild`] (what rebuilds and why), [`tag`],
 //!   [`reference`], [`plan`] (the one value every output reads) and [`emit`] (bake JSON,
 //!   plan text/JSON, graph);
-//! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`], [`registry`]
-//!   (which tags exist);
+//! - adapters: [`fs`] (reading a checkout, writing files whole), [`context_reader`] (each
+//!   image's build context from a checkout), [`git`], [`registry`] (which tags exist);
 //! - [`cli`]: the command line, on top of both.
 
 pub mod buildkit;
@@ -18,6 +18,7 @@ pub mod change_rules;
 pub mod change_set;
 pub mod cli;
 pub mod context;
+pub mod context_reader;
 pub mod diagnostic;
 pub mod dockerfile;
 pub mod dockerignore;
