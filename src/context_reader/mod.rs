@@ -53,21 +53,19 @@ pub fn read_contexts(
     root: &Path,
     requests: &[ContextRequest],
 ) -> Result<BTreeMap<String, ContextFiles>> {
-    let walked = requests
-        .iter()
-        .map(|request| walk::walk(root, request))
-        .collect::<Result<Vec<_>>>()?;
-
-    let from_git = match Git::discover(root) {
-        Some(git) => {
-            let paths: Vec<String> = walked
-                .iter()
-                .flat_map(|w| [w.folder.clone(), w.dockerfile.clone()])
-                .collect();
-            git.clean_blobs(root, &paths)?
-        }
-        None => HashMap::new(),
-    };
+    // git answers (in its own processes) while the folders are walked.
+    let (walked, from_git) = std::thread::scope(|scope| {
+        let git = scope.spawn(|| clean_blobs(root, requests));
+        let walked = requests
+            .iter()
+            .map(|request| walk::walk(root, request))
+            .collect::<Result<Vec<_>>>();
+        let from_git = git
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walked, from_git)
+    });
+    let (walked, from_git) = (walked?, from_git?);
 
     // Every file once, even when contexts share it.
     let mut sources: HashMap<String, Source> = HashMap::new();
@@ -92,9 +90,7 @@ pub fn read_contexts(
     }
     for (i, w) in walked.iter().enumerate() {
         // BuildKit reads the Dockerfile through a symlink; git's id is the link's then.
-        let regular = std::fs::symlink_metadata(root.join(&w.dockerfile))
-            .is_ok_and(|m| m.file_type().is_file());
-        source_of(w.dockerfile.clone(), i, regular);
+        source_of(w.dockerfile.clone(), i, !w.dockerfile_is_link);
     }
 
     let paths: Vec<PathBuf> = disk.iter().map(|f| root.join(&f.path)).collect();
@@ -132,4 +128,19 @@ pub fn read_contexts(
         contexts.insert(request.key.clone(), files);
     }
     Ok(contexts)
+}
+
+/// The ids git vouches for under the requested folders and Dockerfiles; none outside git.
+fn clean_blobs(root: &Path, requests: &[ContextRequest]) -> Result<HashMap<String, String>> {
+    let Some(git) = Git::discover(root) else {
+        return Ok(HashMap::new());
+    };
+    let paths: Vec<String> = requests
+        .iter()
+        .flat_map(|request| {
+            let (folder, dockerfile) = walk::paths(request);
+            [folder, dockerfile]
+        })
+        .collect();
+    git.clean_blobs(root, &paths)
 }

@@ -238,6 +238,24 @@ fn what_changes_the_digest_and_what_does_not() {
 }
 
 #[test]
+fn a_dockerfile_link_is_read_through() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.write("images/x/Dockerfile.real", "FROM real\n");
+    std::fs::remove_file(repo.path().join("images/x/Dockerfile")).expect("rm");
+    repo.symlink("images/x/Dockerfile", "Dockerfile.real")
+        .commit();
+    let context = repo.context("images/x");
+    assert_eq!(context.dockerfile_id, blob_id(b"FROM real\n"));
+    assert_eq!(
+        entry(&context, "Dockerfile").kind,
+        EntryKind::Symlink {
+            target: "Dockerfile.real".into()
+        }
+    );
+}
+
+#[test]
 fn gitignored_files_are_in_the_context() {
     let repo = Repo::new();
     sample(&repo);

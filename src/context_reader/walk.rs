@@ -19,14 +19,23 @@ pub(super) struct Walked {
     pub folder: String,
     /// The Dockerfile relative to the root.
     pub dockerfile: String,
+    /// The Dockerfile is a symlink (to a file): git's id for it is the link's.
+    pub dockerfile_is_link: bool,
     /// The ignore file that applies (or would, for the default one), relative to the root.
     pub ignore_file: String,
     /// Sorted by path.
     pub entries: Vec<ContextEntry>,
 }
 
-pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
+/// The context folder and the Dockerfile of a request, relative to the root.
+pub(super) fn paths(request: &ContextRequest) -> (String, String) {
     let folder = join(&request.folder, "");
+    let dockerfile = join(&folder, &request.dockerfile);
+    (folder, dockerfile)
+}
+
+pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
+    let (folder, dockerfile) = paths(request);
     let key = &request.key;
     let dir = root.join(&folder);
     match fs::metadata(&dir) {
@@ -45,8 +54,16 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
         }
         Err(e) => return Err(Error::io("cannot read", dir, e)),
     }
-    let dockerfile = join(&folder, &request.dockerfile);
-    match fs::metadata(root.join(&dockerfile)) {
+    let dockerfile_abs = root.join(&dockerfile);
+    let mut dockerfile_is_link = false;
+    let meta = match fs::symlink_metadata(&dockerfile_abs) {
+        Ok(meta) if meta.is_symlink() => {
+            dockerfile_is_link = true;
+            fs::metadata(&dockerfile_abs)
+        }
+        other => other,
+    };
+    match meta {
         Ok(meta) if meta.is_file() => {}
         Ok(_) => {
             return Err(Error::usage_with_help(
@@ -60,7 +77,7 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
                 "add the Dockerfile, or correct the image's `dockerfile`",
             ));
         }
-        Err(e) => return Err(Error::io("cannot read", root.join(&dockerfile), e)),
+        Err(e) => return Err(Error::io("cannot read", dockerfile_abs, e)),
     }
     let (ignore, ignore_file) = read_ignore(root, &folder, &request.dockerfile)?;
 
@@ -79,6 +96,7 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
         key: key.clone(),
         folder,
         dockerfile,
+        dockerfile_is_link,
         ignore_file,
         entries,
     })

@@ -5,7 +5,7 @@
 //! when it is unmodified (`git diff-files`), not hidden from that check (assume-unchanged,
 //! skip-worktree), and checked out without conversion (no `core.autocrlf`, no `filter`,
 //! `text`, `eol`, `crlf`, `ident` or `working-tree-encoding` attribute). Everything else is
-//! left out, for the caller to hash from disk. Four git commands answer for any number of
+//! left out, for the caller to hash from disk. Five git commands answer for any number of
 //! folders.
 
 use std::collections::{HashMap, HashSet};
@@ -67,23 +67,9 @@ impl Git {
             ],
             None,
         )?;
-        let modified = self.run_raw(
-            self.root(),
-            &[
-                "--literal-pathspecs",
-                "diff-files",
-                "-z",
-                "--name-only",
-                "--",
-                pathspec,
-            ],
-            None,
-        )?;
-        let modified: HashSet<&[u8]> = modified.split(|&b| b == 0).collect();
         let mut candidates: HashMap<&str, &str> = HashMap::new();
         for record in index.split(|&b| b == 0) {
             if let Some((path, id)) = clean_entry(record)
-                && !modified.contains(path.as_bytes())
                 && under_any(path, &wanted)
             {
                 candidates.insert(path, id);
@@ -93,14 +79,41 @@ impl Git {
             return Ok(ids);
         }
 
+        // Both stat or read every candidate: they run side by side.
         let mut stdin = Vec::new();
         for path in candidates.keys() {
             stdin.extend_from_slice(path.as_bytes());
             stdin.push(0);
         }
-        let mut args = vec!["check-attr", "-z", "--stdin"];
-        args.extend(CONVERSION_ATTRIBUTES);
-        let attributes = self.run_raw(self.root(), &args, Some(&stdin))?;
+        let mut attribute_args = vec!["check-attr", "-z", "--stdin"];
+        attribute_args.extend(CONVERSION_ATTRIBUTES);
+        let (modified, attributes) = std::thread::scope(|scope| {
+            let modified = scope.spawn(|| {
+                self.run_raw(
+                    self.root(),
+                    &[
+                        "--literal-pathspecs",
+                        "diff-files",
+                        "-z",
+                        "--name-only",
+                        "--",
+                        pathspec,
+                    ],
+                    None,
+                )
+            });
+            let attributes = self.run_raw(self.root(), &attribute_args, Some(&stdin));
+            let modified = modified
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (modified, attributes)
+        });
+        for path in modified?.split(|&b| b == 0) {
+            if let Ok(path) = std::str::from_utf8(path) {
+                candidates.remove(path);
+            }
+        }
+        let attributes = attributes?;
         let mut fields = attributes.split(|&b| b == 0);
         while let (Some(path), Some(_attribute), Some(value)) =
             (fields.next(), fields.next(), fields.next())
