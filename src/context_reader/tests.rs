@@ -315,6 +315,20 @@ fn the_dockerfile_ignore_file_wins() {
 }
 
 #[test]
+fn a_dockerfile_outside_the_folder_brings_its_ignore_file() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.write("images/common/Dockerfile", "FROM common\n")
+        .write("images/common/Dockerfile.dockerignore", "run.sh\n");
+    let context = repo
+        .read_in(repo.path(), "images/x", "../common/Dockerfile")
+        .expect("reads");
+    assert_eq!(context.dockerfile_id, blob_id(b"FROM common\n"));
+    assert!(!paths(&context).contains(&"run.sh"));
+    assert!(paths(&context).contains(&"Dockerfile"));
+}
+
+#[test]
 fn a_symlink_leaving_the_context_is_an_error() {
     for target in ["../y/Dockerfile", "/etc/hostname", "conf/../../y"] {
         let repo = Repo::new();

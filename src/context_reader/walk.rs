@@ -3,7 +3,7 @@
 //! exception may re-include something below it, and is then sent only if something is),
 //! and what BuildKit could not be given faithfully refused with an error.
 
-use std::fs::{self, FileType};
+use std::fs::{self, DirEntry, FileType};
 use std::path::Path;
 
 use super::ContextRequest;
@@ -38,48 +38,23 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
     let (folder, dockerfile) = paths(request);
     let key = &request.key;
     let dir = root.join(&folder);
-    match fs::metadata(&dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(Error::usage_with_help(
-                format!("image `{key}`: its context `{folder}` is not a folder"),
-                "point the image at a folder",
-            ));
-        }
+    let listing = match list(&dir) {
+        Ok(listing) => listing,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::usage_with_help(
                 format!("image `{key}`: its context folder `{folder}/` does not exist"),
                 "create it, or correct the image's folder",
             ));
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(Error::usage_with_help(
+                format!("image `{key}`: its context `{folder}` is not a folder"),
+                "point the image at a folder",
+            ));
+        }
         Err(e) => return Err(Error::io("cannot read", dir, e)),
-    }
-    let dockerfile_abs = root.join(&dockerfile);
-    let mut dockerfile_is_link = false;
-    let meta = match fs::symlink_metadata(&dockerfile_abs) {
-        Ok(meta) if meta.is_symlink() => {
-            dockerfile_is_link = true;
-            fs::metadata(&dockerfile_abs)
-        }
-        other => other,
     };
-    match meta {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Err(Error::usage_with_help(
-                format!("image `{key}`: its Dockerfile `{dockerfile}` is not a file"),
-                "point the image at its Dockerfile",
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::usage_with_help(
-                format!("image `{key}` has no Dockerfile at `{dockerfile}`"),
-                "add the Dockerfile, or correct the image's `dockerfile`",
-            ));
-        }
-        Err(e) => return Err(Error::io("cannot read", dockerfile_abs, e)),
-    }
-    let (ignore, ignore_file) = read_ignore(root, &folder, &request.dockerfile)?;
+    let (ignore, ignore_file) = read_ignore(root, &folder, &request.dockerfile, &listing)?;
 
     let mut walker = Walker {
         key,
@@ -89,9 +64,10 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
         root,
         entries: Vec::new(),
     };
-    walker.dir("", &dir, &DirMatches::default(), false)?;
+    walker.entries_of("", listing, &DirMatches::default())?;
     let mut entries = walker.entries;
     entries.sort();
+    let dockerfile_is_link = check_dockerfile(root, key, &folder, &dockerfile, &entries)?;
     Ok(Walked {
         key: key.clone(),
         folder,
@@ -102,13 +78,29 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
     })
 }
 
+fn list(dir: &Path) -> std::io::Result<Vec<DirEntry>> {
+    fs::read_dir(dir)?.collect()
+}
+
 /// The ignore file BuildKit uses: `<Dockerfile>.dockerignore` when it exists, else the
 /// context's `.dockerignore`, else none (its would-be path is still returned, for help
-/// texts).
-fn read_ignore(root: &Path, folder: &str, dockerfile: &str) -> Result<(Dockerignore, String)> {
+/// texts). `listing`, the folder's, spares opening files that are not there.
+fn read_ignore(
+    root: &Path,
+    folder: &str,
+    dockerfile: &str,
+    listing: &[DirEntry],
+) -> Result<(Dockerignore, String)> {
     let general = join(folder, dockerignore::FILE_NAME);
     let specific = join(folder, &dockerignore::dockerfile_specific(dockerfile));
     for candidate in [specific, general.clone()] {
+        let listed = match in_folder(folder, &candidate) {
+            Some(name) if !name.contains('/') => listing.iter().any(|e| e.file_name() == name),
+            _ => true,
+        };
+        if !listed {
+            continue;
+        }
         match fs::read(root.join(&candidate)) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
@@ -120,6 +112,53 @@ fn read_ignore(root: &Path, folder: &str, dockerfile: &str) -> Result<(Dockerign
         }
     }
     Ok((Dockerignore::default(), general))
+}
+
+/// `path` (relative to the root) relative to the context `folder`, when it is inside.
+fn in_folder<'a>(folder: &str, path: &'a str) -> Option<&'a str> {
+    if folder.is_empty() {
+        Some(path)
+    } else {
+        path.strip_prefix(folder)?.strip_prefix('/')
+    }
+}
+
+/// Checks that the Dockerfile is a file (or a link to one) and says whether it is a link.
+/// When it is in the context the walk has already looked at it.
+fn check_dockerfile(
+    root: &Path,
+    key: &str,
+    folder: &str,
+    dockerfile: &str,
+    entries: &[ContextEntry],
+) -> Result<bool> {
+    if let Some(path) = in_folder(folder, dockerfile)
+        && let Ok(i) = entries.binary_search_by(|e| e.path.as_str().cmp(path))
+        && matches!(entries[i].kind, EntryKind::File { .. })
+    {
+        return Ok(false);
+    }
+    let abs = root.join(dockerfile);
+    let mut is_link = false;
+    let meta = match fs::symlink_metadata(&abs) {
+        Ok(meta) if meta.is_symlink() => {
+            is_link = true;
+            fs::metadata(&abs)
+        }
+        other => other,
+    };
+    match meta {
+        Ok(meta) if meta.is_file() => Ok(is_link),
+        Ok(_) => Err(Error::usage_with_help(
+            format!("image `{key}`: its Dockerfile `{dockerfile}` is not a file"),
+            "point the image at its Dockerfile",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::usage_with_help(
+            format!("image `{key}` has no Dockerfile at `{dockerfile}`"),
+            "add the Dockerfile, or correct the image's `dockerfile`",
+        )),
+        Err(e) => Err(Error::io("cannot read", abs, e)),
+    }
 }
 
 struct Walker<'a> {
@@ -135,17 +174,23 @@ impl Walker<'_> {
     /// Walks the directory `rel` (relative to the context, `""` for its root); `excluded`
     /// when it is only entered for exceptions below it. Returns whether it sent anything.
     fn dir(&mut self, rel: &str, abs: &Path, parent: &DirMatches, excluded: bool) -> Result<bool> {
-        let listing = match fs::read_dir(abs) {
-            Ok(listing) => listing,
+        match list(abs) {
+            Ok(listing) => self.entries_of(rel, listing, parent),
             // fsutil ignores a permission error on an excluded path.
-            Err(e) if excluded && e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Ok(false);
-            }
-            Err(e) => return Err(self.unreadable(rel, e)),
-        };
+            Err(e) if excluded && e.kind() == std::io::ErrorKind::PermissionDenied => Ok(false),
+            Err(e) => Err(self.unreadable(rel, e)),
+        }
+    }
+
+    /// Walks the entries of the directory `rel`; returns whether it sent any.
+    fn entries_of(
+        &mut self,
+        rel: &str,
+        listing: Vec<DirEntry>,
+        parent: &DirMatches,
+    ) -> Result<bool> {
         let mut sent = false;
         for entry in listing {
-            let entry = entry.map_err(|e| self.unreadable(rel, e))?;
             let name = entry.file_name();
             let utf8 = name.to_str().is_some();
             let name = name.to_string_lossy();
