@@ -75,6 +75,7 @@ pub fn classify(e: &reqwest::Error) -> Failure {
     let text = crate::error::root_cause(e);
     let lower = text.to_lowercase();
     if lower.contains("connection reset")
+        || lower.contains("handshake eof")
         || lower.contains("connection closed")
         || lower.contains("broken pipe")
     {
