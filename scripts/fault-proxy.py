@@ -95,8 +95,12 @@ class Handler(BaseHTTPRequestHandler):
                 log_lines.append(line)
             print(json.dumps(line), flush=True)
         if kind == "reset":
+            # Linger 0: the close sends a TCP reset. The socket closes only once its file
+            # objects do, so close them first.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
+            self.rfile.close()
+            self.wfile.close()
             self.connection.close()
             return
         if kind == "429":

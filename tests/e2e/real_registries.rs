@@ -334,6 +334,8 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
             "main",
             "--registry",
             &ns,
+            "--build-arg",
+            &base,
         ],
         home.path(),
         None,
