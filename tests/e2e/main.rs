@@ -10,5 +10,6 @@ mod bake_build;
 mod build_grpc;
 mod env;
 mod promote_publish;
+mod real_registries;
 mod registry_probe;
 mod reuse;
