@@ -32,6 +32,15 @@ fn build(repo: &Repo, env: &Env, addr: &str, ns: &str, extra: &[&str]) -> Output
     stackplan(repo, &args, None)
 }
 
+/// The targets a run started solving, in order (from `--progress json`).
+fn started(out: &Output) -> Vec<String> {
+    events(out)
+        .into_iter()
+        .filter(|e| e["event"] == "started")
+        .map(|e| e["target"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// JSON progress events of a run (`--progress json` prints them on stdout).
 fn events(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -169,11 +178,7 @@ fn only_a_changed_leaf_is_solved() {
         .commit("leaf");
     let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
     assert!(out.status.success(), "{}", text(&out));
-    let started: Vec<String> = events(&out)
-        .into_iter()
-        .filter(|e| e["event"] == "started")
-        .map(|e| e["target"].as_str().unwrap().to_string())
-        .collect();
+    let started = started(&out);
     assert_eq!(started, ["b"]);
 }
 
@@ -190,11 +195,7 @@ fn a_new_branch_reuses_what_was_built_and_solves_only_the_changed_leaf() {
         .commit("leaf on a new branch");
     let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
     assert!(out.status.success(), "{}", text(&out));
-    let started: Vec<String> = events(&out)
-        .into_iter()
-        .filter(|e| e["event"] == "started")
-        .map(|e| e["target"].as_str().unwrap().to_string())
-        .collect();
+    let started = started(&out);
     assert_eq!(started, ["b"], "only the changed leaf is solved");
     let moved = String::from_utf8_lossy(&out.stdout)
         .lines()

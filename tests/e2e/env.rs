@@ -84,6 +84,18 @@ pub fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&Path>) -> st
     cmd.output().unwrap()
 }
 
+/// The stdout of a successful run; a failed run fails the test with its output.
+#[track_caller]
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "stackplan failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// A value unique to this moment, to keep runs and tests apart.
 pub fn unique() -> String {
     let nanos = std::time::SystemTime::now()

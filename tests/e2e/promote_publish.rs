@@ -6,22 +6,12 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::env::ok;
 use crate::env::{Env, bake, blob_requests, digest, unique};
 use crate::support::Repo;
 
 fn stackplan(repo: &Repo, args: &[&str]) -> Output {
     crate::env::stackplan(repo, args, None)
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stackplan failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// The example stack built and pushed on branch `main` into a fresh namespace.

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::env::ok;
 use crate::env::{Env, bake, digest, docker_config, unique};
 use crate::support::Repo;
 
@@ -30,17 +31,6 @@ fn run(repo: &Repo, args: &[&str], home: &Path, docker: Option<&Path>) -> Output
             docker.map_or_else(|| home.join("no-docker-config"), Path::to_path_buf),
         );
     cmd.output().unwrap()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stackplan failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 fn curl_json(args: &[&str]) -> serde_json::Value {

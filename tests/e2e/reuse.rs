@@ -6,6 +6,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::env::ok;
 use crate::env::{Env, bake, blob_requests, digest, layers};
 use crate::support::Repo;
 
@@ -22,17 +23,6 @@ struct Stack {
     repo: Repo,
     ns: String,
     base: String,
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stackplan failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 impl Stack {
