@@ -259,7 +259,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         }
         let session = SessionInfo::new();
         crate::buildkit::session::start(&address, channel.clone(), &session).await?;
-        Ok(schedule::run(&jobs, cmd.jobs, |name| {
+        Ok(schedule::run(&jobs, cmd.jobs, |name, _: Option<()>, _| {
             let channel = channel.clone();
             let progress = progress.clone();
             let prepared = prepared.clone();
