@@ -69,6 +69,14 @@ impl Progress {
         let _ = writeln!(std::io::stdout(), "{value}");
     }
 
+    /// A note about the whole run.
+    pub fn note(&self, text: &str) {
+        match self.mode {
+            Mode::Json => self.json(serde_json::json!({"event": "note", "note": text})),
+            _ => self.line(&format!("note: {text}")),
+        }
+    }
+
     pub fn started(&self, target: &str) {
         match self.mode {
             Mode::Json => self.json(serde_json::json!({"target": target, "event": "started"})),

@@ -14,13 +14,14 @@ use futures::StreamExt;
 use super::{PlanArgs, Printer, inputs};
 use crate::buildkit::address::{Address, Tls};
 use crate::buildkit::connect;
+use crate::buildkit::gateway::{self, Defined};
 use crate::buildkit::llb::{self, Entry};
 use crate::buildkit::progress::{Mode, Progress};
 use crate::buildkit::schedule::{self, Job, Outcome};
 use crate::buildkit::session::{SessionInfo, new_id};
-use crate::buildkit::solve::{self, Export, SolveSpec};
+use crate::buildkit::solve::{self, Chain, Export, SolveSpec};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::plan::{ParentSource, Plan};
 
 #[derive(Debug, Clone, Args)]
 pub struct BuildCmd {
@@ -67,16 +68,31 @@ pub struct BuildCmd {
     #[arg(long, value_enum, default_value_t = Mode::Auto, help_heading = "BuildKit")]
     pub progress: Mode,
 
-    /// Print the solve requests as JSON and send nothing.
+    /// Print the requests as JSON (each target's control solve and its gateway solve of the
+    /// Dockerfile frontend) and send nothing.
     #[arg(long, help_heading = "BuildKit")]
     pub dry_run: bool,
 }
 
 /// One target, ready to send.
 struct Prepared {
-    spec: SolveSpec,
+    /// Its solve when its parent is chained in-graph (gateway mode).
+    in_graph: SolveSpec,
+    /// Its solve when its parent is reached as an exported image (one solve per target).
+    exported: SolveSpec,
+    /// The child's `FROM` and the parent target, when the parent builds in this run.
+    chain: Option<(String, String)>,
     context: Definition,
     dockerfile: Definition,
+}
+
+impl Prepared {
+    fn inputs(&self) -> BTreeMap<String, Definition> {
+        BTreeMap::from([
+            ("context".to_string(), self.context.clone()),
+            ("dockerfile".to_string(), self.dockerfile.clone()),
+        ])
+    }
 }
 
 fn read_folder(folder: &Path) -> Result<Vec<Entry>> {
@@ -117,13 +133,21 @@ fn prepare(
             mode: 0o644,
             data,
         }];
-        let spec = solve::spec(t, plan.cache_to, export, |host| {
-            crate::registry::is_loopback(host) || insecure.iter().any(|h| h == host)
-        });
+        let is_insecure =
+            |host: &str| crate::registry::is_loopback(host) || insecure.iter().any(|h| h == host);
+        let chain = t
+            .parent_input
+            .as_ref()
+            .and_then(|input| match &input.source {
+                ParentSource::Target { name, .. } => Some((input.from.clone(), name.clone())),
+                ParentSource::Image(_) => None,
+            });
         out.insert(
             t.name.clone(),
             Prepared {
-                spec,
+                in_graph: solve::spec(t, plan.cache_to, export, Chain::InGraph, is_insecure),
+                exported: solve::spec(t, plan.cache_to, export, Chain::Exported, is_insecure),
+                chain,
                 context: llb::marshal_files(&context, &format!("context {}", t.context)),
                 dockerfile: llb::marshal_files(
                     &dockerfile,
@@ -161,6 +185,15 @@ fn input_view(def: &Definition) -> solve::InputView {
     }
 }
 
+/// How targets reach BuildKit in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// One gateway build per target, children chained to their parent's result.
+    Gateway,
+    /// One `dockerfile.v0` solve per target, children on their parent's exported image.
+    PerTarget,
+}
+
 pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     let (plan, root) = inputs::make_plan_at(&cmd.plan, printer)?;
     let tls = Tls {
@@ -187,14 +220,6 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 .filter(|p| plan.target(p).is_some_and(|p| p.builds())),
         })
         .collect();
-    if export == Export::None && jobs.iter().any(|j| j.parent.is_some()) {
-        return Err(Error::usage_with_help(
-            format!(
-                "a child cannot be built on its parent without --push: {address} has no image store to keep the parent in"
-            ),
-            "pass --push (the child then builds on the pushed parent), or build against docker://",
-        ));
-    }
     let prepared = prepare(&plan, &root, export, &cmd.plan.insecure_registry)?;
     let order: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
 
@@ -203,11 +228,30 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
             .iter()
             .map(|j| {
                 let p = &prepared[&j.name];
-                let inputs = BTreeMap::from([
-                    ("context", input_view(&p.context)),
-                    ("dockerfile", input_view(&p.dockerfile)),
+                let mut attrs = p.in_graph.frontend_attrs.clone();
+                let mut inputs = BTreeMap::from([
+                    (
+                        "context".to_string(),
+                        solve::InputDryRun::Llb(input_view(&p.context)),
+                    ),
+                    (
+                        "dockerfile".to_string(),
+                        solve::InputDryRun::Llb(input_view(&p.dockerfile)),
+                    ),
                 ]);
-                solve::DryRun::new(&p.spec, j.parent.as_deref(), inputs)
+                if let Some((from, parent)) = &p.chain {
+                    let name = gateway::input_name(parent);
+                    attrs.insert(format!("context:{from}"), format!("input:{name}"));
+                    attrs.insert(
+                        format!("input-metadata:{name}"),
+                        format!("<image config of {parent}'s result>"),
+                    );
+                    inputs.insert(
+                        name,
+                        solve::InputDryRun::Result(format!("<definition of {parent}'s result>")),
+                    );
+                }
+                solve::DryRun::new(&p.in_graph, attrs, inputs, j.parent.as_deref())
             })
             .collect();
         let mut text = serde_json::to_string_pretty(&views).expect("plain data");
@@ -235,7 +279,9 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     let progress = Arc::new(Progress::new(cmd.progress));
     let prepared = Arc::new(prepared);
     let started = std::time::Instant::now();
-    let outcomes = inputs::runtime()?.block_on(async {
+    let has_children = jobs.iter().any(|j| j.parent.is_some());
+    let (outcomes, notes) = inputs::runtime()?.block_on(async {
+        let mut notes = Vec::new();
         let channel = connect::channel(&address).await?;
         // A daemon that is down or is no BuildKit shows here, within the connect timeout.
         let workers = tokio::time::timeout(
@@ -259,7 +305,27 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         }
         let session = SessionInfo::new();
         crate::buildkit::session::start(&address, channel.clone(), &session).await?;
-        Ok(schedule::run(&jobs, cmd.jobs, |name, _: Option<()>, _| {
+        let route = match gateway::probe(&channel, &session.id).await {
+            Ok(()) => Route::Gateway,
+            Err(why) => {
+                notes.push(format!(
+                    "BuildKit at {address}: {why}; each target is solved on its own, and a child waits for its parent's image"
+                ));
+                Route::PerTarget
+            }
+        };
+        if route == Route::PerTarget && export == Export::None && has_children {
+            return Err(Error::usage_with_help(
+                format!(
+                    "a child cannot be built on its parent without --push: {address} cannot chain them in one graph and has no image store to keep the parent in"
+                ),
+                "pass --push (the child then builds on the pushed parent), or build against docker://",
+            ));
+        }
+        for note in &notes {
+            progress.note(note);
+        }
+        let outcomes = schedule::run(&jobs, cmd.jobs, |name, parent: Option<Defined>, defined| {
             let channel = channel.clone();
             let progress = progress.clone();
             let prepared = prepared.clone();
@@ -267,47 +333,33 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
             async move {
                 let p = &prepared[&name];
                 let build_ref = new_id();
-                let request = solve::request(
-                    &p.spec,
-                    &build_ref,
-                    &session,
-                    p.context.clone(),
-                    p.dockerfile.clone(),
-                );
                 progress.started(&name);
-                let status = {
-                    let mut client = ControlClient::new(channel.clone());
-                    let progress = progress.clone();
-                    let name = name.clone();
-                    let build_ref = build_ref.clone();
-                    tokio::spawn(async move {
-                        // The status stream opens once the solve is known; retry briefly.
-                        for _ in 0..50 {
-                            match client
-                                .status(StatusRequest {
-                                    r#ref: build_ref.clone(),
-                                })
-                                .await
-                            {
-                                Ok(stream) => {
-                                    let mut stream = stream.into_inner();
-                                    while let Some(Ok(s)) = stream.next().await {
-                                        progress.status(&name, &s);
-                                    }
-                                    return;
-                                }
-                                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                            }
+                let status = watch(&channel, &progress, &name, &build_ref);
+                let result = match route {
+                    Route::Gateway => {
+                        let mut attrs = p.in_graph.frontend_attrs.clone();
+                        let mut inputs = p.inputs();
+                        if let (Some((from, parent_name)), Some(result)) = (&p.chain, &parent) {
+                            gateway::chain_to(&mut attrs, &mut inputs, from, parent_name, result);
                         }
-                    })
+                        let bridge = gateway::bridge_request(&p.in_graph, &attrs, inputs);
+                        let control = gateway::control_request(&p.in_graph, &build_ref, &session);
+                        let mut defined = defined;
+                        gateway::solve(&channel, control, bridge, |d| defined.send(d)).await
+                    }
+                    Route::PerTarget => {
+                        let request =
+                            solve::request(&p.exported, &build_ref, &session, p.inputs());
+                        ControlClient::new(channel)
+                            .max_decoding_message_size(64 << 20)
+                            .max_encoding_message_size(64 << 20)
+                            .solve(request)
+                            .await
+                            .map(|_| ())
+                            .map_err(|s| s.message().to_string())
+                    }
                 };
-                let result = ControlClient::new(channel)
-                    .max_decoding_message_size(64 << 20)
-                    .max_encoding_message_size(64 << 20)
-                    .solve(request)
-                    .await;
                 let _ = tokio::time::timeout(Duration::from_secs(2), status).await;
-                let result = result.map(|_| ()).map_err(|s| s.message().to_string());
                 let outcome = match &result {
                     Ok(()) => Outcome::Succeeded {
                         duration: Duration::ZERO,
@@ -321,8 +373,10 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 result
             }
         })
-        .await)
+        .await;
+        Ok((outcomes, notes))
     })?;
+    let _ = notes;
 
     let summary = progress.summary(&outcomes, &order);
     eprint!("{summary}");
@@ -354,4 +408,37 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// Follows the status stream of the build `build_ref` into `progress`, in the background.
+fn watch(
+    channel: &tonic::transport::Channel,
+    progress: &Arc<Progress>,
+    name: &str,
+    build_ref: &str,
+) -> tokio::task::JoinHandle<()> {
+    let mut client = ControlClient::new(channel.clone());
+    let progress = progress.clone();
+    let name = name.to_string();
+    let build_ref = build_ref.to_string();
+    tokio::spawn(async move {
+        // The status stream opens once the solve is known; retry briefly.
+        for _ in 0..50 {
+            match client
+                .status(StatusRequest {
+                    r#ref: build_ref.clone(),
+                })
+                .await
+            {
+                Ok(stream) => {
+                    let mut stream = stream.into_inner();
+                    while let Some(Ok(s)) = stream.next().await {
+                        progress.status(&name, &s);
+                    }
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
 }
