@@ -276,7 +276,12 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         return Ok(());
     }
 
-    let progress = Arc::new(Progress::new(cmd.progress));
+    let progress = Arc::new(
+        Progress::new(cmd.progress).with_parents(
+            jobs.iter()
+                .filter_map(|j| Some((j.name.clone(), j.parent.clone()?))),
+        ),
+    );
     let prepared = Arc::new(prepared);
     let started = std::time::Instant::now();
     let has_children = jobs.iter().any(|j| j.parent.is_some());
