@@ -1,16 +1,15 @@
 //! One target → one solve request for the Dockerfile frontend (`dockerfile.v0`).
 //!
-//! The image folder and its Dockerfile go as frontend inputs (`context`, `dockerfile`)
-//! marshalled as LLB, so no file-sync session is needed. Build args, labels and platforms
+//! The image folder and its Dockerfile's folder are read by BuildKit from the target's
+//! session (`context`, `dockerfile`, see [`super::filesync`]). Build args, labels and platforms
 //! are frontend attributes; cache imports go both in the request and in the `cache-imports`
 //! attribute, as BuildKit's reference client does (the frontend's own solves read the
-//! attribute). A child reaches its parent through the registry (or the engine's image
-//! store): the parent is exported before the child starts, and when the child's `FROM`
-//! names another place than the parent's ref (a `--registry` rewrite) a named context
-//! `context:<FROM>` = `docker-image://<parent ref>` redirects it. Why not in-graph
-//! (`input:<name>` with the parent's result)? Each target is its own solve, so a parent's
-//! result exists only as an exported image; re-solving the parent's Dockerfile inside every
-//! child's request would build it once per child.
+//! attribute). A child reaches a parent built in the same run either in-graph
+//! ([`Chain::InGraph`]: [`super::gateway`] gives it the parent's result) or, when the
+//! daemon's gateway cannot, through the registry or the engine's image store
+//! ([`Chain::Exported`]: the parent is exported before the child starts, and when the
+//! child's `FROM` names another place than the parent's ref — a `--registry` rewrite — a
+//! named context `context:<FROM>` = `docker-image://<parent ref>` redirects it).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -221,9 +220,12 @@ pub struct FrontendView {
     pub frontend: &'static str,
     pub frontend_attrs: BTreeMap<String, String>,
     pub frontend_inputs: BTreeMap<String, InputDryRun>,
+    /// The folders the target's session serves (file sync), relative to the checkout.
+    pub locals: BTreeMap<String, String>,
 }
 
-/// A frontend input: marshalled LLB, or another target's result (known only at build time).
+/// A frontend input: marshalled LLB, or another target's result (known only at build
+/// time).
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum InputDryRun {
@@ -258,6 +260,7 @@ impl<'a> DryRun<'a> {
         spec: &'a SolveSpec,
         frontend_attrs: BTreeMap<String, String>,
         frontend_inputs: BTreeMap<String, InputDryRun>,
+        locals: BTreeMap<String, String>,
         after: Option<&'a str>,
     ) -> Self {
         let view = |v: &'a [(String, BTreeMap<String, String>)]| {
@@ -279,6 +282,7 @@ impl<'a> DryRun<'a> {
                 frontend: "dockerfile.v0",
                 frontend_attrs,
                 frontend_inputs,
+                locals,
             },
             after,
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::{ListWorkersRequest, StatusRequest};
-use bollard_buildkit_proto::pb::Definition;
 use clap::Args;
 use futures::StreamExt;
 
@@ -15,7 +14,6 @@ use super::{PlanArgs, Printer, inputs};
 use crate::buildkit::address::{Address, Tls};
 use crate::buildkit::connect;
 use crate::buildkit::gateway::{self, Defined};
-use crate::buildkit::llb::{self, Entry};
 use crate::buildkit::progress::{Mode, Progress};
 use crate::buildkit::schedule::{self, Job, Outcome};
 use crate::buildkit::session::{SessionInfo, new_id};
@@ -82,31 +80,25 @@ struct Prepared {
     exported: SolveSpec,
     /// The child's `FROM` and the parent target, when the parent builds in this run.
     chain: Option<(String, String)>,
-    context: Definition,
-    dockerfile: Definition,
+    /// The folders its session serves (`context`, `dockerfile`), relative to the checkout
+    /// and absolute.
+    folders: BTreeMap<String, (String, PathBuf)>,
 }
 
 impl Prepared {
-    fn inputs(&self) -> BTreeMap<String, Definition> {
-        BTreeMap::from([
-            ("context".to_string(), self.context.clone()),
-            ("dockerfile".to_string(), self.dockerfile.clone()),
-        ])
+    fn session(&self) -> SessionInfo {
+        let dirs = self
+            .folders
+            .iter()
+            .map(|(name, (_, path))| (name.clone(), path.clone()))
+            .collect();
+        let key = self
+            .folders
+            .get("context")
+            .map(|(_, p)| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        SessionInfo::serving(dirs, &key)
     }
-}
-
-fn read_folder(folder: &Path) -> Result<Vec<Entry>> {
-    llb::read_folder(folder).map_err(|e| match e {
-        llb::ReadError::Io(path, err) => Error::io("cannot read", path, err),
-        llb::ReadError::TooLarge { bytes } => Error::usage_with_help(
-            format!(
-                "{} holds more than {} KiB of files ({bytes}+ bytes): too large to send inline",
-                folder.display(),
-                llb::MAX_INLINE_BYTES / 1024
-            ),
-            "keep large files out of the image folder (fetch them in a RUN step), or build with `stackplan bake` and buildx",
-        ),
-    })
 }
 
 fn prepare(
@@ -118,21 +110,23 @@ fn prepare(
     let mut out = BTreeMap::new();
     for t in plan.to_build() {
         let folder = root.join(&t.context);
-        let context = read_folder(&folder)?;
         let dockerfile_path = folder.join(&t.dockerfile);
-        let data = std::fs::read(&dockerfile_path)
-            .map_err(|e| Error::io("cannot read", &dockerfile_path, e))?;
-        let name = t
-            .dockerfile
-            .rsplit('/')
-            .next()
-            .unwrap_or(&t.dockerfile)
-            .to_string();
-        let dockerfile = vec![Entry::File {
-            path: name,
-            mode: 0o644,
-            data,
-        }];
+        if !dockerfile_path.is_file() {
+            return Err(Error::io(
+                "cannot read",
+                &dockerfile_path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let dockerfile_dir = dockerfile_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| folder.clone());
+        let dockerfile_rel = Path::new(&t.context)
+            .join(&t.dockerfile)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| t.context.clone());
         let is_insecure =
             |host: &str| crate::registry::is_loopback(host) || insecure.iter().any(|h| h == host);
         let chain = t
@@ -148,41 +142,14 @@ fn prepare(
                 in_graph: solve::spec(t, plan.cache_to, export, Chain::InGraph, is_insecure),
                 exported: solve::spec(t, plan.cache_to, export, Chain::Exported, is_insecure),
                 chain,
-                context: llb::marshal_files(&context, &format!("context {}", t.context)),
-                dockerfile: llb::marshal_files(
-                    &dockerfile,
-                    &format!("dockerfile {}", t.dockerfile),
-                ),
+                folders: BTreeMap::from([
+                    ("context".to_string(), (t.context.clone(), folder.clone())),
+                    ("dockerfile".to_string(), (dockerfile_rel, dockerfile_dir)),
+                ]),
             },
         );
     }
     Ok(out)
-}
-
-fn input_view(def: &Definition) -> solve::InputView {
-    use prost::Message;
-    let mut files = 0;
-    let mut bytes = 0u64;
-    for op in def
-        .def
-        .iter()
-        .filter_map(|b| bollard_buildkit_proto::pb::Op::decode(b.as_slice()).ok())
-    {
-        if let Some(bollard_buildkit_proto::pb::op::Op::File(f)) = op.op {
-            for a in f.actions {
-                if let Some(bollard_buildkit_proto::pb::file_action::Action::Mkfile(m)) = a.action {
-                    files += 1;
-                    bytes += m.data.len() as u64;
-                }
-            }
-        }
-    }
-    solve::InputView {
-        ops: def.def.len(),
-        files,
-        bytes,
-        digest: def.def.last().map(|b| llb::digest(b)).unwrap_or_default(),
-    }
 }
 
 /// How targets reach BuildKit in this run.
@@ -229,16 +196,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
             .map(|j| {
                 let p = &prepared[&j.name];
                 let mut attrs = p.in_graph.frontend_attrs.clone();
-                let mut inputs = BTreeMap::from([
-                    (
-                        "context".to_string(),
-                        solve::InputDryRun::Llb(input_view(&p.context)),
-                    ),
-                    (
-                        "dockerfile".to_string(),
-                        solve::InputDryRun::Llb(input_view(&p.dockerfile)),
-                    ),
-                ]);
+                let mut inputs = BTreeMap::new();
                 if let Some((from, parent)) = &p.chain {
                     let name = gateway::input_name(parent);
                     attrs.insert(format!("context:{from}"), format!("input:{name}"));
@@ -251,7 +209,12 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                         solve::InputDryRun::Result(format!("<definition of {parent}'s result>")),
                     );
                 }
-                solve::DryRun::new(&p.in_graph, attrs, inputs, j.parent.as_deref())
+                let locals = p
+                    .folders
+                    .iter()
+                    .map(|(name, (rel, _))| (name.clone(), rel.clone()))
+                    .collect();
+                solve::DryRun::new(&p.in_graph, attrs, inputs, locals, j.parent.as_deref())
             })
             .collect();
         let mut text = serde_json::to_string_pretty(&views).expect("plain data");
@@ -308,9 +271,20 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 message: format!("BuildKit at {address} has no worker"),
             });
         }
-        let session = SessionInfo::new();
-        crate::buildkit::session::start(&address, channel.clone(), &session).await?;
-        let route = match gateway::probe(&channel, &session.id).await {
+        // One session per target: BuildKit asks each for its `context` and `dockerfile`.
+        let sessions: BTreeMap<String, SessionInfo> = prepared
+            .iter()
+            .map(|(name, p)| (name.clone(), p.session()))
+            .collect();
+        futures::future::try_join_all(
+            sessions
+                .values()
+                .map(|s| crate::buildkit::session::start(&address, channel.clone(), s)),
+        )
+        .await?;
+        let sessions = Arc::new(sessions);
+        let probe_session = sessions.values().next().map(|s| s.id.clone()).unwrap_or_default();
+        let route = match gateway::probe(&channel, &probe_session).await {
             Ok(()) => Route::Gateway,
             Err(why) => {
                 notes.push(format!(
@@ -334,7 +308,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
             let channel = channel.clone();
             let progress = progress.clone();
             let prepared = prepared.clone();
-            let session = session.id.clone();
+            let session = sessions[&name].id.clone();
             async move {
                 let p = &prepared[&name];
                 let build_ref = new_id();
@@ -343,7 +317,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 let result = match route {
                     Route::Gateway => {
                         let mut attrs = p.in_graph.frontend_attrs.clone();
-                        let mut inputs = p.inputs();
+                        let mut inputs = BTreeMap::new();
                         if let (Some((from, parent_name)), Some(result)) = (&p.chain, &parent) {
                             gateway::chain_to(&mut attrs, &mut inputs, from, parent_name, result);
                         }
@@ -354,7 +328,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                     }
                     Route::PerTarget => {
                         let request =
-                            solve::request(&p.exported, &build_ref, &session, p.inputs());
+                            solve::request(&p.exported, &build_ref, &session, BTreeMap::new());
                         ControlClient::new(channel)
                             .max_decoding_message_size(64 << 20)
                             .max_encoding_message_size(64 << 20)
