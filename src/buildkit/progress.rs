@@ -1,7 +1,11 @@
 //! Progress of solves, from BuildKit's `Status` stream: a compact live view per target on a
 //! terminal (indicatif), plain lines otherwise, or JSON events for machines.
+//!
+//! A child solved on its parent's result carries the parent's steps in its own graph, so
+//! its stream reports them too. Each step (vertex digest) is shown once, under the highest
+//! target that reported it: the parent's steps under the parent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -34,6 +38,10 @@ pub struct Progress {
     multi: Option<indicatif::MultiProgress>,
     bars: Mutex<HashMap<String, indicatif::ProgressBar>>,
     vertexes: Mutex<HashMap<(String, String), VertexState>>,
+    /// Each target's parent in this run.
+    parents: HashMap<String, String>,
+    /// Which target shows each vertex, and the vertices already shown.
+    owners: Mutex<(HashMap<String, String>, HashSet<String>)>,
 }
 
 /// How many log lines of a failed step are shown.
@@ -51,7 +59,41 @@ impl Progress {
             multi: (mode == Mode::Tty).then(indicatif::MultiProgress::new),
             bars: Mutex::new(HashMap::new()),
             vertexes: Mutex::new(HashMap::new()),
+            parents: HashMap::new(),
+            owners: Mutex::new((HashMap::new(), HashSet::new())),
         }
+    }
+
+    /// Tells which target is whose parent (child → parent), so a step shared through an
+    /// in-graph chain is shown under the parent only.
+    pub fn with_parents(mut self, parents: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.parents = parents.into_iter().collect();
+        self
+    }
+
+    fn is_ancestor(&self, ancestor: &str, of: &str) -> bool {
+        let mut at = of;
+        while let Some(p) = self.parents.get(at) {
+            if p == ancestor {
+                return true;
+            }
+            at = p;
+        }
+        false
+    }
+
+    /// Whether `target` shows `digest`: the first target to mention a vertex shows it,
+    /// unless an ancestor of that target mentions it too.
+    fn shows(&self, target: &str, digest: &str) -> bool {
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let owner = owners
+            .0
+            .entry(digest.to_string())
+            .or_insert_with(|| target.to_string());
+        if owner != target && self.is_ancestor(target, owner) {
+            *owner = target.to_string();
+        }
+        owner == target
     }
 
     fn line(&self, text: &str) {
@@ -67,6 +109,14 @@ impl Progress {
 
     fn json(&self, value: serde_json::Value) {
         let _ = writeln!(std::io::stdout(), "{value}");
+    }
+
+    /// A note about the whole run.
+    pub fn note(&self, text: &str) {
+        match self.mode {
+            Mode::Json => self.json(serde_json::json!({"event": "note", "note": text})),
+            _ => self.line(&format!("note: {text}")),
+        }
     }
 
     pub fn started(&self, target: &str) {
@@ -106,6 +156,9 @@ impl Progress {
             v.logs.drain(..excess);
         }
         for vertex in &status.vertexes {
+            if !self.shows(target, &vertex.digest) {
+                continue;
+            }
             let v = vertexes
                 .entry((target.to_string(), vertex.digest.clone()))
                 .or_default();
@@ -126,6 +179,15 @@ impl Progress {
                 continue;
             }
             v.reported = true;
+            if !self
+                .owners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .insert(vertex.digest.clone())
+            {
+                continue;
+            }
             let state = if !vertex.error.is_empty() {
                 "ERROR"
             } else if vertex.cached {
@@ -217,4 +279,40 @@ fn first_line(s: &str) -> String {
         .chars()
         .take(160)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard_buildkit_proto::moby::buildkit::v1::Vertex;
+
+    #[test]
+    fn a_parents_step_in_a_childs_stream_belongs_to_the_parent() {
+        let p = Progress::new(Mode::Plain).with_parents([
+            ("kid".to_string(), "base".to_string()),
+            ("grandkid".to_string(), "kid".to_string()),
+        ]);
+        // The child's stream mentions the parent's step first; the parent then claims it.
+        assert!(p.shows("grandkid", "sha256:run-base"));
+        assert!(p.shows("base", "sha256:run-base"));
+        assert!(!p.shows("grandkid", "sha256:run-base"));
+        assert!(!p.shows("kid", "sha256:run-base"));
+        assert!(p.shows("kid", "sha256:run-kid"));
+        assert!(!p.shows("grandkid", "sha256:run-kid"));
+        // Unrelated targets do not take each other's steps.
+        assert!(p.shows("other", "sha256:x"));
+        assert!(!p.shows("base", "sha256:x"));
+        let done = |digest: &str| StatusResponse {
+            vertexes: vec![Vertex {
+                digest: digest.into(),
+                name: "RUN".into(),
+                cached: true,
+                ..Vertex::default()
+            }],
+            ..StatusResponse::default()
+        };
+        p.status("base", &done("sha256:run-base"));
+        p.status("kid", &done("sha256:run-base"));
+        assert_eq!(p.owners.lock().unwrap().1.len(), 1);
+    }
 }

@@ -1,5 +1,14 @@
-//! Running targets as soon as their parents are done: siblings in parallel (up to a bound),
-//! a child after its parent, and a failure stopping only its own descendants.
+//! Running targets as soon as their parents allow: siblings in parallel (up to a bound), a
+//! child once its parent's result is *defined*, and a failure stopping only its own
+//! descendants.
+//!
+//! A job may announce its result before it finishes ([`Defined::send`]): BuildKit's gateway
+//! returns a target's result as a definition long before the image is built and exported,
+//! and a child can be solved on that definition at once, in the same graph. A job that
+//! announces nothing releases its children when it succeeds (executors that chain through
+//! a registry). When a parent fails after its children started, the children fail too (they
+//! hold the parent's steps): they are reported as skipped because of it, as are children
+//! that had not started.
 //!
 //! Generic over what "build" means, so the scheduling is tested without an engine.
 
@@ -7,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// One target to run; `parent` names a job of the same run, if its parent is one.
@@ -25,35 +35,68 @@ pub enum Outcome {
         duration: Duration,
         error: String,
     },
-    /// Not run because an ancestor failed.
+    /// Not run, or failed with it, because an ancestor failed.
     Skipped {
         because: String,
     },
 }
 
-/// Runs every job; `start(name)` builds one. At most `parallel` run at once (0: no bound).
-pub async fn run<F, Fut>(jobs: &[Job], parallel: usize, mut start: F) -> BTreeMap<String, Outcome>
+/// The way a running job hands its result to its children before it finishes.
+pub struct Defined<D> {
+    name: String,
+    tx: Option<mpsc::UnboundedSender<(String, D)>>,
+}
+
+impl<D> Defined<D> {
+    /// Starts the job's children on `value`; only the first call counts.
+    pub fn send(&mut self, value: D) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send((self.name.clone(), value));
+        }
+    }
+}
+
+/// Runs every job; `start(name, parent's value, defined)` builds one. At most `parallel`
+/// run at once (0: no bound).
+pub async fn run<D, F, Fut>(
+    jobs: &[Job],
+    parallel: usize,
+    mut start: F,
+) -> BTreeMap<String, Outcome>
 where
-    F: FnMut(String) -> Fut,
+    D: Clone + Send + 'static,
+    F: FnMut(String, Option<D>, Defined<D>) -> Fut,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
     let names: BTreeSet<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    let mut ready: Vec<&str> = Vec::new();
+    let mut parent_of: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut ready: Vec<(&str, Option<D>)> = Vec::new();
     for job in jobs {
         match job.parent.as_deref().filter(|p| names.contains(p)) {
-            Some(p) => children.entry(p).or_default().push(&job.name),
-            None => ready.push(&job.name),
+            Some(p) => {
+                children.entry(p).or_default().push(&job.name);
+                parent_of.insert(&job.name, p);
+            }
+            None => ready.push((&job.name, None)),
         }
     }
     ready.reverse(); // pop() then takes them in the given order
     let limit = if parallel == 0 { usize::MAX } else { parallel };
     let mut outcomes = BTreeMap::new();
+    let mut released: BTreeSet<&str> = BTreeSet::new();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, D)>();
     let mut running: JoinSet<(String, Duration, Result<(), String>)> = JoinSet::new();
     loop {
         while running.len() < limit {
-            let Some(name) = ready.pop() else { break };
-            let fut = start(name.to_string());
+            let Some((name, value)) = ready.pop() else {
+                break;
+            };
+            let defined = Defined {
+                name: name.to_string(),
+                tx: Some(tx.clone()),
+            };
+            let fut = start(name.to_string(), value, defined);
             let name = name.to_string();
             running.spawn(async move {
                 let started = Instant::now();
@@ -61,43 +104,93 @@ where
                 (name, started.elapsed(), result)
             });
         }
-        let Some(joined) = running.join_next().await else {
+        if running.is_empty() {
             break;
-        };
-        let (name, duration, result) = match joined {
-            Ok(done) => done,
-            Err(e) => (
-                String::new(),
-                Duration::ZERO,
-                Err(format!("internal error: {e}")),
-            ),
-        };
-        let Some(&name) = names.get(name.as_str()) else {
-            continue;
-        };
-        match result {
-            Ok(()) => {
-                outcomes.insert(name.to_string(), Outcome::Succeeded { duration });
-                let mut next = children.get(name).cloned().unwrap_or_default();
-                next.reverse();
-                ready.extend(next);
+        }
+        tokio::select! {
+            biased;
+            Some((name, value)) = rx.recv() => {
+                let Some(&name) = names.get(name.as_str()) else { continue };
+                if released.insert(name) {
+                    release(&children, name, Some(value), &mut ready);
+                }
             }
-            Err(error) => {
-                outcomes.insert(name.to_string(), Outcome::Failed { duration, error });
-                let mut stack = children.get(name).cloned().unwrap_or_default();
-                while let Some(child) = stack.pop() {
-                    outcomes.insert(
-                        child.to_string(),
-                        Outcome::Skipped {
-                            because: name.to_string(),
-                        },
-                    );
-                    stack.extend(children.get(child).cloned().unwrap_or_default());
+            Some(joined) = running.join_next() => {
+                let (name, duration, result) = match joined {
+                    Ok(done) => done,
+                    Err(e) => (String::new(), Duration::ZERO, Err(format!("internal error: {e}"))),
+                };
+                // A value sent just before the job ended is handled first.
+                while let Ok((defined, value)) = rx.try_recv() {
+                    if let Some(&d) = names.get(defined.as_str())
+                        && released.insert(d)
+                    {
+                        release(&children, d, Some(value), &mut ready);
+                    }
+                }
+                let Some(&name) = names.get(name.as_str()) else { continue };
+                match result {
+                    Ok(()) => {
+                        outcomes.insert(name.to_string(), Outcome::Succeeded { duration });
+                        if released.insert(name) {
+                            release(&children, name, None, &mut ready);
+                        }
+                    }
+                    Err(error) => {
+                        outcomes.insert(name.to_string(), Outcome::Failed { duration, error });
+                        released.insert(name);
+                        // Descendants that have not started never will.
+                        let mut stack = children.get(name).cloned().unwrap_or_default();
+                        while let Some(child) = stack.pop() {
+                            ready.retain(|(r, _)| *r != child);
+                            stack.extend(children.get(child).cloned().unwrap_or_default());
+                        }
+                    }
                 }
             }
         }
     }
+    // Whatever an ancestor's failure stopped, started or not, is reported as skipped
+    // because of the highest failed ancestor.
+    let first = outcomes.clone();
+    for job in jobs {
+        let name = job.name.as_str();
+        let mut at = name;
+        let mut because = None;
+        while let Some(&p) = parent_of.get(at) {
+            if matches!(first.get(p), Some(Outcome::Failed { .. })) {
+                because = Some(p);
+            }
+            at = p;
+        }
+        if let Some(p) = because
+            && !matches!(first.get(name), Some(Outcome::Succeeded { .. }))
+        {
+            outcomes.insert(
+                name.to_string(),
+                Outcome::Skipped {
+                    because: p.to_string(),
+                },
+            );
+        }
+    }
     outcomes
+}
+
+/// Puts the children of `name` first in line (in the given order), with `value`.
+fn release<'a, D: Clone>(
+    children: &BTreeMap<&'a str, Vec<&'a str>>,
+    name: &str,
+    value: Option<D>,
+    ready: &mut Vec<(&'a str, Option<D>)>,
+) {
+    let next = children
+        .get(name)
+        .into_iter()
+        .flatten()
+        .rev()
+        .map(|c| (*c, value.clone()));
+    ready.extend(next);
 }
 
 #[cfg(test)]
@@ -127,7 +220,7 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let running = Arc::new(Mutex::new(0usize));
         let peak = Arc::new(Mutex::new(0usize));
-        let outcomes = run(&stack(), 0, |name| {
+        let outcomes = run(&stack(), 0, |name, _: Option<()>, _| {
             let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
             async move {
                 {
@@ -163,7 +256,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_skips_only_its_descendants() {
-        let outcomes = run(&stack(), 1, |name| async move {
+        let outcomes = run(&stack(), 1, |name, _: Option<()>, _| async move {
             if name == "a" {
                 Err("RUN false: exit 1".to_string())
             } else {
@@ -189,7 +282,7 @@ mod tests {
     async fn the_bound_is_respected() {
         let running = Arc::new(Mutex::new((0usize, 0usize)));
         let jobs: Vec<Job> = (0..6).map(|i| job(&format!("j{i}"), None)).collect();
-        run(&jobs, 2, |_| {
+        run(&jobs, 2, |_, _: Option<()>, _| {
             let running = running.clone();
             async move {
                 {
@@ -204,5 +297,67 @@ mod tests {
         })
         .await;
         assert_eq!(running.lock().unwrap().1, 2);
+    }
+
+    #[tokio::test]
+    async fn a_child_starts_on_its_parents_definition_and_fails_with_it() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let outcomes = run(&stack(), 0, |name, parent: Option<String>, mut defined| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .unwrap()
+                    .push(format!("start {name} on {parent:?}"));
+                defined.send(format!("def of {name}"));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                log.lock().unwrap().push(format!("end {name}"));
+                match name.as_str() {
+                    // `a` fails after its definition went out; `a1` fails because of it.
+                    "a" | "a1" => Err(format!("{name}: RUN false")),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        let log = log.lock().unwrap();
+        let at = |s: &str| log.iter().position(|l| l == s).unwrap();
+        assert!(at("start a on Some(\"def of root\")") < at("end root"));
+        assert!(at("start a1 on Some(\"def of a\")") < at("end a"));
+        assert!(matches!(&outcomes["a"], Outcome::Failed { .. }));
+        assert_eq!(
+            outcomes["a1"],
+            Outcome::Skipped {
+                because: "a".into()
+            }
+        );
+        assert!(matches!(outcomes["b"], Outcome::Succeeded { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_failure_before_the_definition_never_starts_the_children() {
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let outcomes = run(&stack(), 0, |name, _: Option<u8>, mut defined| {
+            let started = started.clone();
+            async move {
+                started.lock().unwrap().push(name.clone());
+                if name == "root" {
+                    return Err("Dockerfile parse error".to_string());
+                }
+                defined.send(1);
+                Ok(())
+            }
+        })
+        .await;
+        let mut started = started.lock().unwrap().clone();
+        started.sort();
+        assert_eq!(started, ["other", "root"]);
+        for child in ["a", "b", "a1"] {
+            assert_eq!(
+                outcomes[child],
+                Outcome::Skipped {
+                    because: "root".into()
+                }
+            );
+        }
     }
 }

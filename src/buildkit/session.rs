@@ -1,9 +1,10 @@
 //! The client's session: the gRPC services BuildKit calls back into while it builds.
 //!
-//! stackplan sends its folders inline as LLB (see [`super::llb`]), so the session only
-//! serves `grpc.health.v1.Health` (BuildKit checks the session is alive) and
+//! It serves `grpc.health.v1.Health` (BuildKit checks the session is alive),
 //! `moby.filesync.v1.Auth` (registry credentials from the user's Docker config, for pulls
-//! and pushes that need a login). The session is one HTTP/2 connection on which *we* are the
+//! and pushes that need a login) and `moby.filesync.v1.FileSync` (the target's folders,
+//! see [`super::filesync`]). A session serves one target's folders under BuildKit's names
+//! (`context`, `dockerfile`), so each target has its own. The session is one HTTP/2 connection on which *we* are the
 //! server: a buildkitd carries it inside the `Control.Session` stream, a Docker engine on an
 //! upgraded `POST /session`.
 
@@ -25,6 +26,9 @@ use bollard_buildkit_proto::moby::filesync::v1::{
 };
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::filesync::FileSyncService;
+use bollard_buildkit_proto::moby::filesync::packet::file_sync_server::FileSyncServer;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
@@ -38,6 +42,7 @@ const METHODS: &[&str] = &[
     "/moby.filesync.v1.Auth/FetchToken",
     "/moby.filesync.v1.Auth/GetTokenAuthority",
     "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+    "/moby.filesync.v1.FileSync/DiffCopy",
 ];
 
 /// A random id in BuildKit's style (base-36).
@@ -61,12 +66,17 @@ pub fn new_id() -> String {
     out
 }
 
-/// The session's identity, sent with it and referred to by every solve.
+/// The session's identity, sent with it and referred to by every solve, and the folders
+/// it serves.
 #[derive(Clone, Debug)]
 pub struct SessionInfo {
     pub id: String,
     pub name: String,
+    /// With BuildKit's `SharedKeyHint`, the key of BuildKit's copy of a folder from an
+    /// earlier transfer: a stable one (from the folder's path) makes a second build send
+    /// only what changed.
     pub shared_key: String,
+    pub dirs: super::filesync::Dirs,
 }
 
 impl SessionInfo {
@@ -75,6 +85,19 @@ impl SessionInfo {
             id: new_id(),
             name: "stackplan".into(),
             shared_key: new_id(),
+            dirs: Default::default(),
+        }
+    }
+
+    /// A session serving `dirs`, its shared key derived from `key` (say, the folder's path).
+    pub fn serving(dirs: super::filesync::Dirs, key: &str) -> SessionInfo {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(key.as_bytes());
+        let shared_key: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        SessionInfo {
+            shared_key,
+            dirs,
+            ..SessionInfo::new()
         }
     }
 
@@ -106,7 +129,10 @@ pub async fn start(address: &Address, channel: Channel, info: &SessionInfo) -> R
                 .map_err(|e| Error::Build {
                     message: format!("BuildKit at {address}: cannot open a session: {e}"),
                 })?;
-            serve(Io(Box::pin(hyper_util::rt::TokioIo::new(io))));
+            serve(
+                Io(Box::pin(hyper_util::rt::TokioIo::new(io))),
+                info.dirs.clone(),
+            );
         }
         Address::Tcp { .. } | Address::Unix(_) => {
             // Bytes the local server writes go to BuildKit as BytesMessages, and the other way.
@@ -154,18 +180,19 @@ pub async fn start(address: &Address, channel: Channel, info: &SessionInfo) -> R
                     }
                 }
             });
-            serve(Io(Box::pin(ours)));
+            serve(Io(Box::pin(ours)), info.dirs.clone());
         }
     }
     Ok(())
 }
 
 /// Serves the session's services on one connection, in the background.
-fn serve(io: Io) {
+fn serve(io: Io, dirs: super::filesync::Dirs) {
     tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
             .add_service(HealthServer::new(HealthService))
             .add_service(AuthServer::new(AuthService))
+            .add_service(FileSyncServer::new(FileSyncService::new(dirs)))
             .serve_with_incoming(futures::stream::iter([Ok::<_, std::io::Error>(io)]))
             .await;
     });

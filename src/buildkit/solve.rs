@@ -1,16 +1,15 @@
 //! One target → one solve request for the Dockerfile frontend (`dockerfile.v0`).
 //!
-//! The image folder and its Dockerfile go as frontend inputs (`context`, `dockerfile`)
-//! marshalled as LLB, so no file-sync session is needed. Build args, labels and platforms
+//! The image folder and its Dockerfile's folder are read by BuildKit from the target's
+//! session (`context`, `dockerfile`, see [`super::filesync`]). Build args, labels and platforms
 //! are frontend attributes; cache imports go both in the request and in the `cache-imports`
 //! attribute, as BuildKit's reference client does (the frontend's own solves read the
-//! attribute). A child reaches its parent through the registry (or the engine's image
-//! store): the parent is exported before the child starts, and when the child's `FROM`
-//! names another place than the parent's ref (a `--registry` rewrite) a named context
-//! `context:<FROM>` = `docker-image://<parent ref>` redirects it. Why not in-graph
-//! (`input:<name>` with the parent's result)? Each target is its own solve, so a parent's
-//! result exists only as an exported image; re-solving the parent's Dockerfile inside every
-//! child's request would build it once per child.
+//! attribute). A child reaches a parent built in the same run either in-graph
+//! ([`Chain::InGraph`]: [`super::gateway`] gives it the parent's result) or, when the
+//! daemon's gateway cannot, through the registry or the engine's image store
+//! ([`Chain::Exported`]: the parent is exported before the child starts, and when the
+//! child's `FROM` names another place than the parent's ref — a `--registry` rewrite — a
+//! named context `context:<FROM>` = `docker-image://<parent ref>` redirects it).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,11 +40,21 @@ pub struct SolveSpec {
     pub cache_exports: Vec<(String, BTreeMap<String, String>)>,
 }
 
+/// How a child reaches a parent built in the same run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// The parent's result, in the same graph ([`super::gateway`] adds it).
+    InGraph,
+    /// The parent's exported image (its ref in the registry or the engine's store).
+    Exported,
+}
+
 /// The solve of `t`. `insecure(host)` says whether a registry is reached over plain HTTP.
 pub fn spec(
     t: &Target,
     cache_to: CacheTo,
     export: Export,
+    chain: Chain,
     insecure: impl Fn(&str) -> bool,
 ) -> SolveSpec {
     let mut attrs = BTreeMap::new();
@@ -72,11 +81,17 @@ pub fn spec(
         );
     }
     if let Some(input) = &t.parent_input {
-        // A parent built in this run was exported under its tag before this solve started.
+        // A parent built in this run is either chained in-graph (by the gateway) or was
+        // exported under its tag before this solve started.
         let parent_ref = match &input.source {
-            ParentSource::Target { reference, .. } | ParentSource::Image(reference) => reference,
+            ParentSource::Target { .. } if chain == Chain::InGraph => None,
+            ParentSource::Target { reference, .. } | ParentSource::Image(reference) => {
+                Some(reference)
+            }
         };
-        if crate::reference::familiar(parent_ref) != input.from {
+        if let Some(parent_ref) = parent_ref
+            && crate::reference::familiar(parent_ref) != input.from
+        {
             attrs.insert(
                 "context:".to_string() + &input.from,
                 format!("docker-image://{parent_ref}"),
@@ -145,13 +160,12 @@ fn hash(m: &BTreeMap<String, String>) -> HashMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The request itself, with the folders marshalled as LLB.
+/// The request itself; `inputs` are frontend inputs (folders marshalled as LLB), if any.
 pub fn request(
     spec: &SolveSpec,
     build_ref: &str,
     session: &str,
-    context: Definition,
-    dockerfile: Definition,
+    inputs: BTreeMap<String, Definition>,
 ) -> SolveRequest {
     let (exporter, exporter_attrs) = match &spec.exporter {
         Some((ty, attrs)) => (ty.clone(), hash(attrs)),
@@ -176,25 +190,47 @@ pub fn request(
             exports: spec.cache_exports.iter().map(entry).collect(),
             ..CacheOptions::default()
         }),
-        frontend_inputs: HashMap::from([
-            ("context".to_string(), context),
-            ("dockerfile".to_string(), dockerfile),
-        ]),
+        frontend_inputs: inputs.into_iter().collect(),
         ..SolveRequest::default()
     }
 }
 
-/// `stackplan build --dry-run`: the requests as JSON (the LLB summarized).
+/// `stackplan build --dry-run`: what would be sent for one target, as JSON (LLB
+/// summarized). `control` is the control solve (exporter and cache), `frontend` the solve of
+/// the Dockerfile frontend (through the gateway, or in the control solve itself when the
+/// daemon has no usable gateway).
 #[derive(Serialize)]
 pub struct DryRun<'a> {
     pub target: &'a str,
-    pub frontend: &'static str,
-    pub frontend_attrs: &'a BTreeMap<String, String>,
-    pub frontend_inputs: BTreeMap<&'static str, InputView>,
+    pub control: ControlView<'a>,
+    pub frontend: FrontendView,
+    /// The parent whose result this target is solved on.
+    pub after: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct ControlView<'a> {
     pub exporter: Option<ExporterView<'a>>,
     pub cache_imports: Vec<CacheView<'a>>,
     pub cache_exports: Vec<CacheView<'a>>,
-    pub after: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct FrontendView {
+    pub frontend: &'static str,
+    pub frontend_attrs: BTreeMap<String, String>,
+    pub frontend_inputs: BTreeMap<String, InputDryRun>,
+    /// The folders the target's session serves (file sync), relative to the checkout.
+    pub locals: BTreeMap<String, String>,
+}
+
+/// A frontend input: marshalled LLB, or another target's result (known only at build
+/// time).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum InputDryRun {
+    Llb(InputView),
+    Result(String),
 }
 
 #[derive(Serialize)]
@@ -222,8 +258,10 @@ pub struct CacheView<'a> {
 impl<'a> DryRun<'a> {
     pub fn new(
         spec: &'a SolveSpec,
+        frontend_attrs: BTreeMap<String, String>,
+        frontend_inputs: BTreeMap<String, InputDryRun>,
+        locals: BTreeMap<String, String>,
         after: Option<&'a str>,
-        inputs: BTreeMap<&'static str, InputView>,
     ) -> Self {
         let view = |v: &'a [(String, BTreeMap<String, String>)]| {
             v.iter()
@@ -232,15 +270,20 @@ impl<'a> DryRun<'a> {
         };
         DryRun {
             target: &spec.target,
-            frontend: "dockerfile.v0",
-            frontend_attrs: &spec.frontend_attrs,
-            frontend_inputs: inputs,
-            exporter: spec
-                .exporter
-                .as_ref()
-                .map(|(ty, attrs)| ExporterView { ty, attrs }),
-            cache_imports: view(&spec.cache_imports),
-            cache_exports: view(&spec.cache_exports),
+            control: ControlView {
+                exporter: spec
+                    .exporter
+                    .as_ref()
+                    .map(|(ty, attrs)| ExporterView { ty, attrs }),
+                cache_imports: view(&spec.cache_imports),
+                cache_exports: view(&spec.cache_exports),
+            },
+            frontend: FrontendView {
+                frontend: "dockerfile.v0",
+                frontend_attrs,
+                frontend_inputs,
+                locals,
+            },
             after,
         }
     }
@@ -287,7 +330,9 @@ mod tests {
     fn a_target_becomes_frontend_attributes_exporter_and_cache() {
         let p = stack_plan(None);
         let kid = p.target("kid").unwrap();
-        let s = spec(kid, CacheTo::Inline, Export::Push, |_| false);
+        let s = spec(kid, CacheTo::Inline, Export::Push, Chain::Exported, |_| {
+            false
+        });
         assert_eq!(s.frontend_attrs["filename"], "Dockerfile");
         assert_eq!(s.frontend_attrs["build-arg:BASE_TAG"], "1-b");
         assert!(
@@ -323,17 +368,21 @@ mod tests {
     fn a_registry_rewrite_redirects_the_from_and_loopback_is_insecure() {
         let p = stack_plan(Some("localhost:5000/ns"));
         let kid = p.target("kid").unwrap();
-        let s = spec(kid, CacheTo::None, Export::Push, |h| h == "localhost:5000");
+        let s = spec(kid, CacheTo::None, Export::Push, Chain::Exported, |h| {
+            h == "localhost:5000"
+        });
         assert_eq!(
             s.frontend_attrs["context:ghcr.io/o/base:1-b"],
             "docker-image://localhost:5000/ns/base:1-b"
         );
         assert_eq!(s.exporter.as_ref().unwrap().1["registry.insecure"], "true");
         assert!(s.cache_exports.is_empty());
-        let engine = spec(kid, CacheTo::None, Export::Engine, |_| false);
+        let engine = spec(kid, CacheTo::None, Export::Engine, Chain::Exported, |_| {
+            false
+        });
         assert_eq!(engine.exporter.unwrap().0, "moby");
         assert!(
-            spec(kid, CacheTo::None, Export::None, |_| false)
+            spec(kid, CacheTo::None, Export::None, Chain::Exported, |_| false)
                 .exporter
                 .is_none()
         );
@@ -346,6 +395,7 @@ mod tests {
             p.target("base").unwrap(),
             CacheTo::Inline,
             Export::Push,
+            Chain::Exported,
             |_| false,
         );
         let def = crate::buildkit::llb::marshal_files(
@@ -356,7 +406,11 @@ mod tests {
             }],
             "x",
         );
-        let r = request(&s, "ref1", "sess1", def.clone(), def);
+        let inputs = BTreeMap::from([
+            ("context".to_string(), def.clone()),
+            ("dockerfile".to_string(), def),
+        ]);
+        let r = request(&s, "ref1", "sess1", inputs);
         assert_eq!(r.frontend, "dockerfile.v0");
         assert_eq!((r.r#ref.as_str(), r.session.as_str()), ("ref1", "sess1"));
         assert_eq!(r.exporter_deprecated, "image");

@@ -7,20 +7,19 @@ use std::time::Duration;
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::{ListWorkersRequest, StatusRequest};
-use bollard_buildkit_proto::pb::Definition;
 use clap::Args;
 use futures::StreamExt;
 
 use super::{PlanArgs, Printer, inputs};
 use crate::buildkit::address::{Address, Tls};
 use crate::buildkit::connect;
-use crate::buildkit::llb::{self, Entry};
+use crate::buildkit::gateway::{self, Defined};
 use crate::buildkit::progress::{Mode, Progress};
 use crate::buildkit::schedule::{self, Job, Outcome};
 use crate::buildkit::session::{SessionInfo, new_id};
-use crate::buildkit::solve::{self, Export, SolveSpec};
+use crate::buildkit::solve::{self, Chain, Export, SolveSpec};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::plan::{ParentSource, Plan};
 
 #[derive(Debug, Clone, Args)]
 pub struct BuildCmd {
@@ -67,30 +66,39 @@ pub struct BuildCmd {
     #[arg(long, value_enum, default_value_t = Mode::Auto, help_heading = "BuildKit")]
     pub progress: Mode,
 
-    /// Print the solve requests as JSON and send nothing.
+    /// Print the requests as JSON (each target's control solve and its gateway solve of the
+    /// Dockerfile frontend) and send nothing.
     #[arg(long, help_heading = "BuildKit")]
     pub dry_run: bool,
 }
 
 /// One target, ready to send.
 struct Prepared {
-    spec: SolveSpec,
-    context: Definition,
-    dockerfile: Definition,
+    /// Its solve when its parent is chained in-graph (gateway mode).
+    in_graph: SolveSpec,
+    /// Its solve when its parent is reached as an exported image (one solve per target).
+    exported: SolveSpec,
+    /// The child's `FROM` and the parent target, when the parent builds in this run.
+    chain: Option<(String, String)>,
+    /// The folders its session serves (`context`, `dockerfile`), relative to the checkout
+    /// and absolute.
+    folders: BTreeMap<String, (String, PathBuf)>,
 }
 
-fn read_folder(folder: &Path) -> Result<Vec<Entry>> {
-    llb::read_folder(folder).map_err(|e| match e {
-        llb::ReadError::Io(path, err) => Error::io("cannot read", path, err),
-        llb::ReadError::TooLarge { bytes } => Error::usage_with_help(
-            format!(
-                "{} holds more than {} KiB of files ({bytes}+ bytes): too large to send inline",
-                folder.display(),
-                llb::MAX_INLINE_BYTES / 1024
-            ),
-            "keep large files out of the image folder (fetch them in a RUN step), or build with `stackplan bake` and buildx",
-        ),
-    })
+impl Prepared {
+    fn session(&self) -> SessionInfo {
+        let dirs = self
+            .folders
+            .iter()
+            .map(|(name, (_, path))| (name.clone(), path.clone()))
+            .collect();
+        let key = self
+            .folders
+            .get("context")
+            .map(|(_, p)| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        SessionInfo::serving(dirs, &key)
+    }
 }
 
 fn prepare(
@@ -102,63 +110,55 @@ fn prepare(
     let mut out = BTreeMap::new();
     for t in plan.to_build() {
         let folder = root.join(&t.context);
-        let context = read_folder(&folder)?;
         let dockerfile_path = folder.join(&t.dockerfile);
-        let data = std::fs::read(&dockerfile_path)
-            .map_err(|e| Error::io("cannot read", &dockerfile_path, e))?;
-        let name = t
-            .dockerfile
-            .rsplit('/')
-            .next()
-            .unwrap_or(&t.dockerfile)
-            .to_string();
-        let dockerfile = vec![Entry::File {
-            path: name,
-            mode: 0o644,
-            data,
-        }];
-        let spec = solve::spec(t, plan.cache_to, export, |host| {
-            crate::registry::is_loopback(host) || insecure.iter().any(|h| h == host)
-        });
+        if !dockerfile_path.is_file() {
+            return Err(Error::io(
+                "cannot read",
+                &dockerfile_path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let dockerfile_dir = dockerfile_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| folder.clone());
+        let dockerfile_rel = Path::new(&t.context)
+            .join(&t.dockerfile)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| t.context.clone());
+        let is_insecure =
+            |host: &str| crate::registry::is_loopback(host) || insecure.iter().any(|h| h == host);
+        let chain = t
+            .parent_input
+            .as_ref()
+            .and_then(|input| match &input.source {
+                ParentSource::Target { name, .. } => Some((input.from.clone(), name.clone())),
+                ParentSource::Image(_) => None,
+            });
         out.insert(
             t.name.clone(),
             Prepared {
-                spec,
-                context: llb::marshal_files(&context, &format!("context {}", t.context)),
-                dockerfile: llb::marshal_files(
-                    &dockerfile,
-                    &format!("dockerfile {}", t.dockerfile),
-                ),
+                in_graph: solve::spec(t, plan.cache_to, export, Chain::InGraph, is_insecure),
+                exported: solve::spec(t, plan.cache_to, export, Chain::Exported, is_insecure),
+                chain,
+                folders: BTreeMap::from([
+                    ("context".to_string(), (t.context.clone(), folder.clone())),
+                    ("dockerfile".to_string(), (dockerfile_rel, dockerfile_dir)),
+                ]),
             },
         );
     }
     Ok(out)
 }
 
-fn input_view(def: &Definition) -> solve::InputView {
-    use prost::Message;
-    let mut files = 0;
-    let mut bytes = 0u64;
-    for op in def
-        .def
-        .iter()
-        .filter_map(|b| bollard_buildkit_proto::pb::Op::decode(b.as_slice()).ok())
-    {
-        if let Some(bollard_buildkit_proto::pb::op::Op::File(f)) = op.op {
-            for a in f.actions {
-                if let Some(bollard_buildkit_proto::pb::file_action::Action::Mkfile(m)) = a.action {
-                    files += 1;
-                    bytes += m.data.len() as u64;
-                }
-            }
-        }
-    }
-    solve::InputView {
-        ops: def.def.len(),
-        files,
-        bytes,
-        digest: def.def.last().map(|b| llb::digest(b)).unwrap_or_default(),
-    }
+/// How targets reach BuildKit in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// One gateway build per target, children chained to their parent's result.
+    Gateway,
+    /// One `dockerfile.v0` solve per target, children on their parent's exported image.
+    PerTarget,
 }
 
 pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
@@ -187,14 +187,6 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 .filter(|p| plan.target(p).is_some_and(|p| p.builds())),
         })
         .collect();
-    if export == Export::None && jobs.iter().any(|j| j.parent.is_some()) {
-        return Err(Error::usage_with_help(
-            format!(
-                "a child cannot be built on its parent without --push: {address} has no image store to keep the parent in"
-            ),
-            "pass --push (the child then builds on the pushed parent), or build against docker://",
-        ));
-    }
     let prepared = prepare(&plan, &root, export, &cmd.plan.insecure_registry)?;
     let order: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
 
@@ -203,11 +195,26 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
             .iter()
             .map(|j| {
                 let p = &prepared[&j.name];
-                let inputs = BTreeMap::from([
-                    ("context", input_view(&p.context)),
-                    ("dockerfile", input_view(&p.dockerfile)),
-                ]);
-                solve::DryRun::new(&p.spec, j.parent.as_deref(), inputs)
+                let mut attrs = p.in_graph.frontend_attrs.clone();
+                let mut inputs = BTreeMap::new();
+                if let Some((from, parent)) = &p.chain {
+                    let name = gateway::input_name(parent);
+                    attrs.insert(format!("context:{from}"), format!("input:{name}"));
+                    attrs.insert(
+                        format!("input-metadata:{name}"),
+                        format!("<image config of {parent}'s result>"),
+                    );
+                    inputs.insert(
+                        name,
+                        solve::InputDryRun::Result(format!("<definition of {parent}'s result>")),
+                    );
+                }
+                let locals = p
+                    .folders
+                    .iter()
+                    .map(|(name, (rel, _))| (name.clone(), rel.clone()))
+                    .collect();
+                solve::DryRun::new(&p.in_graph, attrs, inputs, locals, j.parent.as_deref())
             })
             .collect();
         let mut text = serde_json::to_string_pretty(&views).expect("plain data");
@@ -241,10 +248,17 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         return Ok(());
     }
 
-    let progress = Arc::new(Progress::new(cmd.progress));
+    let progress = Arc::new(
+        Progress::new(cmd.progress).with_parents(
+            jobs.iter()
+                .filter_map(|j| Some((j.name.clone(), j.parent.clone()?))),
+        ),
+    );
     let prepared = Arc::new(prepared);
     let started = std::time::Instant::now();
-    let outcomes = inputs::runtime()?.block_on(async {
+    let has_children = jobs.iter().any(|j| j.parent.is_some());
+    let (outcomes, notes) = inputs::runtime()?.block_on(async {
+        let mut notes = Vec::new();
         let channel = connect::channel(&address).await?;
         // A daemon that is down or is no BuildKit shows here, within the connect timeout.
         let workers = tokio::time::timeout(
@@ -266,57 +280,74 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 message: format!("BuildKit at {address} has no worker"),
             });
         }
-        let session = SessionInfo::new();
-        crate::buildkit::session::start(&address, channel.clone(), &session).await?;
-        Ok(schedule::run(&jobs, cmd.jobs, |name| {
+        // One session per target: BuildKit asks each for its `context` and `dockerfile`.
+        let sessions: BTreeMap<String, SessionInfo> = prepared
+            .iter()
+            .map(|(name, p)| (name.clone(), p.session()))
+            .collect();
+        futures::future::try_join_all(
+            sessions
+                .values()
+                .map(|s| crate::buildkit::session::start(&address, channel.clone(), s)),
+        )
+        .await?;
+        let sessions = Arc::new(sessions);
+        let probe_session = sessions.values().next().map(|s| s.id.clone()).unwrap_or_default();
+        let route = match gateway::probe(&channel, &probe_session).await {
+            Ok(()) => Route::Gateway,
+            Err(why) => {
+                notes.push(format!(
+                    "BuildKit at {address}: {why}; each target is solved on its own, and a child waits for its parent's image"
+                ));
+                Route::PerTarget
+            }
+        };
+        if route == Route::PerTarget && export == Export::None && has_children {
+            return Err(Error::usage_with_help(
+                format!(
+                    "a child cannot be built on its parent without --push: {address} cannot chain them in one graph and has no image store to keep the parent in"
+                ),
+                "pass --push (the child then builds on the pushed parent), or build against docker://",
+            ));
+        }
+        for note in &notes {
+            progress.note(note);
+        }
+        let outcomes = schedule::run(&jobs, cmd.jobs, |name, parent: Option<Defined>, defined| {
             let channel = channel.clone();
             let progress = progress.clone();
             let prepared = prepared.clone();
-            let session = session.id.clone();
+            let session = sessions[&name].id.clone();
             async move {
                 let p = &prepared[&name];
                 let build_ref = new_id();
-                let request = solve::request(
-                    &p.spec,
-                    &build_ref,
-                    &session,
-                    p.context.clone(),
-                    p.dockerfile.clone(),
-                );
                 progress.started(&name);
-                let status = {
-                    let mut client = ControlClient::new(channel.clone());
-                    let progress = progress.clone();
-                    let name = name.clone();
-                    let build_ref = build_ref.clone();
-                    tokio::spawn(async move {
-                        // The status stream opens once the solve is known; retry briefly.
-                        for _ in 0..50 {
-                            match client
-                                .status(StatusRequest {
-                                    r#ref: build_ref.clone(),
-                                })
-                                .await
-                            {
-                                Ok(stream) => {
-                                    let mut stream = stream.into_inner();
-                                    while let Some(Ok(s)) = stream.next().await {
-                                        progress.status(&name, &s);
-                                    }
-                                    return;
-                                }
-                                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                            }
+                let status = watch(&channel, &progress, &name, &build_ref);
+                let result = match route {
+                    Route::Gateway => {
+                        let mut attrs = p.in_graph.frontend_attrs.clone();
+                        let mut inputs = BTreeMap::new();
+                        if let (Some((from, parent_name)), Some(result)) = (&p.chain, &parent) {
+                            gateway::chain_to(&mut attrs, &mut inputs, from, parent_name, result);
                         }
-                    })
+                        let bridge = gateway::bridge_request(&p.in_graph, &attrs, inputs);
+                        let control = gateway::control_request(&p.in_graph, &build_ref, &session);
+                        let mut defined = defined;
+                        gateway::solve(&channel, control, bridge, |d| defined.send(d)).await
+                    }
+                    Route::PerTarget => {
+                        let request =
+                            solve::request(&p.exported, &build_ref, &session, BTreeMap::new());
+                        ControlClient::new(channel)
+                            .max_decoding_message_size(64 << 20)
+                            .max_encoding_message_size(64 << 20)
+                            .solve(request)
+                            .await
+                            .map(|_| ())
+                            .map_err(|s| s.message().to_string())
+                    }
                 };
-                let result = ControlClient::new(channel)
-                    .max_decoding_message_size(64 << 20)
-                    .max_encoding_message_size(64 << 20)
-                    .solve(request)
-                    .await;
                 let _ = tokio::time::timeout(Duration::from_secs(2), status).await;
-                let result = result.map(|_| ()).map_err(|s| s.message().to_string());
                 let outcome = match &result {
                     Ok(()) => Outcome::Succeeded {
                         duration: Duration::ZERO,
@@ -330,8 +361,10 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 result
             }
         })
-        .await)
+        .await;
+        Ok((outcomes, notes))
     })?;
+    let _ = notes;
 
     let summary = progress.summary(&outcomes, &order);
     eprint!("{summary}");
@@ -363,4 +396,37 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// Follows the status stream of the build `build_ref` into `progress`, in the background.
+fn watch(
+    channel: &tonic::transport::Channel,
+    progress: &Arc<Progress>,
+    name: &str,
+    build_ref: &str,
+) -> tokio::task::JoinHandle<()> {
+    let mut client = ControlClient::new(channel.clone());
+    let progress = progress.clone();
+    let name = name.to_string();
+    let build_ref = build_ref.to_string();
+    tokio::spawn(async move {
+        // The status stream opens once the solve is known; retry briefly.
+        for _ in 0..50 {
+            match client
+                .status(StatusRequest {
+                    r#ref: build_ref.clone(),
+                })
+                .await
+            {
+                Ok(stream) => {
+                    let mut stream = stream.into_inner();
+                    while let Some(Ok(s)) = stream.next().await {
+                        progress.status(&name, &s);
+                    }
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
 }
