@@ -4,13 +4,15 @@
 //! The context is the folder as it is on disk (gitignored files included: buildx sends
 //! them), less what its `.dockerignore` excludes ([`walk`]). A file's id is git's blob id:
 //! taken from git's index when git vouches that the file on disk is the committed blob
-//! ([`Git::clean_blobs`], one set of git commands for all images), hashed from disk
-//! otherwise ([`hash`], over threads when there are many). Both give the same id for the
-//! same bytes, so a context's digest does not depend on what is committed.
+//! ([`Git::clean_blobs`], one set of git commands for all images, answering while the
+//! folders are walked), hashed from disk otherwise ([`hash`]). Both ways give the same id
+//! for the same bytes, so a context's digest does not depend on what is committed.
+//! Walking and hashing are spread over threads when there are many ([`parallel`]).
 //!
 //! It does not decide what the digest is for, nor which images need one.
 
 mod hash;
+mod parallel;
 mod walk;
 
 #[cfg(test)]
@@ -34,6 +36,9 @@ pub struct ContextRequest {
     pub dockerfile: String,
 }
 
+/// Below this many contexts per thread, walking them on one thread is as fast.
+const CONTEXTS_PER_THREAD: usize = 32;
+
 /// Where a file's id comes from.
 enum Source {
     Git(String),
@@ -56,10 +61,11 @@ pub fn read_contexts(
     // git answers (in its own processes) while the folders are walked.
     let (walked, from_git) = std::thread::scope(|scope| {
         let git = scope.spawn(|| clean_blobs(root, requests));
-        let walked = requests
-            .iter()
-            .map(|request| walk::walk(root, request))
-            .collect::<Result<Vec<_>>>();
+        let walked = parallel::map(requests, CONTEXTS_PER_THREAD, |request| {
+            walk::walk(root, request)
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>();
         let from_git = git
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
