@@ -15,10 +15,10 @@
 //! Not sent, as fsutil would: extended attributes, hard links as links (each path goes as
 //! its own file), device numbers.
 //!
-//! Pattern matching follows `moby/patternmatcher` closely enough for `.dockerignore` files
-//! (`*`, `?`, `[...]`, `**`, `!` exceptions, a pattern matching a folder matching everything
-//! under it); the project's own `.dockerignore` reader (`src/dockerignore.rs`, for the
-//! inputs digest) is meant to replace [`Patterns`] once both are on main.
+//! Exclude patterns are read by [`crate::dockerignore`], the reader the inputs digest uses,
+//! so what is hashed and what is sent follow the same rules. Include patterns (fsutil's
+//! `include-patterns`, a path or a folder above it matching) use the small [`Patterns`]
+//! matcher below.
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -28,6 +28,8 @@ use std::sync::Arc;
 use bollard_buildkit_proto::fsutil::types::{Packet, Stat, packet::PacketType};
 use bollard_buildkit_proto::moby::filesync::packet::file_sync_server::FileSync;
 use globset::{GlobBuilder, GlobMatcher};
+
+use crate::dockerignore::Dockerignore;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -124,7 +126,7 @@ impl FileSync for FileSyncService {
         };
         let filter = Filter {
             includes: Patterns::new(&values(metadata, "include-patterns")),
-            excludes: Patterns::new(&values(metadata, "exclude-patterns")),
+            excludes: excludes(&values(metadata, "exclude-patterns"))?,
             follow: values(metadata, "followpaths"),
         };
         let incoming = request.into_inner();
@@ -248,10 +250,16 @@ async fn send_file(
     .map_err(|_| ())
 }
 
+/// The exclude patterns BuildKit sent, read as a `.dockerignore`.
+fn excludes(patterns: &[String]) -> Result<Dockerignore, Status> {
+    Dockerignore::parse(&patterns.join("\n"), Path::new("exclude-patterns"))
+        .map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
 /// What BuildKit asked for.
 struct Filter {
     includes: Patterns,
-    excludes: Patterns,
+    excludes: Dockerignore,
     follow: Vec<String>,
 }
 
@@ -269,7 +277,7 @@ impl Filter {
 
     /// Whether a folder may hold something that is sent.
     fn may_hold(&self, dir: &str) -> bool {
-        if self.excludes.matches(dir) && !self.excludes.has_exceptions() {
+        if self.excludes.excludes(dir) && !self.excludes.may_reinclude_below(dir) {
             return false;
         }
         if self.includes.is_empty() && self.follow.is_empty() {
@@ -284,7 +292,7 @@ impl Filter {
     }
 
     fn kept(&self, path: &str) -> bool {
-        self.included(path) && !self.excludes.matches(path)
+        self.included(path) && !self.excludes.excludes(path)
     }
 }
 
@@ -399,7 +407,7 @@ fn stat(path: &str, meta: &std::fs::Metadata, full: &Path) -> Stat {
     }
 }
 
-/// `.dockerignore`-style patterns, in order; `!` patterns are exceptions.
+/// Include patterns, in order; `!` patterns are exceptions.
 #[derive(Clone, Default)]
 pub struct Patterns {
     patterns: Vec<(bool, String, GlobMatcher)>,
@@ -431,10 +439,6 @@ impl Patterns {
 
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
-    }
-
-    fn has_exceptions(&self) -> bool {
-        self.patterns.iter().any(|(e, _, _)| *e)
     }
 
     /// Whether `path` (or a folder above it) matches, the last matching pattern deciding.
@@ -506,7 +510,7 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let filter = Filter {
             includes: Patterns::new(&s(inc)),
-            excludes: Patterns::new(&s(exc)),
+            excludes: excludes(&s(exc)).unwrap(),
             follow: s(follow),
         };
         walk(root, &filter)
@@ -541,7 +545,7 @@ mod tests {
         );
         let filter = Filter {
             includes: Patterns::default(),
-            excludes: Patterns::default(),
+            excludes: Dockerignore::default(),
             follow: vec![],
         };
         let stats = walk(d.path(), &filter).unwrap();
