@@ -15,13 +15,14 @@ git clone -q "$repo" "$work/repo"
 cd "$work/repo"
 export STACKPLAN_OFFLINE=1 NO_COLOR=1
 decisions() {
-    "$1" plan --format json --base "$2^" --head "$2" --branch replay --revision= --source-url= 2>"$work/err" \
-        | python3 -c 'import json,sys
+    local out
+    out=$("$1" plan --format json --base "$2^" --head "$2" --branch replay --revision= --source-url= 2>"$work/err") \
+        || { echo "error: $(grep -m1 -i error "$work/err" | cut -c1-160)"; return; }
+    python3 -c 'import json,sys
 p = json.load(sys.stdin)
 for t in p["targets"]:
     kinds = sorted({r["kind"] for r in t["reason_details"]})
-    print(t["name"], t["rebuild"], ",".join(kinds), t.get("action", "build" if t["rebuild"] else "none"))' \
-        || echo "error: $(head -c 300 "$work/err" | tr '\n' ' ')"
+    print(t["name"], t["rebuild"], ",".join(kinds), t.get("action", "build" if t["rebuild"] else "none"))' <<< "$out"
 }
 total=0 same=0 differ=0 rebuilt=0
 for c in $(git rev-list --first-parent --reverse HEAD | tail -n "$max"); do
