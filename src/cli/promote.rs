@@ -276,20 +276,33 @@ pub fn execute(
             }
             return Ok((lines, Vec::new()));
         }
-        // 2. Write every tag; a failure does not stop the others, and is reported.
-        let results: Vec<(Move, Result<String>, bool)> = stream::iter(moves)
-            .map(|m| {
-                let source = sources[&m.from].clone().unwrap_or_default();
-                let already = current.get(&m.to).cloned().flatten() == Some(source.clone());
+        // 2. Write every tag; a failure does not stop the others, and is reported. The tags
+        // of one source are written one after the other: each PUT of a manifest rewrites
+        // its revision in the registry, and a registry whose storage does not write files
+        // atomically (distribution's filesystem driver) can fail a concurrent read of it.
+        let mut by_source: BTreeMap<String, Vec<Move>> = BTreeMap::new();
+        for m in moves {
+            by_source.entry(m.from.clone()).or_default().push(m);
+        }
+        let results: Vec<(Move, Result<String>, bool)> = stream::iter(by_source.into_values())
+            .map(|group| {
+                let (sources, current) = (&sources, &current);
                 async move {
-                    if already {
-                        return (m, Ok(source), true);
+                    let mut out = Vec::with_capacity(group.len());
+                    for m in group {
+                        let source = sources[&m.from].clone().unwrap_or_default();
+                        if current.get(&m.to).cloned().flatten() == Some(source.clone()) {
+                            out.push((m, Ok(source), true));
+                            continue;
+                        }
+                        let r = registry.copy_manifest(&m.from, &m.to).await;
+                        out.push((m, r, false));
                     }
-                    let r = registry.copy_manifest(&m.from, &m.to).await;
-                    (m, r, false)
+                    out
                 }
             })
             .buffer_unordered(8)
+            .flat_map(stream::iter)
             .collect()
             .await;
         let mut failed = Vec::new();

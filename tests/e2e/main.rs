@@ -14,3 +14,4 @@ mod promote_publish;
 mod real_registries;
 mod registry_probe;
 mod reuse;
+mod secrets;

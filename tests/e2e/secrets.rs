@@ -1,0 +1,165 @@
+//! Secrets never leak: every command that talks to a registry runs with known credentials
+//! configured — the right ones, and a wrong password — and neither the password nor its
+//! base64 form may appear in any stdout, stderr, plan, bake file or error, failures
+//! included.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::env::{Env, bake, docker_config, unique};
+use crate::support::Repo;
+
+/// Every form a secret could leak in: as written, and inside a basic-auth header.
+fn forms(user: &str, password: &str) -> Vec<String> {
+    use base64::Engine;
+    vec![
+        password.to_string(),
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+    ]
+}
+
+/// Fails the test when any form of a secret is in `text`.
+#[track_caller]
+fn clean(what: &str, text: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(!text.contains(s.as_str()), "{what} leaks a secret:\n{text}");
+    }
+}
+
+fn run(repo: &Repo, args: &[&str], config: &Path, secrets: &[String]) -> Output {
+    let out = crate::env::stackplan(repo, args, Some(config));
+    let what = format!("stackplan {args:?}");
+    clean(&what, &String::from_utf8_lossy(&out.stdout), secrets);
+    clean(&what, &String::from_utf8_lossy(&out.stderr), secrets);
+    out
+}
+
+#[test]
+fn no_command_prints_or_writes_a_registry_secret() {
+    let Some(env) = Env::require() else { return };
+    let wrong_password = format!("wrong-secret-{}", unique());
+    let mut secrets = forms(&env.user, &env.password);
+    secrets.extend(forms(&env.user, &wrong_password));
+    let right = docker_config(&env.auth_registry, &env.user, &env.password);
+    let wrong = docker_config(&env.auth_registry, &env.user, &wrong_password);
+
+    let repo = Repo::example();
+    repo.branch("secrets");
+    let ns = format!("{}/e2e-secrets-{}", env.auth_registry, unique());
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let common = ["--registry", ns.as_str(), "--build-arg", base.as_str()];
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .chain(common.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+
+    // Success paths, with the right password: plan (to a file), the bake file, a build
+    // pushed through the session, reuse, the matrix, promote and publish checks.
+    let plan_file = repo.path().join("plan.json");
+    for args in [
+        with(&[
+            "plan",
+            "--format",
+            "json",
+            "-o",
+            plan_file.to_str().unwrap(),
+        ]),
+        with(&["plan", "--format", "markdown"]),
+        with(&["bake", "--push"]),
+        with(&[
+            "build",
+            "--addr",
+            "docker://",
+            "--push",
+            "--progress",
+            "plain",
+        ]),
+        with(&["reuse", "--dry-run"]),
+        with(&["matrix"]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&repo, &args, right.path(), &secrets);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    clean(
+        "plan.json",
+        &std::fs::read_to_string(&plan_file).unwrap(),
+        &secrets,
+    );
+    let bake_args = with(&["bake", "--push"]);
+    let bake_args: Vec<&str> = bake_args.iter().map(String::as_str).collect();
+    let bake_file = run(&repo, &bake_args, right.path(), &secrets);
+    let bake_json = String::from_utf8_lossy(&bake_file.stdout).to_string();
+    clean("the bake file", &bake_json, &secrets);
+    let promote = run(
+        &repo,
+        &[
+            "promote",
+            "--registry",
+            &ns,
+            "--from",
+            "{prefix}-secrets",
+            "--to",
+            "{prefix}-stable",
+            "--dry-run",
+        ],
+        right.path(),
+        &secrets,
+    );
+    assert!(
+        promote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promote.stderr)
+    );
+
+    // Failure paths, with a wrong password: every command that asks the registry fails,
+    // and its error names the registry, never the password.
+    for args in [
+        with(&["plan"]),
+        with(&["bake", "--push"]),
+        with(&["reuse"]),
+        with(&[
+            "build",
+            "--addr",
+            "docker://",
+            "--push",
+            "--progress",
+            "plain",
+        ]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&repo, &args, wrong.path(), &secrets);
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded with a wrong password"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&env.auth_registry), "{args:?}: {stderr}");
+    }
+    let promote = run(
+        &repo,
+        &[
+            "promote",
+            "--registry",
+            &ns,
+            "--from",
+            "{prefix}-secrets",
+            "--to",
+            "{prefix}-stable",
+        ],
+        wrong.path(),
+        &secrets,
+    );
+    assert!(!promote.status.success());
+
+    // buildx itself, given the bake file: its own output is not ours to police, but the
+    // file it was given carries no secret (checked above) and the push works.
+    let run_bake = bake(&repo, &bake_json, Some(right.path()));
+    assert!(run_bake.success, "{}", run_bake.stderr);
+}
