@@ -8,7 +8,7 @@
 //!   [`rebuild`] (what rebuilds and why), [`tag`], [`reference`], [`plan`] (the one value
 //!   every output reads) and [`emit`] (bake JSON, plan text/JSON, graph);
 //! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`], [`registry`]
-//!   (which tags exist);
+//!   (which tags exist), [`doctor`] (what this machine has for stackplan's flows);
 //! - [`cli`]: the command line, on top of both.
 
 pub mod action;
@@ -20,6 +20,7 @@ pub mod context;
 pub mod context_reader;
 pub mod diagnostic;
 pub mod dockerfile;
+pub mod doctor;
 pub mod emit;
 pub mod error;
 pub mod fs;

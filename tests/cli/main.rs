@@ -2,6 +2,7 @@
 
 mod bake;
 mod changes;
+mod doctor;
 mod errors;
 mod golden;
 mod inputs;
