@@ -1,5 +1,6 @@
 //! End-to-end tests of the `stackplan` binary over fixture repositories made with real git.
 
+mod action;
 mod bake;
 mod changes;
 mod doctor;

@@ -32,22 +32,73 @@ fn stack_workflow_plans_builds_once_and_tests_a_matrix() {
         checkout["with"]["fetch-depth"], 0,
         "the change set needs history"
     );
-    let plan_runs = runs(plan);
-    for needed in [
-        "stackplan plan --format json",
-        "--format markdown",
-        "$GITHUB_STEP_SUMMARY",
-        "stackplan reuse",
-        "stackplan bake --push",
-        "stackplan matrix",
-        "--github-output",
-    ] {
-        assert!(plan_runs.contains(needed), "plan job lacks {needed}");
+    // The stackplan action (this repository's action.yml) installs the release binary and
+    // runs the flow: plan (JSON + the markdown summary), reuse, bake --push, matrix.
+    let action = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["uses"] == "./")
+        .expect("the plan job uses the stackplan action");
+    assert_eq!(action["id"], "stackplan");
+    let with = &action["with"];
+    for flow in ["plan", "bake", "matrix"] {
+        assert_eq!(with[flow], true, "the action does not run {flow}");
     }
+    assert!(
+        with["reuse"]
+            .as_str()
+            .is_some_and(|r| r.contains("head.repo.full_name == github.repository")),
+        "reuse, except for forks: {}",
+        with["reuse"]
+    );
+    assert!(with["bake-args"].as_str().unwrap().contains("--push"));
+    assert!(with["args"].as_str().unwrap().contains("--default-branch"));
+    assert!(
+        !runs(plan).contains("cargo install"),
+        "the plan job installs stackplan through the action, not from source"
+    );
+    assert!(
+        !plan["steps"].as_array().unwrap().iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.contains("rust-toolchain"))),
+        "no Rust toolchain in the plan job"
+    );
     assert_eq!(
         plan["outputs"]["matrix"],
-        "${{ steps.matrix.outputs.matrix }}"
+        "${{ steps.stackplan.outputs.matrix }}"
     );
+    assert_eq!(
+        plan["outputs"]["has_builds"],
+        "${{ steps.stackplan.outputs.has-builds }}"
+    );
+    assert_eq!(
+        plan["outputs"]["has_targets"],
+        "${{ steps.stackplan.outputs.has-targets }}"
+    );
+    // Every output the workflow reads is one the action declares.
+    let action_yml: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap(),
+    )
+    .unwrap();
+    let text = serde_json::to_string(&w).unwrap();
+    for (i, _) in text.match_indices("steps.stackplan.outputs.") {
+        let rest = &text[i + "steps.stackplan.outputs.".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        assert!(
+            action_yml["outputs"].get(&name).is_some(),
+            "stack.yml reads output {name}, which action.yml does not declare"
+        );
+    }
+    for (input, _) in with.as_object().unwrap() {
+        assert!(
+            action_yml["inputs"].get(input).is_some(),
+            "stack.yml gives input {input}, which action.yml does not declare"
+        );
+    }
 
     let build = &jobs["build"];
     assert_eq!(build["needs"], "plan");
@@ -68,6 +119,29 @@ fn stack_workflow_plans_builds_once_and_tests_a_matrix() {
         .find(|s| s["uses"] == "docker/setup-buildx-action@v3")
         .unwrap();
     assert_eq!(buildx["with"]["driver"], "remote");
+    // The switch between the sidecar and a remote builder: BUILDKIT_ENDPOINT.
+    assert_eq!(w["env"]["BUILDKIT_ENDPOINT"], "");
+    assert_eq!(
+        buildx["with"]["endpoint"],
+        "${{ env.BUILDKIT_ENDPOINT || 'tcp://127.0.0.1:1234' }}"
+    );
+    let sidecar = build["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("moby/buildkit"))
+        })
+        .unwrap();
+    assert_eq!(sidecar["if"], "env.BUILDKIT_ENDPOINT == ''");
+    assert!(
+        with["bake-args"]
+            .as_str()
+            .unwrap()
+            .contains("--cache-to ${{ env.CACHE_TO }}")
+    );
 
     let test = &jobs["test"];
     assert_eq!(
