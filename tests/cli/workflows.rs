@@ -165,3 +165,59 @@ fn ci_workflow_runs_the_test_script() {
     let w = workflow("ci.yml");
     assert!(runs(&w["jobs"]["test"]).contains("scripts/test.sh"));
 }
+
+#[test]
+fn release_workflow_attaches_checksummed_archives_for_the_action_and_publishes_the_crate() {
+    let w = workflow("release.yml");
+    let tags = w["on"]["push"]["tags"][0].as_str().unwrap();
+    assert!(tags.starts_with("v[0-9]"), "{tags}");
+    let jobs = &w["jobs"];
+    // The runners the action installs on: one archive each.
+    let targets: Vec<&str> = jobs["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    let install =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/install.sh"))
+            .unwrap();
+    for target in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+    ] {
+        assert!(targets.contains(&target), "no release build for {target}");
+        assert!(
+            install.contains(target),
+            "action/install.sh never picks {target}"
+        );
+    }
+    let build = runs(&jobs["build"]);
+    assert!(
+        build.contains("cargo build --locked --release --target"),
+        "{build}"
+    );
+    assert!(build.contains("scripts/package-release.sh"), "{build}");
+    let release = &jobs["release"];
+    assert_eq!(release["permissions"]["contents"], "write");
+    let attach = runs(release);
+    assert!(
+        attach.contains("sha256sum -c") && attach.contains("SHA256SUMS"),
+        "{attach}"
+    );
+    assert!(attach.contains("gh release"), "{attach}");
+    assert!(runs(&jobs["publish-crate"]).contains("cargo publish --locked"));
+    assert!(
+        runs(&jobs["check"]).contains("Cargo.toml"),
+        "the tag is checked against the version"
+    );
+    let image = jobs["image"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["uses"] == "docker/build-push-action@v6")
+        .expect("the release pushes the container image");
+    assert_eq!(image["with"]["push"], true);
+}
