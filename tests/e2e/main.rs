@@ -9,6 +9,7 @@ mod support;
 mod bake_build;
 mod build_grpc;
 mod env;
+mod image;
 mod promote_publish;
 mod registry_probe;
 mod reuse;
