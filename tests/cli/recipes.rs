@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::Repo;
+use crate::support::{Repo, console_commands};
 
 fn docs(name: &str) -> String {
     std::fs::read_to_string(
@@ -15,25 +15,9 @@ fn docs(name: &str) -> String {
     .unwrap()
 }
 
-/// The `$ ` lines of the ```console blocks of a markdown text.
-fn commands(markdown: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut in_console = false;
-    for line in markdown.lines() {
-        if line.starts_with("```") {
-            in_console = line.trim() == "```console";
-            continue;
-        }
-        if in_console && let Some(cmd) = line.strip_prefix("$ ") {
-            out.push(cmd.to_string());
-        }
-    }
-    out
-}
-
 #[test]
 fn every_recipe_command_runs() {
-    let recipes = commands(&docs("recipes.md"));
+    let recipes = console_commands(&docs("recipes.md"));
     assert!(recipes.len() >= 10, "{recipes:?}");
     let repo = Repo::example();
     repo.branch("recipes");

@@ -13,3 +13,4 @@ mod image;
 mod promote_publish;
 mod registry_probe;
 mod reuse;
+mod scale_out;
