@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what scripts/env-up.sh started from this checkout: the registries, the buildkit proxy
+# Stops what scripts/env-up.sh started from this checkout: the registries, the token server,
+# the fault and mTLS fronts, the buildkit proxy
 # and its buildx builder, dockerd and its managed containerd. What another checkout started
 # is left alone. Keeps the state folder (images, caches, unpacked packages) unless --purge.
 #
@@ -42,7 +43,8 @@ if command -v docker >/dev/null && [[ -f $state/buildkit-proxy.pid ]]; then
     fi
 fi
 
-for name in "registry-$auth_registry_port" "registry-$registry_port" buildkit-proxy; do
+for name in buildkit-tls fault-proxy "registry-$tls_registry_port" "registry-$token_registry_port" \
+    token-server "registry-$auth_registry_port" "registry-$registry_port" buildkit-proxy; do
     pidfile=$state/$name.pid
     if alive "$pidfile"; then stop_pid "$name" "$(cat "$pidfile")" 10; fi
     rm -f "$pidfile"

@@ -7,6 +7,10 @@
 #     engine's BuildKit, exposed as a plain unix socket by scripts/buildkit-proxy.py;
 #   - a registry on 127.0.0.1:5000 and one with htpasswd auth on 127.0.0.1:5001
 #     (this suite's docker-registry);
+#   - registries as users meet them: one with bearer-token auth on :5002 and its token
+#     server (scripts/token-server.py) on :5003, one with TLS from a CA made here on :5443,
+#     a fault front (scripts/fault-proxy.py: 429, 5xx, resets, slow answers) before :5000
+#     on :5004, and an mTLS front (scripts/tls-front.py) of the engine's BuildKit on :5446;
 #   - a base image built from busybox-static and pushed as localhost:5000/library/busybox:1.36
 #     (nothing can be pulled from the internet here).
 # Idempotent: a second run reuses what is running and what is unpacked. The trixie packages
@@ -350,10 +354,13 @@ start_buildkit_proxy() {
 }
 
 # ---- registries -----------------------------------------------------------------------
+check_url= check_opts=()
 start_registry() {
     local port=$1 config=$2 name=registry-$1
     shift 2  # the rest: extra VAR=value settings for the registry
-    if curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port/v2/"; then
+    # The URL that shows it answers (https for a TLS registry: set check_url, check_opts).
+    local url=${check_url:-http://127.0.0.1:$port/v2/}
+    if curl -s -o /dev/null --max-time 5 "${check_opts[@]}" "$url"; then
         if alive "$state/$name.pid"; then
             reused+=("registry on 127.0.0.1:$port (pid $(cat "$state/$name.pid"))")
         else
@@ -374,7 +381,7 @@ start_registry() {
         setsid docker-registry serve "$config" > "$state/$name.log" 2>&1 &
     echo $! > "$state/$name.pid"
     for _ in $(seq 100); do
-        if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/v2/"; then
+        if curl -s -o /dev/null --max-time 2 "${check_opts[@]}" "$url"; then
             started+=("registry on 127.0.0.1:$port (pid $(cat "$state/$name.pid"), log $state/$name.log)")
             return 0
         fi
@@ -383,6 +390,93 @@ start_registry() {
     done
     tail -20 "$state/$name.log" >&2
     die "the registry on 127.0.0.1:$port did not start (log: $state/$name.log)"
+}
+
+# ---- registries as users meet them: tokens, TLS, faults; BuildKit behind mTLS ----------
+# The keys and certificates of the test environment, made once (openssl): a CA, a server
+# certificate for 127.0.0.1/localhost and a client certificate it signed, and the key and
+# self-signed certificate the token server signs tokens with.
+make_pki() {
+    # A TLS registry another checkout started on the port: use that checkout's PKI.
+    local pid foreign
+    pid=$(tcp_listener_pid "$tls_registry_port")
+    if [[ -n $pid ]] && ! alive "$state/registry-$tls_registry_port.pid"; then
+        foreign=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^REGISTRY_HTTP_TLS_CERTIFICATE=//p')
+        if [[ -n $foreign && -s $(dirname "$foreign")/client.crt ]]; then
+            pki=$(dirname "$foreign")
+            return 0
+        fi
+    fi
+    [[ -s $pki/client.crt && -s $pki/token.crt ]] && return 0
+    command -v openssl >/dev/null || apt_install openssl
+    mkdir -p "$pki"
+    local o=(-days 3650 -sha256)
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" "${o[@]}" \
+        -subj "/CN=stackplan test CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout "$pki/server.key" -out "$pki/server.csr" \
+        -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$pki/server.ext"
+    openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+        -out "$pki/server.crt" -extfile "$pki/server.ext" "${o[@]}" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout "$pki/client.key" -out "$pki/client.csr" \
+        -subj "/CN=stackplan test client" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' > "$pki/client.ext"
+    openssl x509 -req -in "$pki/client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+        -out "$pki/client.crt" -extfile "$pki/client.ext" "${o[@]}" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/token.key" -out "$pki/token.crt" "${o[@]}" \
+        -subj "/CN=stackplan-token-server" 2>/dev/null
+    chmod 0600 "$pki"/*.key
+    started+=("test CA, server, client and token-signing certificates in $pki")
+}
+
+# start_daemon NAME PORT CMD...: a loopback service of the project's own (a python script
+# of scripts/), unless one answers on PORT already.
+start_daemon() {
+    local name=$1 port=$2
+    shift 2
+    if [[ -n $(tcp_listener_pid "$port") ]]; then
+        if alive "$state/$name.pid"; then
+            reused+=("$name on 127.0.0.1:$port (pid $(cat "$state/$name.pid"))")
+        else
+            local pid
+            pid=$(tcp_listener_pid "$port")
+            link_foreign_log "$pid" "$name"
+            reused+=("$name on 127.0.0.1:$port not started here (pid ${pid:-?})")
+        fi
+        return 0
+    fi
+    command -v python3 >/dev/null || apt_install python3
+    [[ -L $state/$name.log ]] && rm -f "$state/$name.log"
+    setsid "$@" > "$state/$name.log" 2>&1 &
+    echo $! > "$state/$name.pid"
+    for _ in $(seq 50); do
+        [[ -n $(tcp_listener_pid "$port") ]] && {
+            started+=("$name on 127.0.0.1:$port (pid $(cat "$state/$name.pid"), log $state/$name.log)")
+            return 0
+        }
+        alive "$state/$name.pid" || break
+        sleep 0.1
+    done
+    tail -20 "$state/$name.log" >&2
+    die "$name did not start on 127.0.0.1:$port (log: $state/$name.log)"
+}
+
+start_real_world_registries() {
+    make_pki
+    start_daemon token-server "$token_server_port" python3 "$root/scripts/token-server.py" \
+        "$token_server_port" "$pki/token.key" "$pki/token.crt" "$auth_user" "$auth_password" \
+        stackplan-token-server
+    start_registry "$token_registry_port" "$root/scripts/registry/config-token.yml" \
+        REGISTRY_AUTH_TOKEN_REALM="http://127.0.0.1:$token_server_port/token" \
+        REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE="$pki/token.crt"
+    check_url=https://127.0.0.1:$tls_registry_port/v2/ check_opts=(--cacert "$pki/ca.crt")
+    start_registry "$tls_registry_port" "$root/scripts/registry/config.yml" \
+        REGISTRY_HTTP_TLS_CERTIFICATE="$pki/server.crt" REGISTRY_HTTP_TLS_KEY="$pki/server.key"
+    check_url= check_opts=()
+    start_daemon fault-proxy "$fault_port" python3 "$root/scripts/fault-proxy.py" \
+        "$fault_port" "127.0.0.1:$registry_port"
+    start_daemon buildkit-tls "$buildkit_tls_port" python3 "$root/scripts/tls-front.py" \
+        "$buildkit_tls_port" "$pki/server.crt" "$pki/server.key" "$pki/ca.crt" "$buildkit_sock"
 }
 
 # ---- the base image -------------------------------------------------------------------
@@ -470,6 +564,15 @@ smoke_checks() {
     run_check "docker buildx bake, a target as another's named context" check_bake "$tmp"
     run_check "docker buildx build on the $remote_builder builder" \
         bash -c "printf 'FROM %s\nRUN echo hi > /x\n' '$base_image' | docker buildx build --builder '$remote_builder' --no-cache --progress=plain --output type=cacheonly -"
+    run_check "token registry: a bearer challenge, a token from the token server, 200 with it" \
+        bash -c "curl -s -D - -o /dev/null http://127.0.0.1:$token_registry_port/v2/ | grep -qi 'www-authenticate: bearer realm=' &&
+                 t=\$(curl -sf -u '$auth_user:$auth_password' 'http://127.0.0.1:$token_server_port/token?service=stackplan-registry&scope=repository:smoke:pull' | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"token\"])') &&
+                 [[ \$(curl -s -o /dev/null -w '%{http_code}' -H \"Authorization: Bearer \$t\" http://127.0.0.1:$token_registry_port/v2/) == 200 ]]"
+    run_check "TLS registry: verifies with the CA made here, not without it" \
+        bash -c "curl -sf -o /dev/null --cacert '$pki/ca.crt' https://127.0.0.1:$tls_registry_port/v2/ &&
+                 ! curl -s -o /dev/null https://127.0.0.1:$tls_registry_port/v2/"
+    run_check "fault front: forwards to the registry" \
+        bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$fault_port/v2/) == 200 ]]"
     run_check "auth registry: 401 without credentials, 200 with them" \
         bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$auth_registry_port/v2/) == 401 &&
                    \$(curl -s -o /dev/null -w '%{http_code}' -u '$auth_user:$auth_password' http://127.0.0.1:$auth_registry_port/v2/) == 200 ]]"
@@ -488,6 +591,12 @@ export STACKPLAN_BASE_IMAGE=$base_image
 export STACKPLAN_ENV_DIR=$state
 export STACKPLAN_BUILDKIT_ADDR=unix://$buildkit_sock
 export STACKPLAN_REMOTE_BUILDER=$remote_builder
+export STACKPLAN_TOKEN_REGISTRY=localhost:$token_registry_port
+export STACKPLAN_TOKEN_SERVER=http://127.0.0.1:$token_server_port
+export STACKPLAN_TLS_REGISTRY=localhost:$tls_registry_port
+export STACKPLAN_FAULT_REGISTRY=localhost:$fault_port
+export STACKPLAN_BUILDKIT_TLS_ADDR=tcp://127.0.0.1:$buildkit_tls_port
+export STACKPLAN_PKI=$pki
 ENV
     mv "$state/env.sh.tmp" "$state/env.sh"
 }
@@ -531,6 +640,7 @@ start_buildkit_proxy
 start_registry "$registry_port" "$root/scripts/registry/config.yml"
 start_registry "$auth_registry_port" "$root/scripts/registry/config-auth.yml" \
     REGISTRY_AUTH_HTPASSWD_PATH="$state/htpasswd"
+start_real_world_registries
 push_base_image
 write_env_file
 if $force_check || ((${#started[@]})); then
@@ -545,6 +655,8 @@ env-up: ready in $((SECONDS - _env_t0)) s
   buildkit   unix://$buildkit_sock (the engine's BuildKit; buildx builder $remote_builder)
   registry   127.0.0.1:$registry_port (anonymous), 127.0.0.1:$auth_registry_port (user $auth_user, password $auth_password)
              logs: $state/registry-$registry_port.log, $state/registry-$auth_registry_port.log
+  real-world token registry 127.0.0.1:$token_registry_port (token server :$token_server_port), TLS registry :$tls_registry_port
+             (CA $pki/ca.crt), fault front :$fault_port before :$registry_port, BuildKit mTLS front tcp://127.0.0.1:$buildkit_tls_port
   base image $base_image
   use:  source $state/env.sh      (export DOCKER_HOST=unix://$docker_sock)
   stop: scripts/env-down.sh       (--purge also deletes $state)

@@ -10,6 +10,13 @@ registry_port=5000                # anonymous registry
 auth_registry_port=5001           # registry with htpasswd auth
 auth_user=stackplan
 auth_password=stackplan-test
+# The registries "as users meet them" (each port can be moved with its variable):
+token_registry_port=${STACKPLAN_TOKEN_REGISTRY_PORT:-5002}   # bearer-token auth (auth: token)
+token_server_port=${STACKPLAN_TOKEN_SERVER_PORT:-5003}       # scripts/token-server.py, its realm
+fault_port=${STACKPLAN_FAULT_PORT:-5004}                     # scripts/fault-proxy.py before :5000
+tls_registry_port=${STACKPLAN_TLS_REGISTRY_PORT:-5443}       # TLS from the CA made at set-up
+buildkit_tls_port=${STACKPLAN_BUILDKIT_TLS_PORT:-5446}       # mTLS front of the engine's BuildKit
+pki=$state/pki                    # the CA, server, client and token-signing keys made at set-up
 base_image=localhost:$registry_port/library/busybox:1.36
 remote_builder=stackplan-remote   # buildx builder with the remote driver on the engine's BuildKit
 buildx_plugins=/usr/local/lib/docker/cli-plugins   # system-wide: survives a test's own DOCKER_CONFIG

@@ -79,11 +79,15 @@ impl fmt::Display for ActionReason {
             ActionReason::ParentBuilds { parent } => {
                 write!(f, "its parent {parent} builds")
             }
-            ActionReason::NoImage { digest, inputs_ref } => write!(
-                f,
-                "no image has inputs {} ({inputs_ref} is not in the registry)",
-                short(digest)
-            ),
+            ActionReason::NoImage { digest, inputs_ref } => {
+                let tag = inputs_ref.rsplit_once(':').map_or("", |(_, t)| t);
+                let tag = tag.get(..19).unwrap_or(tag);
+                write!(
+                    f,
+                    "no image has inputs {} yet (no tag {tag}… in the registry)",
+                    short(digest)
+                )
+            }
             ActionReason::Reusable { digest, inputs_ref } => {
                 write!(f, "inputs {} already built as {inputs_ref}", short(digest))
             }

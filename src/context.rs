@@ -2,7 +2,7 @@
 //! `.dockerignore` keeps, with what BuildKit would see of it (a file's bytes and executable
 //! bit, a symlink's target, a directory's existence).
 //!
-//! This module only holds the data and its canonical digest; it reads nothing. The
+//! This module only holds the data and its canonical digest; it opens nothing. The
 //! adapter [`crate::context_reader`] fills it from a checkout (git's object ids for
 //! committed files, the disk for the rest), and [`crate::inputs`] mixes its digest into
 //! each target's inputs digest.
@@ -105,12 +105,46 @@ impl ContextFiles {
 /// The git blob object id (SHA-1) of `bytes`, as `git hash-object` computes it.
 pub fn blob_id(bytes: &[u8]) -> String {
     use sha1::Digest as _;
-    use std::fmt::Write;
     let mut h = sha1::Sha1::new();
     h.update(format!("blob {}\0", bytes.len()).as_bytes());
     h.update(bytes);
-    let mut hex = String::with_capacity(40);
-    for b in h.finalize() {
+    hex(&h.finalize())
+}
+
+/// [`blob_id`] of the `len` bytes `reader` gives, read in pieces so that a large file of a
+/// context need not fit in memory. Fails when the reader gives more or fewer bytes (a file
+/// that changed while it was read), never returning the id of other bytes.
+pub fn blob_id_of(len: u64, mut reader: impl std::io::Read) -> std::io::Result<String> {
+    use sha1::Digest as _;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += n as u64;
+        if total > len {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    if total != len {
+        return Err(std::io::Error::other(format!(
+            "read {total} bytes where {len} were expected: the file changed while it was read"
+        )));
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         let _ = write!(hex, "{b:02x}");
     }
     hex
@@ -139,6 +173,19 @@ mod tests {
         );
         // `git hash-object /dev/null`
         assert_eq!(blob_id(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    }
+
+    #[test]
+    fn blob_ids_read_in_pieces_are_the_same() {
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        for bytes in [&b""[..], b"hello\n", &big] {
+            assert_eq!(
+                blob_id_of(bytes.len() as u64, bytes).unwrap(),
+                blob_id(bytes)
+            );
+        }
+        assert!(blob_id_of(3, &b"ab"[..]).is_err());
+        assert!(blob_id_of(1, &b"ab"[..]).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+        help: Option<String>,
     },
 
     /// The input (spec, change_ignore.json, Dockerfiles) has errors; every one found is listed.
@@ -75,6 +76,23 @@ impl Error {
             action,
             path: path.into(),
             source,
+            help: None,
+        }
+    }
+
+    /// An I/O error the user can fix, and how (e.g. a file of a build context that cannot
+    /// be read: fix its permissions, or leave it out with `.dockerignore`).
+    pub fn io_with_help(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+        help: impl Into<String>,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+            help: Some(help.into()),
         }
     }
 
@@ -114,7 +132,8 @@ impl Error {
     /// The help line, if the error carries one.
     pub fn help(&self) -> Option<&str> {
         match self {
-            Error::Usage { help, .. }
+            Error::Io { help, .. }
+            | Error::Usage { help, .. }
             | Error::Git { help, .. }
             | Error::Registry { help, .. }
             | Error::Environment { help, .. } => help.as_deref(),

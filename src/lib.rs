@@ -4,11 +4,14 @@
 //!
 //! - core (no I/O): [`spec`] (parse + validate `spec.yml`), [`change_rules`]
 //!   (`change_ignore.json`), [`dockerfile`] (what a Dockerfile is built `FROM`),
-//!   [`graph`] (the DAG), [`stack`] (the parts checked together), [`change_set`],
-//!   [`rebuild`] (what rebuilds and why), [`tag`], [`reference`], [`plan`] (the one value
-//!   every output reads) and [`emit`] (bake JSON, plan text/JSON, graph);
-//! - adapters: [`fs`] (reading a checkout, writing files whole), [`git`], [`registry`]
-//!   (which tags exist), [`doctor`] (what this machine has for stackplan's flows);
+//!   [`dockerignore`] (what BuildKit leaves out of a context), [`context`] (a build
+//!   context as data, and its digest), [`graph`] (the DAG), [`stack`] (the parts checked
+//!   together), [`change_set`], [`rebuild`] (what rebuilds and why), [`tag`],
+//!   [`reference`], [`plan`] (the one value every output reads) and [`emit`] (bake JSON,
+//!   plan text/JSON, graph);
+//! - adapters: [`fs`] (reading a checkout, writing files whole), [`context_reader`] (each
+//!   image's build context from a checkout), [`git`], [`registry`] (which tags exist),
+//!   [`doctor`] (what this machine has for stackplan's flows);
 //! - [`cli`]: the command line, on top of both.
 
 pub mod action;
@@ -20,6 +23,7 @@ pub mod context;
 pub mod context_reader;
 pub mod diagnostic;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod doctor;
 pub mod emit;
 pub mod error;

@@ -175,11 +175,11 @@ struct RawImage {
     #[serde(default)]
     info_cmds: Vec<Spanned<String>>,
     #[serde(default)]
-    integration_tests: bool,
+    integration_tests: Option<Spanned<LooseBool>>,
     #[serde(default)]
-    prune: bool,
+    prune: Option<Spanned<LooseBool>>,
     #[serde(default)]
-    prepull: bool,
+    prepull: Option<Spanned<LooseBool>>,
     #[serde(default)]
     dockerfile: Option<Spanned<String>>,
     #[serde(default)]
@@ -188,6 +188,77 @@ struct RawImage {
     skip_plans: Vec<Spanned<String>>,
     #[serde(default)]
     plan_build_args: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// A boolean as the stack's original tooling read it: any YAML scalar. A real boolean is
+/// itself; anything else (`integration_tests: TORCH_AUD_VER` is in the real history) was
+/// read as false by the Python tooling — except YAML 1.1's `yes`/`on`, which PyYAML reads
+/// as true — and is kept that way, with a warning.
+#[derive(Debug, Clone, PartialEq)]
+enum LooseBool {
+    Bool(bool),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for LooseBool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = LooseBool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<LooseBool, E> {
+                Ok(LooseBool::Bool(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<LooseBool, E> {
+                Ok(LooseBool::Other(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<LooseBool, E> {
+                Ok(LooseBool::Other(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<LooseBool, E> {
+                Ok(LooseBool::Other(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<LooseBool, E> {
+                Ok(LooseBool::Other(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<LooseBool, E> {
+                Ok(LooseBool::Other("null".into()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// The value of a loose boolean key, with a warning when it is not a boolean.
+fn loose_bool(
+    value: &Option<Spanned<LooseBool>>,
+    name: &str,
+    image: &str,
+    file: &Path,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let Some(spanned) = value else {
+        return false;
+    };
+    match &spanned.value {
+        LooseBool::Bool(b) => *b,
+        LooseBool::Other(text) => {
+            let read = matches!(text.as_str(), "yes" | "Yes" | "YES" | "on" | "On" | "ON");
+            out.push(
+                Diagnostic::warning(format!(
+                    "`{name}` of image `{image}` is `{text}`, not a boolean: read as {read}, as the original tooling did"
+                ))
+                .in_file(file)
+                .at(pos(spanned))
+                .help(format!(
+                    "write `{name}: {read}` (or true/false as meant); `--strict` makes this an error"
+                )),
+            );
+            read
+        }
+    }
 }
 
 fn pos<T>(s: &Spanned<T>) -> Option<Position> {
@@ -392,6 +463,10 @@ impl RawSpec {
                     "remove one plan from its skip_plans, or remove the image".into(),
                 );
             }
+            let integration_tests =
+                loose_bool(&raw.integration_tests, "integration_tests", &key, file, out);
+            let prune = loose_bool(&raw.prune, "prune", &key, file, out);
+            let prepull = loose_bool(&raw.prepull, "prepull", &key, file, out);
             images.insert(
                 key.clone(),
                 Image {
@@ -400,9 +475,9 @@ impl RawSpec {
                     depend_on,
                     build_args: raw.build_args,
                     info_cmds,
-                    integration_tests: raw.integration_tests,
-                    prune: raw.prune,
-                    prepull: raw.prepull,
+                    integration_tests,
+                    prune,
+                    prepull,
                     dockerfile,
                     platforms: raw.platforms,
                     skip_plans,
@@ -719,6 +794,41 @@ all_info_cmds:
   PY_VER: {description: Python Version, command: python --version}
   PIP_LIST: {description: pip Packages, command: pip list}
 "#;
+
+    #[test]
+    fn non_boolean_flags_are_read_as_the_old_tooling_did() {
+        let text = BASIC
+            .replace(
+                "integration_tests: false",
+                "integration_tests: TORCH_AUD_VER",
+            )
+            .replace("prepull: true", "prepull: yes")
+            .replace("prune: false", "prune: 1");
+        let (spec, warnings) = parse(&text).unwrap();
+        let child = spec
+            .images
+            .values()
+            .find(|i| i.depend_on.is_some())
+            .unwrap();
+        assert!(!child.integration_tests && !child.prune && child.prepull);
+        // `yes` is YAML 1.1's true, which serde-saphyr reads as PyYAML did: no warning.
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let w = warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(w.contains("`integration_tests` of image"), "{w}");
+        assert!(
+            w.contains("is `TORCH_AUD_VER`, not a boolean: read as false"),
+            "{w}"
+        );
+        assert!(
+            w.contains("`prune` of image `scipy-ml-notebook` is `1`"),
+            "{w}"
+        );
+        assert!(w.contains(":11:"), "{w}");
+    }
 
     #[test]
     fn parses_the_format_stacks_use_today() {

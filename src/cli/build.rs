@@ -219,7 +219,16 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     let reused = super::reuse::moves(&plan);
     if !reused.is_empty() {
         if cmd.push {
-            super::promote::execute(reused, &cmd.plan.insecure_registry, false, true, printer)?;
+            super::promote::execute(
+                reused,
+                &inputs::registry(
+                    &cmd.plan.insecure_registry,
+                    cmd.plan.registry_retry_budget.into(),
+                ),
+                false,
+                true,
+                printer,
+            )?;
         } else {
             printer.status(&format!(
                 "{} target(s) have images with the same inputs already; their tags are written with --push or `stackplan reuse`",

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use super::{PlanArgs, Printer, StackArgs};
 use crate::change_set::ChangeSet;
@@ -14,6 +15,7 @@ use crate::fs::{StackLocation, load_stack};
 use crate::git::Git;
 use crate::plan::{self, Plan, PlanOptions, RegistryView};
 use crate::rebuild;
+use crate::registry::{Registry, RegistryOptions};
 use crate::stack::Stack;
 use crate::tag;
 
@@ -109,13 +111,13 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
     let mut registry = if args.offline {
         RegistryView::default()
     } else {
-        probe(&stack, &options, &args.insecure_registry, printer)?
+        probe(&stack, &options, &registry_of_run(args), printer)?
     };
     let mut plan = plan::plan(&stack, &changes, &contexts, &options, &registry)?;
     if !args.offline {
         // The inputs tags are known only once the bases are pinned: ask, then decide again.
         let refs = plan::inputs_refs(&plan);
-        let answers = probe_refs(&refs, &[], &args.insecure_registry)?;
+        let answers = probe_refs(&refs, &[], &registry_of_run(args))?;
         let present = answers.digests.len();
         registry.merge(answers);
         plan::decide_actions(&mut plan, &registry);
@@ -160,12 +162,12 @@ pub fn targets(
 fn probe(
     stack: &Stack,
     options: &PlanOptions,
-    insecure: &[String],
+    registry: &Registry,
     printer: &mut Printer,
 ) -> Result<RegistryView> {
     let refs = plan::registry_refs(stack, options)?;
     let started = std::time::Instant::now();
-    let view = probe_refs(&refs.tags, &refs.bases, insecure)?;
+    let view = probe_refs(&refs.tags, &refs.bases, registry)?;
     let present = refs
         .tags
         .iter()
@@ -176,12 +178,15 @@ fn probe(
         .iter()
         .filter(|r| view.digest(r).is_some())
         .count();
+    let stats = registry.stats();
     printer.status(&format!(
-        "registry: {present} of {} refs exist, {pinned} of {} base images pinned ({} ms; --offline skips this)",
+        "registry: {present} of {} refs exist, {pinned} of {} base images pinned ({} ms, {} token request(s); --offline skips this)",
         refs.tags.len(),
         refs.bases.len(),
-        started.elapsed().as_millis()
+        started.elapsed().as_millis(),
+        stats.tokens,
     ));
+    report_retries(registry, printer);
     for (reference, why) in &view.failures {
         printer.status(&format!(
             "warning: base image {reference} is not pinned: {why}"
@@ -195,7 +200,7 @@ fn probe(
 fn probe_refs(
     required: &[String],
     optional: &[String],
-    insecure: &[String],
+    registry: &Registry,
 ) -> Result<RegistryView> {
     if required.is_empty() && optional.is_empty() {
         return Ok(RegistryView {
@@ -203,18 +208,35 @@ fn probe_refs(
             ..RegistryView::default()
         });
     }
-    let mut hosts: Vec<String> = required
-        .iter()
-        .chain(optional)
-        .map(|r| crate::reference::registry_of(r))
-        .collect();
-    hosts.sort();
-    hosts.dedup();
-    runtime()?.block_on(async {
-        crate::registry::Registry::new(&hosts, insecure)
-            .probe(required, optional)
-            .await
-    })
+    runtime()?.block_on(registry.probe(required, optional))
+}
+
+/// The registry client of this run, made on first use. One per process, so every request
+/// of a command (probing, the inputs tags, then promote, publish or reuse) shares its
+/// tokens, its connections and its retry budget.
+pub fn registry(insecure: &[String], retry_budget: std::time::Duration) -> Arc<Registry> {
+    static REGISTRY: OnceLock<Arc<Registry>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(|| {
+            Arc::new(Registry::new(RegistryOptions {
+                insecure: insecure.to_vec(),
+                retry_budget,
+                ..RegistryOptions::default()
+            }))
+        })
+        .clone()
+}
+
+fn registry_of_run(args: &PlanArgs) -> Arc<Registry> {
+    registry(&args.insecure_registry, args.registry_retry_budget.into())
+}
+
+/// Says what the run retried, when it retried anything.
+pub fn report_retries(registry: &Registry, printer: &mut Printer) {
+    let retries = registry.stats().retries;
+    if retries.retries > 0 {
+        printer.status(&format!("registry: {retries}"));
+    }
 }
 
 /// Every image's build context as BuildKit will receive it.
@@ -232,12 +254,18 @@ fn read_contexts(stack: &Stack, root: &std::path::Path) -> Result<Contexts> {
     crate::context_reader::read_contexts(root, &requests)
 }
 
-/// The async runtime for adapters that talk to the network.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The async runtime for adapters that talk to the network: one per process, so the
+/// run's registry client keeps its connections from one command step to the next.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("cannot start", "the async runtime", e))
+        .map_err(|e| Error::io("cannot start", "the async runtime", e))?;
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 fn env(name: &str) -> Option<String> {

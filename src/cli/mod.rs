@@ -180,6 +180,16 @@ pub struct PlanArgs {
     #[arg(long, value_name = "HOST", help_heading = "Registry")]
     pub insecure_registry: Vec<String>,
 
+    /// The time this run may spend waiting to retry registry requests (throttled, or a
+    /// gateway briefly down) before it gives up.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        help_heading = "Registry"
+    )]
+    pub registry_retry_budget: humantime::Duration,
+
     /// Commit for the OCI `revision` label; empty for none [default: the head commit]
     #[arg(long, value_name = "REV", help_heading = "Tags and cache")]
     pub revision: Option<String>,

@@ -37,6 +37,11 @@ pub struct PromoteCmd {
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
 
+    /// The time this run may spend waiting to retry registry requests (throttled, or a
+    /// gateway briefly down) before it gives up.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub registry_retry_budget: humantime::Duration,
+
     /// Also require each source's manifest page `DIR/<image>-<tag>.md` (stackplan manifests render).
     #[arg(long, value_name = "DIR")]
     pub require_manifests: Option<PathBuf>,
@@ -117,7 +122,10 @@ pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
     }
     execute(
         moves,
-        &cmd.plan.insecure_registry,
+        &inputs::registry(
+            &cmd.plan.insecure_registry,
+            cmd.plan.registry_retry_budget.into(),
+        ),
         cmd.dry_run,
         cmd.resume,
         printer,
@@ -157,7 +165,7 @@ pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
     }
     execute(
         moves.clone(),
-        &cmd.insecure_registry,
+        &inputs::registry(&cmd.insecure_registry, cmd.registry_retry_budget.into()),
         cmd.dry_run,
         cmd.resume,
         printer,
@@ -216,7 +224,7 @@ fn copy_pages(moves: &[Move], dir: &std::path::Path, printer: &mut Printer) -> R
 /// Verifies every source, then writes every tag; reports exactly what moved.
 pub fn execute(
     moves: Vec<Move>,
-    insecure: &[String],
+    registry: &Registry,
     dry_run: bool,
     resume: bool,
     printer: &mut Printer,
@@ -229,9 +237,8 @@ pub fn execute(
     hosts.sort();
     hosts.dedup();
     let report = inputs::runtime()?.block_on(async {
-        let registry = Registry::new(&hosts, insecure);
         // 1. Every source must exist: otherwise nothing changes.
-        let sources = digests(&registry, moves.iter().map(|m| m.from.clone())).await?;
+        let sources = digests(registry, moves.iter().map(|m| m.from.clone())).await?;
         let missing: Vec<&str> = moves
             .iter()
             .filter(|m| sources[&m.from].is_none())
@@ -249,7 +256,7 @@ pub fn execute(
             });
         }
         let current = if resume || dry_run {
-            digests(&registry, moves.iter().map(|m| m.to.clone())).await?
+            digests(registry, moves.iter().map(|m| m.to.clone())).await?
         } else {
             BTreeMap::new()
         };
@@ -272,7 +279,6 @@ pub fn execute(
         // 2. Write every tag; a failure does not stop the others, and is reported.
         let results: Vec<(Move, Result<String>, bool)> = stream::iter(moves)
             .map(|m| {
-                let registry = &registry;
                 let source = sources[&m.from].clone().unwrap_or_default();
                 let already = current.get(&m.to).cloned().flatten() == Some(source.clone());
                 async move {
@@ -300,6 +306,7 @@ pub fn execute(
         }
         Ok((lines, failed))
     })?;
+    inputs::report_retries(registry, printer);
     let (lines, failed) = report;
     let mut text = lines.join("\n");
     if !text.is_empty() {

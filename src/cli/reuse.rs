@@ -61,7 +61,10 @@ pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
     }
     super::promote::execute(
         moves,
-        &cmd.plan.insecure_registry,
+        &inputs::registry(
+            &cmd.plan.insecure_registry,
+            cmd.plan.registry_retry_budget.into(),
+        ),
         cmd.dry_run,
         cmd.resume,
         printer,

@@ -1,4 +1,5 @@
-//! Adapter: what git knows — changed files, the branch, the head commit.
+//! Adapter: what git knows — changed files, the branch, the head commit, and (`index`)
+//! which files' blob ids its index vouches for.
 //!
 //! It runs the `git` command rather than linking a git library: the user's git is the one
 //! whose config, worktrees, shallow clones and credential setup CI already handles, and
@@ -9,6 +10,8 @@ use std::process::Command;
 
 use crate::change_set::{ChangeSet, normalize};
 use crate::error::{Error, Result};
+
+mod index;
 
 /// A git working tree.
 #[derive(Clone, Debug)]

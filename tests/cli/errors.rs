@@ -186,6 +186,28 @@ fn unknown_keys_warn_and_strict_makes_them_errors() {
 }
 
 #[test]
+fn a_non_boolean_flag_of_the_old_specs_warns_and_strict_refuses_it() {
+    let repo = stack(&SPEC.replace(
+        "    depend_on: base",
+        "    depend_on: base\n    integration_tests: TORCH_AUD_VER",
+    ));
+    let run = check(&repo);
+    run.success();
+    assert!(
+        run.stderr.contains(
+            "`integration_tests` of image `child` is `TORCH_AUD_VER`, not a boolean: read as false, as the original tooling did"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("images/spec.yml:"), "{}", run.stderr);
+    assert!(run.stderr.contains("--strict"), "{}", run.stderr);
+    repo.run(&["plan", "--offline", "--branch", "x", "--changed", "y"])
+        .success();
+    repo.run(&["check", "--strict"]).fails_with(&["--strict"]);
+}
+
+#[test]
 fn a_child_that_does_not_build_from_its_parent_warns() {
     let repo = stack(SPEC);
     repo.write("images/child/Dockerfile", "FROM busybox\n")

@@ -80,6 +80,7 @@ fn every_recipe_command_runs() {
 
 const SUBCOMMANDS: &[&str] = &[
     "bake",
+    "reuse",
     "build",
     "plan",
     "graph",

@@ -178,6 +178,46 @@ fn only_a_changed_leaf_is_solved() {
 }
 
 #[test]
+fn a_new_branch_reuses_what_was_built_and_solves_only_the_changed_leaf() {
+    let Some(env) = Env::require() else { return };
+    let repo = small_stack(&unique());
+    repo.branch("first");
+    let ns = env.namespace("grpcreuse");
+    let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    repo.branch("second");
+    repo.append("images/b/Dockerfile", "RUN echo second >> /l\n")
+        .commit("leaf on a new branch");
+    let out = build(&repo, &env, "docker://", &ns, &["--progress", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let started: Vec<String> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "started")
+        .map(|e| e["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(started, ["b"], "only the changed leaf is solved");
+    let moved = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("moved "))
+        .count();
+    assert_eq!(moved, 3, "root, a and a1 are reused: {}", text(&out));
+    for key in ["root", "a", "a1"] {
+        assert_eq!(
+            crate::env::digest(&format!("{ns}/{key}:1-second")),
+            crate::env::digest(&format!("{ns}/{key}:1-first")),
+            "{key} is the image built on the first branch"
+        );
+    }
+    let b = layers(&format!("{ns}/b:1-second"));
+    let root = layers(&format!("{ns}/root:1-second"));
+    assert_eq!(
+        &b[..root.len()],
+        &root[..],
+        "the leaf sits on the reused root"
+    );
+}
+
+#[test]
 fn a_plain_buildkit_socket_works_like_a_sidecar() {
     let Some(env) = Env::require() else { return };
     let addr = std::env::var("STACKPLAN_BUILDKIT_ADDR")

@@ -11,6 +11,7 @@ mod build_grpc;
 mod env;
 mod image;
 mod promote_publish;
+mod real_registries;
 mod registry_probe;
 mod reuse;
 mod scale_out;

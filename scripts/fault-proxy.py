@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""A fault front for a registry, on loopback only: it forwards every request to the
+registry behind it, except the ones a test told it to spoil, the way throttled and
+flaky registries do:
+
+  429   answer 429 Too Many Requests with Retry-After (seconds, `retry_after`)
+  502, 503, 504   answer that status (503 with Retry-After too)
+  reset close the connection with a TCP reset, answering nothing
+  slow  wait `slow_seconds`, then forward
+
+POST /_stackplan/faults?match=TEXT&pattern=429,ok,503,reset&limit=N&retry_after=1&slow_seconds=2
+arms faults for the requests whose path contains TEXT (a test's own namespace): they
+cycle through `pattern` (`ok` forwards), at most `limit` faults in all (20), so a front
+never fails forever. POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request
+whose path matches an armed TEXT is logged, with the fault served and the time, at
+GET /_stackplan/log?match=TEXT (JSON lines) and on stdout.
+
+Usage: fault-proxy.py PORT UPSTREAM_HOST:PORT
+"""
+import http.client
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+port, upstream = sys.argv[1], sys.argv[2]
+lock = threading.Lock()
+rules = {}   # match -> {"pattern": [...], "next": 0, "left": N, "retry_after": s, "slow": s}
+log_lines = []
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+       "proxy-authorization", "proxy-authenticate"}
+
+
+def fault_for(path):
+    with lock:
+        for match, rule in rules.items():
+            if match and match in path:
+                if rule["left"] <= 0 or not rule["pattern"]:
+                    return match, "ok", rule
+                kind = rule["pattern"][rule["next"] % len(rule["pattern"])]
+                rule["next"] += 1
+                if kind != "ok":
+                    rule["left"] -= 1
+                return match, kind, rule
+    return None, "ok", None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", extra=None):
+        self.send_response(status)
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def admin(self, url):
+        query = urllib.parse.parse_qs(url.query)
+        match = query.get("match", [""])[0]
+        if url.path == "/_stackplan/log":
+            with lock:
+                lines = [l for l in log_lines if not match or l["match"] == match]
+            self.reply(200, json.dumps(lines).encode(), {"Content-Type": "application/json"})
+            return
+        pattern = [p for p in query.get("pattern", [""])[0].split(",") if p]
+        with lock:
+            rules[match] = {"pattern": pattern, "next": 0,
+                            "left": min(int(query.get("limit", ["20"])[0]), 100),
+                            "retry_after": query.get("retry_after", ["1"])[0],
+                            "slow": min(float(query.get("slow_seconds", ["2"])[0]), 30)}
+        self.reply(200, b"armed\n")
+
+    def handle_any(self):
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/_stackplan/"):
+            self.admin(url)
+            return
+        match, kind, rule = fault_for(url.path)
+        if match:
+            line = {"time": round(time.time(), 3), "method": self.command, "path": url.path,
+                    "fault": kind, "match": match}
+            with lock:
+                log_lines.append(line)
+            print(json.dumps(line), flush=True)
+        if kind == "reset":
+            # Linger 0: the close sends a TCP reset. The socket closes only once its file
+            # objects do, so close them first.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.rfile.close()
+            self.wfile.close()
+            self.connection.close()
+            return
+        if kind == "429":
+            self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+                       {"Retry-After": rule["retry_after"], "Content-Type": "application/json"})
+            return
+        if kind in ("502", "503", "504"):
+            extra = {"Retry-After": rule["retry_after"]} if kind == "503" else {}
+            self.reply(int(kind), b"", extra)
+            return
+        if kind == "slow":
+            time.sleep(rule["slow"])
+        conn = http.client.HTTPConnection(upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        conn.request(self.command, self.path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in HOP and k.lower() != "content-length":
+                self.send_header(k, v)
+        # A HEAD answer says the length of the body a GET would have.
+        length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def verify_request(self, request, client_address):
+        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as HTTP.
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return False
+        return first != b"\x16"
+
+
+Server(("127.0.0.1", int(port)), Handler).serve_forever()

@@ -1,0 +1,146 @@
+//! Adapter: reads each image's build context from a checkout, as BuildKit would receive
+//! it, into [`ContextFiles`].
+//!
+//! The context is the folder as it is on disk (gitignored files included: buildx sends
+//! them), less what its `.dockerignore` excludes ([`walk`]). A file's id is git's blob id:
+//! taken from git's index when git vouches that the file on disk is the committed blob
+//! ([`Git::clean_blobs`], one set of git commands for all images), hashed from disk
+//! otherwise ([`hash`], over threads when there are many). Both give the same id for the
+//! same bytes, so a context's digest does not depend on what is committed.
+//!
+//! It does not decide what the digest is for, nor which images need one.
+
+mod hash;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::context::{ContextFiles, EntryKind};
+use crate::error::Result;
+use crate::git::Git;
+
+/// One image's context to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextRequest {
+    /// The image key; the result is keyed by it.
+    pub key: String,
+    /// The context folder relative to the repository root, `/`-separated.
+    pub folder: String,
+    /// The Dockerfile, relative to `folder`.
+    pub dockerfile: String,
+}
+
+/// Where a file's id comes from.
+enum Source {
+    Git(String),
+    /// An index into the files hashed from disk.
+    Disk(usize),
+}
+
+/// A file to hash from disk, and who asked for it (to say so if it cannot be read).
+struct DiskFile {
+    path: String,
+    request: usize,
+}
+
+/// Reads the context of every request under `root` (a checkout, not necessarily a git
+/// repository), keyed by image key.
+pub fn read_contexts(
+    root: &Path,
+    requests: &[ContextRequest],
+) -> Result<BTreeMap<String, ContextFiles>> {
+    // git answers (in its own processes) while the folders are walked.
+    let (walked, from_git) = std::thread::scope(|scope| {
+        let git = scope.spawn(|| clean_blobs(root, requests));
+        let walked = requests
+            .iter()
+            .map(|request| walk::walk(root, request))
+            .collect::<Result<Vec<_>>>();
+        let from_git = git
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walked, from_git)
+    });
+    let (walked, from_git) = (walked?, from_git?);
+
+    // Every file once, even when contexts share it.
+    let mut sources: HashMap<String, Source> = HashMap::new();
+    let mut disk: Vec<DiskFile> = Vec::new();
+    let mut source_of = |path: String, request: usize, git_ok: bool| {
+        sources.entry(path.clone()).or_insert_with(|| {
+            match from_git.get(&path).filter(|_| git_ok) {
+                Some(id) => Source::Git(id.clone()),
+                None => {
+                    disk.push(DiskFile { path, request });
+                    Source::Disk(disk.len() - 1)
+                }
+            }
+        });
+    };
+    for (i, w) in walked.iter().enumerate() {
+        for entry in &w.entries {
+            if matches!(entry.kind, EntryKind::File { .. }) {
+                source_of(walk::within(&w.folder, &entry.path), i, true);
+            }
+        }
+    }
+    for (i, w) in walked.iter().enumerate() {
+        // BuildKit reads the Dockerfile through a symlink; git's id is the link's then.
+        source_of(w.dockerfile.clone(), i, !w.dockerfile_is_link);
+    }
+
+    let paths: Vec<PathBuf> = disk.iter().map(|f| root.join(&f.path)).collect();
+    let hashed = hash::blob_ids(&paths);
+    let mut disk_ids = Vec::with_capacity(hashed.len());
+    for (file, result) in disk.iter().zip(hashed) {
+        match result {
+            Ok(id) => disk_ids.push(id),
+            Err(e) => return Err(walked[file.request].unreadable(root, &file.path, e)),
+        }
+    }
+
+    let id_of = |path: &str| match &sources[path] {
+        Source::Git(id) => (id.clone(), true),
+        Source::Disk(i) => (disk_ids[*i].clone(), false),
+    };
+    let mut contexts = BTreeMap::new();
+    for (request, w) in requests.iter().zip(walked) {
+        let mut files = ContextFiles {
+            dockerfile_id: id_of(&w.dockerfile).0,
+            ..ContextFiles::default()
+        };
+        files.entries = w.entries;
+        for entry in &mut files.entries {
+            if let EntryKind::File { id, .. } = &mut entry.kind {
+                let (found, git) = id_of(&walk::within(&w.folder, &entry.path));
+                *id = found;
+                if git {
+                    files.from_git += 1;
+                } else {
+                    files.from_disk += 1;
+                }
+            }
+        }
+        contexts.insert(request.key.clone(), files);
+    }
+    Ok(contexts)
+}
+
+/// The ids git vouches for under the requested folders and Dockerfiles; none outside git.
+fn clean_blobs(root: &Path, requests: &[ContextRequest]) -> Result<HashMap<String, String>> {
+    let Some(git) = Git::discover(root) else {
+        return Ok(HashMap::new());
+    };
+    let paths: Vec<String> = requests
+        .iter()
+        .flat_map(|request| {
+            let (folder, dockerfile) = walk::paths(request);
+            [folder, dockerfile]
+        })
+        .collect();
+    git.clean_blobs(root, &paths)
+}

@@ -1,0 +1,933 @@
+//! `.dockerignore`: which paths of a build context BuildKit leaves out.
+//!
+//! The rules are BuildKit's own, as buildx sends a context: moby/patternmatcher reads the
+//! file (`ignorefile.ReadAll`) and matches (`PatternMatcher`), fsutil's walker applies it.
+//! Getting them exactly right is the point: the context stackplan digests must be the one
+//! BuildKit receives.
+//!
+//! - a line starting with `#` is a comment (only in the first column: `  # x` is a
+//!   pattern to BuildKit too); lines are trimmed and blank ones skipped;
+//! - `!` makes an exception: a later `!` line re-includes what an earlier line excluded;
+//! - a pattern is cleaned like Go's `filepath.Clean` and a leading `/` dropped, so `/foo`,
+//!   `./foo` and `foo/` all mean `foo`;
+//! - a pattern matches a path when it matches the path itself or any parent directory of
+//!   it (`node_modules` excludes everything below it), and the last matching line decides;
+//! - the glob is Go's `filepath.Match` (`*` and `?` stay within one path segment, `[...]`
+//!   classes negated by `^`, `\` escapes) plus `**`, any number of segments including none.
+//!
+//! The walk hands a directory's results to its children (fsutil's
+//! `MatchesUsingParentResults`): a line that matched a directory matches everything below
+//! it, and a line BuildKit skipped at a directory (an exception while nothing was excluded
+//! yet) is later tried on the child alone, not on its parents. [`Dockerignore::excludes`]
+//! answers as that walk does.
+//!
+//! This module is pure: text in, answers out; [`crate::context_reader`] reads the file and
+//! walks the folder.
+//!
+//! Why no dedicated crate: the Rust crates that know `.dockerignore` only classify its
+//! lines, and gitignore matchers (`ignore`) follow gitignore's rules (a pattern without a
+//! slash matches at any depth, a trailing `/` means directories only), which are not
+//! BuildKit's. So BuildKit's rules are layered here on globset: like patternmatcher, a
+//! pattern without wildcards, `dir/**` and `**/name` are plain string comparisons, and the
+//! others become a globset glob (`literal_separator`, `backslash_escape`).
+//!
+//! Deliberate departures, in patterns nobody writes: BuildKit turns a glob into a Go
+//! regular expression character by character, so a few spellings mean something else to
+//! it than to `filepath.Match` (`[*]`, `\d`, a `^` outside a class); here they mean what
+//! `filepath.Match` says. A `[...]` class never matches `/` here, and `?` matches one
+//! byte, so it does not match a non-ASCII character.
+
+use std::path::Path;
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::diagnostic::{Diagnostic, Position};
+use crate::error::{Error, Result};
+
+/// The ignore file of a context, at its root.
+pub const FILE_NAME: &str = ".dockerignore";
+
+/// The ignore file of one Dockerfile (`<Dockerfile path>.dockerignore`, e.g.
+/// `Dockerfile.dockerignore` beside `Dockerfile`): when it exists BuildKit uses it instead
+/// of the context's `.dockerignore`, so images sharing a folder can send different contexts.
+pub fn dockerfile_specific(dockerfile: &str) -> String {
+    format!("{dockerfile}.dockerignore")
+}
+
+/// The parsed lines of a `.dockerignore`, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Dockerignore {
+    patterns: Vec<Pattern>,
+    /// Every exception is a plain path (fsutil's `onlyPrefixExcludeExceptions`), so an
+    /// excluded directory need only be walked when an exception lies below it.
+    plain_exceptions: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Pattern {
+    /// The cleaned pattern without its `!`, as BuildKit keeps it.
+    text: String,
+    exception: bool,
+    matcher: Matcher,
+}
+
+/// How a pattern matches; the first three are patternmatcher's own shortcuts, kept because
+/// they do not mean what the equivalent glob would (`a**` matches `abc/d`, `**b` matches
+/// `ab`).
+#[derive(Clone, Debug)]
+enum Matcher {
+    /// No wildcard: the path itself.
+    Exact(String),
+    /// `x**` with no wildcard in `x`: every path starting with `x`.
+    Prefix(String),
+    /// `**x` with no wildcard in `x`: every path ending with `x`, and `x` without its `/`.
+    Suffix(String),
+    Glob(GlobMatcher),
+}
+
+/// Which lines matched a directory; its children start from them (fsutil's `MatchInfo`).
+/// The default is "no parent": the path's parents are then tried one by one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DirMatches(Vec<bool>);
+
+impl Dockerignore {
+    /// Parses the text of an ignore file; `file` only names it in errors. Every line that
+    /// does not parse is reported, with its line number.
+    pub fn parse(text: &str, file: &Path) -> Result<Dockerignore> {
+        let mut patterns = Vec::new();
+        let mut diagnostics = Vec::new();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (index, line) in text.lines().enumerate() {
+            match parse_line(line) {
+                Ok(Some(pattern)) => patterns.push(pattern),
+                Ok(None) => {}
+                Err(problem) => {
+                    let column = line.chars().take_while(|c| c.is_whitespace()).count() + 1;
+                    diagnostics.push(
+                        Diagnostic::error(format!(
+                            "invalid pattern `{}`: {}",
+                            line.trim(),
+                            problem.message
+                        ))
+                        .in_file(file)
+                        .at(Some(Position {
+                            line: index + 1,
+                            column,
+                        }))
+                        .help(problem.help),
+                    );
+                }
+            }
+        }
+        if !diagnostics.is_empty() {
+            return Err(Error::Invalid {
+                diagnostics,
+                sources: vec![(file.to_path_buf(), text.to_string())],
+            });
+        }
+        let plain_exceptions = patterns
+            .iter()
+            .filter(|p| p.exception)
+            .all(|p| !without_trailing_glob(&p.text).contains(['*', '[', ']', '?', '^', '\\']));
+        Ok(Dockerignore {
+            patterns,
+            plain_exceptions,
+        })
+    }
+
+    /// No line excludes anything.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether BuildKit leaves `path` (relative to the context root, `/`-separated, no `.`
+    /// or `..` parts) out of the context.
+    pub fn excludes(&self, path: &str) -> bool {
+        let mut parent = DirMatches::default();
+        let mut excluded = false;
+        let ends = path
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain(std::iter::once(path.len()));
+        for end in ends {
+            (excluded, parent) = self.check(&path[..end], &parent);
+        }
+        excluded
+    }
+
+    /// One step of a walk: whether `path` is excluded, given what its directory matched
+    /// (`DirMatches::default()` at the context root), and what `path` hands its children.
+    pub fn check(&self, path: &str, parent: &DirMatches) -> (bool, DirMatches) {
+        let mut excluded = false;
+        let mut matched = vec![false; self.patterns.len()];
+        for (i, pattern) in self.patterns.iter().enumerate() {
+            let mut hit = parent.0.get(i).copied().unwrap_or(false);
+            if !hit {
+                // BuildKit skips a line that cannot change the answer so far (an exclusion
+                // when already excluded, an exception when not), and then does not record
+                // it as matched for the children either.
+                if pattern.exception != excluded {
+                    continue;
+                }
+                hit = pattern.matches(path)
+                    || (parent.0.is_empty()
+                        && path
+                            .match_indices('/')
+                            .any(|(end, _)| pattern.matches(&path[..end])));
+            }
+            matched[i] = hit;
+            if hit {
+                excluded = !pattern.exception;
+            }
+        }
+        (excluded, DirMatches(matched))
+    }
+
+    /// Whether an exception could re-include something below `dir`, an excluded directory.
+    /// When not, a walk need not descend into it (fsutil does not either).
+    pub fn may_reinclude_below(&self, dir: &str) -> bool {
+        let mut exceptions = self.patterns.iter().filter(|p| p.exception).peekable();
+        if exceptions.peek().is_none() {
+            return false;
+        }
+        if !self.plain_exceptions {
+            return true;
+        }
+        let dir_slash = format!("{dir}/");
+        exceptions.any(|p| format!("{}/", without_trailing_glob(&p.text)).starts_with(&dir_slash))
+    }
+}
+
+impl Pattern {
+    fn matches(&self, path: &str) -> bool {
+        match &self.matcher {
+            Matcher::Exact(text) => path == text,
+            Matcher::Prefix(prefix) => path.starts_with(prefix.as_str()),
+            Matcher::Suffix(suffix) => {
+                path.ends_with(suffix.as_str())
+                    || suffix.strip_prefix('/').is_some_and(|name| path == name)
+            }
+            Matcher::Glob(glob) => glob.is_match(path),
+        }
+    }
+}
+
+/// Why a line is not a pattern, and how to fix it.
+struct Problem {
+    message: String,
+    help: String,
+}
+
+impl Problem {
+    fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// One line, read as `ignorefile.ReadAll` and then `patternmatcher.New` read it;
+/// `None` for comments and blank lines.
+fn parse_line(line: &str) -> Result<Option<Pattern>, Problem> {
+    if line.starts_with('#') {
+        return Ok(None);
+    }
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    // ReadAll: clean what follows the `!`, drop a leading `/`.
+    let (invert, rest) = match line.strip_prefix('!') {
+        Some(rest) => (true, rest.trim()),
+        None => (false, line),
+    };
+    let mut read = String::new();
+    if invert {
+        read.push('!');
+    }
+    if !rest.is_empty() {
+        let cleaned = clean(rest);
+        match cleaned.strip_prefix('/') {
+            Some(relative) if !relative.is_empty() => read.push_str(relative),
+            _ => read.push_str(&cleaned),
+        }
+    }
+    // New: clean again, then split off the `!`.
+    let cleaned = clean(&read);
+    let (exception, text) = match cleaned.strip_prefix('!') {
+        Some("") => {
+            return Err(Problem::new(
+                "a `!` alone names nothing to re-include",
+                "write `!path` to re-include a path, or remove the line",
+            ));
+        }
+        Some(text) => (true, text),
+        None => (false, cleaned.as_str()),
+    };
+    let tokens = tokens(text)?;
+    let wildcard = |s: &str| s.contains(['*', '?', '[', ']', '\\']);
+    let matcher = if !wildcard(text) {
+        Matcher::Exact(text.to_string())
+    } else if let Some(suffix) = text.strip_prefix("**").filter(|s| !wildcard(s)) {
+        Matcher::Suffix(suffix.to_string())
+    } else if let Some(prefix) = text.strip_suffix("**").filter(|s| !wildcard(s)) {
+        Matcher::Prefix(prefix.to_string())
+    } else {
+        let glob = glob_text(&tokens);
+        let matcher = GlobBuilder::new(&glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .empty_alternates(true)
+            .build()
+            .map_err(|e| {
+                Problem::new(
+                    format!("it cannot be matched ({e})"),
+                    "simplify the pattern; please report it, BuildKit may accept it",
+                )
+            })?
+            .compile_matcher();
+        Matcher::Glob(matcher)
+    };
+    Ok(Some(Pattern {
+        text: text.to_string(),
+        exception,
+        matcher,
+    }))
+}
+
+/// Go's `filepath.Clean` on Unix: no empty, `.` or inner `..` segments, no trailing `/`.
+fn clean(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if rooted => {}
+                _ => parts.push(".."),
+            },
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+/// fsutil's `patternWithoutTrailingGlob`.
+fn without_trailing_glob(text: &str) -> &str {
+    let text = text.strip_suffix("/**").unwrap_or(text);
+    text.strip_suffix("/*").unwrap_or(text)
+}
+
+/// A glob read as BuildKit reads it: `**` as patternmatcher scans it, the rest as
+/// `filepath.Match` does (whose syntax errors BuildKit reports too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    /// `*`: any run of characters but `/`.
+    Star,
+    /// `?`: one character but `/`.
+    Any,
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// `**` (and the `/` after it) before the end: any number of whole segments, none
+    /// included (the regular expression `(.*/)?`).
+    Dirs,
+    /// `**` at the end: anything at all (`.*`).
+    Rest,
+}
+
+fn tokens(text: &str) -> Result<Vec<Token>, Problem> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let token = match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                if chars.peek() == Some(&'/') {
+                    chars.next();
+                }
+                if chars.peek().is_none() {
+                    Token::Rest
+                } else {
+                    Token::Dirs
+                }
+            }
+            '*' => Token::Star,
+            '?' => Token::Any,
+            '\\' => match chars.next() {
+                Some(c) => Token::Literal(c),
+                None => {
+                    return Err(Problem::new(
+                        "it ends with a lone `\\`",
+                        "a `\\` escapes the next character; write `\\\\` for a backslash",
+                    ));
+                }
+            },
+            '[' => class(&mut chars)?,
+            c => Token::Literal(c),
+        };
+        out.push(token);
+    }
+    Ok(out)
+}
+
+/// A `[...]` class after its `[`, with `filepath.Match`'s syntax: `^` negates, `\`
+/// escapes, `-` makes a range, `]` and `-` must be escaped first in a class or a range.
+fn class(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Token, Problem> {
+    let negated = chars.next_if_eq(&'^').is_some();
+    let mut ranges = Vec::new();
+    loop {
+        if !ranges.is_empty() && chars.next_if_eq(&']').is_some() {
+            return Ok(Token::Class { negated, ranges });
+        }
+        let lo = class_char(chars)?;
+        let hi = if chars.next_if_eq(&'-').is_some() {
+            class_char(chars)?
+        } else {
+            lo
+        };
+        if hi < lo {
+            return Err(Problem::new(
+                format!("the range `{lo}-{hi}` runs backwards"),
+                format!("write `{hi}-{lo}`"),
+            ));
+        }
+        ranges.push((lo, hi));
+    }
+}
+
+fn class_char(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<char, Problem> {
+    let unclosed = || {
+        Problem::new(
+            "a `[` class is not closed",
+            "close it with `]`, or write `\\[` for a literal `[`",
+        )
+    };
+    match chars.next() {
+        None => Err(unclosed()),
+        Some(c @ (']' | '-')) => Err(Problem::new(
+            format!("a `{c}` cannot start a class or a range"),
+            format!("escape it as `\\{c}`"),
+        )),
+        Some('\\') => chars.next().ok_or_else(unclosed),
+        Some(c) => Ok(c),
+    }
+}
+
+/// The globset glob that matches what BuildKit's regular expression for `tokens` matches.
+/// `**` is written where globset reads it as BuildKit does (`**/` first or after a `/`, `/**`
+/// last); elsewhere BuildKit's `(.*/)?` becomes `{,*/**/}` and its `.*` becomes `*{,/**}`.
+fn glob_text(tokens: &[Token]) -> String {
+    let mut out = String::new();
+    for token in tokens {
+        match token {
+            Token::Literal('/') => out.push('/'),
+            Token::Literal(c) if c.is_alphanumeric() => out.push(*c),
+            Token::Literal(c) => {
+                out.push('\\');
+                out.push(*c);
+            }
+            Token::Star => out.push('*'),
+            Token::Any => out.push('?'),
+            Token::Class { negated, ranges } => push_class(&mut out, *negated, ranges),
+            Token::Dirs if out.is_empty() || out.ends_with('/') => out.push_str("**/"),
+            Token::Dirs => out.push_str("{,*/**/}"),
+            Token::Rest if out.ends_with('/') => out.push_str("**"),
+            Token::Rest => out.push_str("*{,/**}"),
+        }
+    }
+    out
+}
+
+/// A class in globset's syntax, which has no escapes inside `[...]`: `]` goes first (a
+/// literal there), `[` and `-` last; when there is no `]`, a `/` goes first so that a `!`
+/// or `^` is never first (globset would read negation), and `literal_separator` drops it.
+fn push_class(out: &mut String, negated: bool, ranges: &[(char, char)]) {
+    let mut items = Vec::new();
+    for &(lo, hi) in ranges {
+        split_range(lo, hi, &mut items);
+    }
+    let single = |c: char| items.contains(&(c, c));
+    out.push('[');
+    if negated {
+        out.push('^');
+    }
+    out.push(if single(']') { ']' } else { '/' });
+    for &(lo, hi) in &items {
+        if lo == hi && matches!(lo, ']' | '[' | '-') {
+            continue;
+        }
+        out.push(lo);
+        if hi != lo {
+            out.push('-');
+            out.push(hi);
+        }
+    }
+    if single('[') {
+        out.push('[');
+    }
+    if single('-') {
+        out.push('-');
+    }
+    out.push(']');
+}
+
+/// Splits a range so that `-`, `[` and `]` stand alone.
+fn split_range(lo: char, hi: char, out: &mut Vec<(char, char)>) {
+    for special in ['-', '[', ']'] {
+        if lo <= special && special <= hi {
+            let before = (special as u8 - 1) as char;
+            let after = (special as u8 + 1) as char;
+            if lo < special {
+                split_range(lo, before, out);
+            }
+            out.push((special, special));
+            if special < hi {
+                split_range(after, hi, out);
+            }
+            return;
+        }
+    }
+    out.push((lo, hi));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ignore(text: &str) -> Dockerignore {
+        match Dockerignore::parse(text, Path::new(".dockerignore")) {
+            Ok(d) => d,
+            Err(e) => panic!("{text:?} does not parse: {e}"),
+        }
+    }
+
+    fn excluded(text: &str, path: &str) -> bool {
+        ignore(text).excludes(path)
+    }
+
+    #[test]
+    fn comments_blank_lines_and_trimming() {
+        let d = ignore("\u{feff}# a comment\n\n   \n  secret  \r\n#x\n");
+        assert!(d.excludes("secret"));
+        assert!(!d.excludes("#x"));
+        assert!(!d.excludes("a comment"));
+        assert_eq!(d.patterns.len(), 1);
+        // BuildKit reads `#` as a comment only in the first column.
+        assert!(excluded("  #x", "#x"));
+        assert!(ignore("").is_empty());
+    }
+
+    #[test]
+    fn patterns_are_cleaned_and_relative() {
+        for pattern in [
+            "foo",
+            "/foo",
+            "./foo",
+            "foo/",
+            "foo//",
+            "bar/../foo",
+            "/./foo/.",
+        ] {
+            let d = ignore(pattern);
+            assert!(d.excludes("foo"), "{pattern}");
+            assert!(d.excludes("foo/x"), "{pattern}");
+            assert!(!d.excludes("foox"), "{pattern}");
+            assert_eq!(d.patterns[0].text, "foo", "{pattern}");
+        }
+        assert_eq!(clean("../a/../../b"), "../../b");
+        assert_eq!(clean("/../a"), "/a");
+        assert_eq!(clean(""), ".");
+        // `/` alone stays `/` and matches no relative path.
+        assert!(!excluded("/", "a"));
+        assert!(!excluded(".", "a"));
+    }
+
+    #[test]
+    fn a_pattern_matches_every_path_below_what_it_names() {
+        let d = ignore("node_modules\nbuild/out");
+        assert!(d.excludes("node_modules"));
+        assert!(d.excludes("node_modules/a/b.js"));
+        assert!(d.excludes("build/out/x"));
+        assert!(!d.excludes("build"));
+        assert!(!d.excludes("build/outer"));
+        // Not at any depth, unlike gitignore.
+        assert!(!d.excludes("src/node_modules"));
+    }
+
+    #[test]
+    fn exceptions_and_the_last_matching_line() {
+        let d = ignore("*.md\n!README.md");
+        assert!(d.excludes("CHANGES.md"));
+        assert!(!d.excludes("README.md"));
+        let d = ignore("!README.md\n*.md");
+        assert!(d.excludes("README.md"));
+        let d = ignore("docs\n!docs/keep\ndocs/keep/secret");
+        assert!(d.excludes("docs/a"));
+        assert!(!d.excludes("docs/keep"));
+        assert!(!d.excludes("docs/keep/file"));
+        assert!(d.excludes("docs/keep/secret"));
+        assert!(d.excludes("docs/keep/secret/x"));
+        // An exception re-includes below it too.
+        let d = ignore("*\n!src");
+        assert!(d.excludes("Makefile"));
+        assert!(!d.excludes("src/main.rs"));
+        // Whitespace after `!` is trimmed, and the rest cleaned.
+        let d = ignore("a\n!  ./a/b/");
+        assert!(!d.excludes("a/b"));
+    }
+
+    #[test]
+    fn children_start_from_their_directory_results_as_in_fsutil() {
+        // `!a` is skipped at `a` (nothing excluded yet), so at `a/x` it is tried on `a/x`
+        // alone: fsutil's walk excludes `a/x` although `!a` matches its parent.
+        let d = ignore("a/*\n!a");
+        assert!(!d.excludes("a"));
+        assert!(d.excludes("a/x"));
+        // A line that matched a directory keeps matching below it.
+        let d = ignore("a\n!a/b\na/b/c");
+        assert!(d.excludes("a/x"));
+        assert!(!d.excludes("a/b/x"));
+        assert!(d.excludes("a/b/c/d"));
+    }
+
+    #[test]
+    fn star_and_question_mark_stay_in_one_segment() {
+        let d = ignore("*.md");
+        assert!(d.excludes("README.md"));
+        assert!(!d.excludes("docs/README.md"));
+        let d = ignore("docs/*.md");
+        assert!(d.excludes("docs/a.md"));
+        assert!(!d.excludes("docs/sub/a.md"));
+        let d = ignore("a?c");
+        assert!(d.excludes("abc"));
+        assert!(!d.excludes("a/c"));
+        assert!(!d.excludes("abbc"));
+        // A `*` in a directory position excludes what is below the matching directories.
+        let d = ignore("*/tmp");
+        assert!(d.excludes("x/tmp/y"));
+        assert!(!d.excludes("x/y/tmp"));
+    }
+
+    #[test]
+    fn double_star() {
+        let d = ignore("**/x");
+        assert!(d.excludes("x"));
+        assert!(d.excludes("a/x"));
+        assert!(d.excludes("a/b/x/c"));
+        assert!(!d.excludes("ax"));
+
+        let d = ignore("x/**");
+        assert!(
+            !d.excludes("x"),
+            "`x/**` keeps the directory, drops what is in it"
+        );
+        assert!(d.excludes("x/a"));
+        assert!(d.excludes("x/a/b"));
+        assert!(!d.excludes("y/x/a"));
+
+        let d = ignore("a/**/b");
+        assert!(d.excludes("a/b"));
+        assert!(d.excludes("a/x/b"));
+        assert!(d.excludes("a/x/y/b/z"));
+        assert!(!d.excludes("a/xb"));
+        assert!(!d.excludes("b"));
+
+        let d = ignore("**/*.pyc");
+        assert!(d.excludes("x.pyc"));
+        assert!(d.excludes("a/b/x.pyc"));
+        assert!(!d.excludes("a/b/x.py"));
+
+        let d = ignore("**");
+        assert!(d.excludes("anything/at/all"));
+
+        // patternmatcher's shortcuts: `**x` is "ends with x", `x**` is "starts with x".
+        assert!(excluded("**.pyc", "a/b.pyc"));
+        assert!(excluded("**foo", "barfoo"));
+        assert!(excluded("ab**", "abc/d"));
+        // Elsewhere `**` is `(.*/)?` and a final `**` is `.*`.
+        assert!(excluded("*.x**", "a.x/b/c"));
+        assert!(excluded("a*/**/b", "ab/c/b"));
+        assert!(excluded("x**y", "xy"));
+        assert!(excluded("x**y", "xa/b/y"));
+        assert!(!excluded("x**y", "xay"));
+        assert!(excluded("a/**/**/b", "a/b"));
+    }
+
+    #[test]
+    fn classes_and_escapes() {
+        let d = ignore("file[0-9].txt");
+        assert!(d.excludes("file1.txt"));
+        assert!(!d.excludes("filea.txt"));
+        let d = ignore("file[^0-9].txt");
+        assert!(d.excludes("filea.txt"));
+        assert!(!d.excludes("file1.txt"));
+        // `!` is a member, not a negation, as in Go.
+        let d = ignore("x[!a]");
+        assert!(d.excludes("x!"));
+        assert!(d.excludes("xa"));
+        assert!(!d.excludes("xb"));
+        assert!(excluded("x[!]", "x!"));
+        assert!(excluded("x[\\]]", "x]"));
+        assert!(excluded("x[\\]a]", "xa"));
+        assert!(excluded("x[[]", "x["));
+        assert!(excluded("x[a\\-]", "x-"));
+        assert!(excluded("x[+-\\-]", "x,"));
+        assert!(excluded("x[+-\\-]", "x-"));
+        assert!(excluded("x[^!]", "xa"));
+        assert!(!excluded("x[^!]", "x!"));
+        assert!(!excluded("x[^a]", "x/"), "a class never matches `/`");
+        // Escapes make a wildcard literal.
+        let d = ignore("a\\*b");
+        assert!(d.excludes("a*b"));
+        assert!(!d.excludes("axb"));
+        assert!(excluded("\\[x\\]", "[x]"));
+        assert!(excluded("{a,b}", "{a,b}"));
+        assert!(!excluded("{a,b}", "a"));
+        assert!(excluded("x{a,b}*", "x{a,b}c"));
+        assert!(excluded("*,*", "a,b"));
+        assert!(excluded("é?", "éa"));
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_with_their_line() {
+        for (text, line, message) in [
+            ("ok\n!\n", 2, "a `!` alone"),
+            ("ok\n\n  [abc\n", 3, "not closed"),
+            ("a[]\n", 1, "cannot start"),
+            ("a[^]b]\n", 1, "cannot start"),
+            ("a[z-a]\n", 1, "runs backwards"),
+            ("a\\\n", 1, "lone `\\`"),
+            ("a[b-]\n", 1, "cannot start"),
+        ] {
+            let err =
+                Dockerignore::parse(text, Path::new("images/x/.dockerignore")).expect_err(text);
+            let Error::Invalid {
+                diagnostics,
+                sources,
+            } = err
+            else {
+                panic!("{text:?}: not Invalid");
+            };
+            assert_eq!(diagnostics.len(), 1, "{text:?}");
+            let d = &diagnostics[0];
+            assert_eq!(d.position.map(|p| p.line), Some(line), "{text:?}");
+            assert!(d.message.contains(message), "{text:?}: {}", d.message);
+            assert!(d.help.is_some());
+            assert_eq!(d.file.as_deref(), Some(Path::new("images/x/.dockerignore")));
+            assert_eq!(sources.len(), 1);
+        }
+        // Every bad line is reported, not only the first.
+        let Err(Error::Invalid { diagnostics, .. }) = Dockerignore::parse("[\n!\n", Path::new("f"))
+        else {
+            panic!("expected errors");
+        };
+        assert_eq!(diagnostics.len(), 2);
+        // `!/` cleans to `!` in patternmatcher.New: BuildKit refuses it too.
+        assert!(Dockerignore::parse("!/", Path::new("f")).is_err());
+    }
+
+    #[test]
+    fn excluded_directories_are_walked_only_when_an_exception_may_reach_below() {
+        let d = ignore("a\nb");
+        assert!(!d.may_reinclude_below("a"));
+        let d = ignore("a\n!a/keep\n!c/**");
+        assert!(d.may_reinclude_below("a"));
+        assert!(!d.may_reinclude_below("b"));
+        assert!(d.may_reinclude_below("c"));
+        assert!(!d.may_reinclude_below("ab"));
+        let d = ignore("a\n!**/keep");
+        assert!(d.may_reinclude_below("a"));
+        assert!(d.may_reinclude_below("anything"));
+    }
+
+    #[test]
+    fn dockerfile_specific_ignore_files() {
+        assert_eq!(dockerfile_specific("Dockerfile"), "Dockerfile.dockerignore");
+        assert_eq!(
+            dockerfile_specific("ci/Dockerfile.dev"),
+            "ci/Dockerfile.dev.dockerignore"
+        );
+    }
+
+    /// patternmatcher's own matching, rebuilt from its source as a reference: the pattern
+    /// becomes a regular expression character by character (here a list of atoms and a
+    /// backtracking matcher), with its three shortcuts. Classes exclude `/`, the one
+    /// departure documented above.
+    mod reference {
+        #[derive(Clone, Debug)]
+        enum Atom {
+            Char(char),
+            NotSlash,
+            NotSlashes,
+            Class(bool, Vec<(char, char)>),
+            /// `(.*/)?`
+            Dirs,
+            /// `.*`
+            All,
+        }
+
+        pub fn matches(pattern: &str, path: &str) -> bool {
+            let mut atoms = Vec::new();
+            let chars: Vec<char> = pattern.chars().collect();
+            let mut exact = true;
+            let mut kind = "exact";
+            let mut i = 0;
+            let mut first = true;
+            while i < chars.len() {
+                let c = chars[i];
+                i += 1;
+                match c {
+                    '*' if chars.get(i) == Some(&'*') => {
+                        i += 1;
+                        if chars.get(i) == Some(&'/') {
+                            i += 1;
+                        }
+                        if i == chars.len() {
+                            if exact {
+                                kind = "prefix";
+                            } else {
+                                atoms.push(Atom::All);
+                                kind = "regexp";
+                            }
+                        } else {
+                            atoms.push(Atom::Dirs);
+                            kind = "regexp";
+                        }
+                        exact = false;
+                        if first {
+                            kind = "suffix";
+                        }
+                    }
+                    '*' => {
+                        atoms.push(Atom::NotSlashes);
+                        kind = "regexp";
+                        exact = false;
+                    }
+                    '?' => {
+                        atoms.push(Atom::NotSlash);
+                        kind = "regexp";
+                        exact = false;
+                    }
+                    '\\' => {
+                        atoms.push(Atom::Char(chars[i]));
+                        i += 1;
+                        kind = "regexp";
+                        exact = false;
+                    }
+                    '[' => {
+                        let negated = chars.get(i) == Some(&'^');
+                        if negated {
+                            i += 1;
+                        }
+                        let mut ranges = Vec::new();
+                        while chars[i] != ']' || ranges.is_empty() {
+                            let lo = chars[i];
+                            i += 1;
+                            let hi = if chars[i] == '-' {
+                                i += 2;
+                                chars[i - 1]
+                            } else {
+                                lo
+                            };
+                            ranges.push((lo, hi));
+                        }
+                        i += 1;
+                        atoms.push(Atom::Class(negated, ranges));
+                        kind = "regexp";
+                        exact = false;
+                    }
+                    c => atoms.push(Atom::Char(c)),
+                }
+                first = false;
+            }
+            match kind {
+                "exact" => path == pattern,
+                "prefix" => path.starts_with(&pattern[..pattern.len() - 2]),
+                "suffix" => {
+                    let suffix = &pattern[2..];
+                    path.ends_with(suffix) || suffix.strip_prefix('/') == Some(path)
+                }
+                _ => {
+                    let path: Vec<char> = path.chars().collect();
+                    regex(&atoms, &path)
+                }
+            }
+        }
+
+        fn regex(atoms: &[Atom], s: &[char]) -> bool {
+            let Some((atom, rest)) = atoms.split_first() else {
+                return s.is_empty();
+            };
+            match atom {
+                Atom::Char(c) => s.first() == Some(c) && regex(rest, &s[1..]),
+                Atom::NotSlash => s.first().is_some_and(|&c| c != '/') && regex(rest, &s[1..]),
+                Atom::Class(negated, ranges) => s.first().is_some_and(|&c| {
+                    c != '/'
+                        && ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+                        && regex(rest, &s[1..])
+                }),
+                Atom::NotSlashes => (0..=s.len())
+                    .take_while(|&n| n == 0 || s[n - 1] != '/')
+                    .any(|n| regex(rest, &s[n..])),
+                Atom::Dirs => {
+                    regex(rest, s) || (1..=s.len()).any(|n| s[n - 1] == '/' && regex(rest, &s[n..]))
+                }
+                Atom::All => (0..=s.len()).any(|n| regex(rest, &s[n..])),
+            }
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn pattern() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "a", "b", "/", "*", "**", "**/", "/**", "/**/", "?", "[ab]", "[^a]", "[a-b]",
+                "\\*", ".", "{", ",",
+            ]);
+            prop::collection::vec(piece, 1..7).prop_map(|pieces| pieces.concat())
+        }
+
+        fn path() -> impl Strategy<Value = String> {
+            let segment = prop::collection::vec(
+                prop::sample::select(vec!["a", "b", "ab", "*", ".", "{", ","]),
+                1..4,
+            )
+            .prop_map(|s| s.concat());
+            prop::collection::vec(segment, 1..5).prop_map(|s| s.join("/"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn the_glob_translation_agrees_with_buildkit(pattern in pattern(), path in path()) {
+                let Ok(Some(parsed)) = parse_line(&pattern) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(
+                    parsed.matches(&path),
+                    reference::matches(&parsed.text, &path),
+                    "pattern {:?} (cleaned {:?}, glob {:?}) on {:?}",
+                    pattern,
+                    parsed.text,
+                    tokens(&parsed.text).ok().map(|t| glob_text(&t)),
+                    path
+                );
+            }
+        }
+    }
+}
