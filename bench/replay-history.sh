@@ -9,6 +9,9 @@
 # Usage: bench/replay-history.sh REPO OLD_BIN NEW_BIN [MAX_COMMITS]
 set -euo pipefail
 repo=$1 old=$2 new=$3 max=${4:-100000}
+# FIRST_PARENT=0 replays every commit, not only the first-parent chain.
+first_parent=--first-parent
+[[ ${FIRST_PARENT:-1} == 0 ]] && first_parent=
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git clone -q "$repo" "$work/repo"
@@ -25,7 +28,7 @@ for t in p["targets"]:
     print(t["name"], t["rebuild"], ",".join(kinds), t.get("action", "build" if t["rebuild"] else "none"))' <<< "$out"
 }
 total=0 same=0 differ=0 rebuilt=0
-for c in $(git rev-list --first-parent --reverse HEAD | tail -n "$max"); do
+for c in $(git rev-list $first_parent --reverse HEAD | tail -n "$max"); do
     git cat-file -e "$c:images/spec.yml" 2>/dev/null || continue
     git rev-parse -q --verify "$c^" >/dev/null || continue
     git checkout -q --force "$c"

@@ -15,5 +15,19 @@ echo "== cargo clippy -D warnings (every target, benches included)" >&2
 cargo clippy --all-targets --locked -- -D warnings
 echo "== actionlint" >&2
 scripts/lint-workflows.sh
+echo "== cargo publish --dry-run (the crate as crates.io gets it builds on its own)" >&2
+# It reads the crates.io index through cargo; with CARGO_NET_OFFLINE=true (no registry
+# access) the same package is built from the local cache instead, and that is said.
+# The packaged crate's build shares build.rs's fingerprint with the checkout's (same target
+# dir); a revision given through the environment makes the next checkout build rerun it.
+export STACKPLAN_BUILD_REVISION
+STACKPLAN_BUILD_REVISION="$(git rev-parse --short=9 HEAD 2>/dev/null || true)"
+if [[ ${CARGO_NET_OFFLINE:-} == true ]]; then
+    echo "note: CARGO_NET_OFFLINE=true: cargo package --offline instead of cargo publish --dry-run" >&2
+    cargo package --locked --offline --allow-dirty
+else
+    cargo publish --dry-run --locked --allow-dirty
+fi
+unset STACKPLAN_BUILD_REVISION
 echo "== cargo test" >&2
 cargo test --locked --lib --bins --tests

@@ -53,6 +53,13 @@ pub enum Error {
     /// The build engine failed (or some targets failed to build).
     #[error("{message}")]
     Build { message: String },
+
+    /// The machine lacks something a flow needs (`stackplan doctor` found it).
+    #[error("{message}")]
+    Environment {
+        message: String,
+        help: Option<String>,
+    },
 }
 
 fn render_plain(diagnostics: &[Diagnostic]) -> String {
@@ -115,7 +122,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid { .. } | Error::Usage { .. } | Error::Git { .. } => 2,
-            Error::Io { .. } | Error::Registry { .. } | Error::Build { .. } => 1,
+            Error::Io { .. }
+            | Error::Registry { .. }
+            | Error::Build { .. }
+            | Error::Environment { .. } => 1,
         }
     }
 
@@ -125,7 +135,8 @@ impl Error {
             Error::Io { help, .. }
             | Error::Usage { help, .. }
             | Error::Git { help, .. }
-            | Error::Registry { help, .. } => help.as_deref(),
+            | Error::Registry { help, .. }
+            | Error::Environment { help, .. } => help.as_deref(),
             _ => None,
         }
     }

@@ -10,7 +10,8 @@
 //!   [`reference`], [`plan`] (the one value every output reads) and [`emit`] (bake JSON,
 //!   plan text/JSON, graph);
 //! - adapters: [`fs`] (reading a checkout, writing files whole), [`context_reader`] (each
-//!   image's build context from a checkout), [`git`], [`registry`] (which tags exist);
+//!   image's build context from a checkout), [`git`], [`registry`] (which tags exist),
+//!   [`doctor`] (what this machine has for stackplan's flows);
 //! - [`cli`]: the command line, on top of both.
 
 pub mod action;
@@ -23,6 +24,7 @@ pub mod context_reader;
 pub mod diagnostic;
 pub mod dockerfile;
 pub mod dockerignore;
+pub mod doctor;
 pub mod emit;
 pub mod error;
 pub mod fs;

@@ -30,7 +30,11 @@ pub use output::{Printer, print_error};
 /// Run it at the root of the repository that holds images/. Without a command it runs
 /// `stackplan bake`.
 #[derive(Debug, Parser)]
-#[command(name = "stackplan", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "stackplan",
+    version = env!("STACKPLAN_VERSION"),
+    args_conflicts_with_subcommands = true
+)]
 #[command(
     after_help = "Exit status: 0 on success, 2 for invalid input or usage, 1 when the environment or a build fails."
 )]
@@ -64,6 +68,8 @@ pub enum Command {
     Manifests(manifests::ManifestsCmd),
     /// Print the GitHub Actions matrix of rebuilt targets and their test folders.
     Matrix(MatrixCmd),
+    /// Say whether git, docker, buildx, BuildKit and registry credentials are there and work.
+    Doctor(DoctorCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsCmd),
     /// Print the man page (roff): `stackplan man > stackplan.1`.
@@ -285,6 +291,38 @@ pub struct CompletionsCmd {
     pub shell: clap_complete::Shell,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DoctorFormat {
+    /// One line per check, with the fix under it.
+    Text,
+    /// `{"version", "ok", "checks": [{"name", "status", "detail", "fix"}]}` for scripts.
+    Json,
+}
+
+/// Checks what stackplan's flows need on this machine, with the fix for each missing piece.
+///
+/// Exit status 0 when the default flow (`stackplan > bake.json && docker buildx bake -f
+/// bake.json`) can run, 1 otherwise. What only another flow needs (a BuildKit address for
+/// `stackplan build`, registry logins before `--push`) is a warning. Credentials are never
+/// printed: only registry and helper names.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorCmd {
+    /// Repository root [default: the current directory]
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// The images folder, relative to the repository root.
+    #[arg(long, value_name = "DIR", default_value = "images")]
+    pub images: String,
+
+    /// The BuildKit daemon `stackplan build` would use [default: docker://, the engine's]
+    #[arg(long, env = "BUILDKIT_HOST", value_name = "ADDR")]
+    pub addr: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CheckCmd {
     #[command(flatten)]
@@ -326,6 +364,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
         Some(Command::Reuse(cmd)) => reuse::reuse(cmd, printer),
         Some(Command::Manifests(cmd)) => manifests::run(cmd, printer),
         Some(Command::Publish(cmd)) => promote::publish(cmd, printer),
+        Some(Command::Doctor(cmd)) => doctor(cmd, printer),
         Some(Command::Completions(cmd)) => {
             let mut out = Vec::new();
             clap_complete::generate(
@@ -354,6 +393,37 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn doctor(cmd: DoctorCmd, printer: &mut Printer) -> Result<()> {
+    let dir = match cmd.repo {
+        Some(dir) => dir,
+        None => std::env::current_dir()
+            .map_err(|e| crate::Error::io("cannot read", "the current directory", e))?,
+    };
+    let report = crate::doctor::run(&crate::doctor::Probe {
+        dir,
+        images: cmd.images,
+        buildkit_addr: cmd.addr.filter(|a| !a.is_empty()),
+    });
+    let text = match cmd.format {
+        DoctorFormat::Text => report.render_text(),
+        DoctorFormat::Json => report.render_json(),
+    };
+    printer.product(&text, None)?;
+    let failed = report.failed();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(crate::Error::Environment {
+        message: format!(
+            "{} of {} checks failed: {}",
+            failed.len(),
+            report.checks.len(),
+            failed.join(", ")
+        ),
+        help: Some("each FAIL line says how to fix it".into()),
+    })
 }
 
 fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<()> {

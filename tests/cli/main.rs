@@ -1,7 +1,9 @@
 //! End-to-end tests of the `stackplan` binary over fixture repositories made with real git.
 
+mod action;
 mod bake;
 mod changes;
+mod doctor;
 mod errors;
 mod golden;
 mod inputs;

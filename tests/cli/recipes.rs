@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::Repo;
+use crate::support::{Repo, console_commands};
 
 fn docs(name: &str) -> String {
     std::fs::read_to_string(
@@ -15,25 +15,9 @@ fn docs(name: &str) -> String {
     .unwrap()
 }
 
-/// The `$ ` lines of the ```console blocks of a markdown text.
-fn commands(markdown: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut in_console = false;
-    for line in markdown.lines() {
-        if line.starts_with("```") {
-            in_console = line.trim() == "```console";
-            continue;
-        }
-        if in_console && let Some(cmd) = line.strip_prefix("$ ") {
-            out.push(cmd.to_string());
-        }
-    }
-    out
-}
-
 #[test]
 fn every_recipe_command_runs() {
-    let recipes = commands(&docs("recipes.md"));
+    let recipes = console_commands(&docs("recipes.md"));
     assert!(recipes.len() >= 10, "{recipes:?}");
     let repo = Repo::example();
     repo.branch("recipes");
@@ -105,6 +89,7 @@ const SUBCOMMANDS: &[&str] = &[
     "publish",
     "manifests",
     "matrix",
+    "doctor",
     "completions",
     "man",
 ];
@@ -149,6 +134,9 @@ fn the_cli_reference_is_the_binarys_help() {
         "docs/cli.md is out of date: run `UPDATE_GOLDEN=1 cargo test --test cli recipes`"
     );
 }
+
+/// Subcommands the README does not list yet (it is being restructured; its command table
+/// gets them then).
 
 #[test]
 fn every_subcommand_is_in_the_reference_and_the_readme() {

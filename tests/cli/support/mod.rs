@@ -256,3 +256,20 @@ pub fn buildx_accepts(repo: &Repo, bake_json: &str) -> Option<serde_json::Value>
     std::fs::remove_file(file).unwrap();
     Some(serde_json::from_slice(&out.stdout).expect("buildx --print prints JSON"))
 }
+
+/// The `$ ` lines of the ```console blocks of a markdown text: the docs' commands the tests
+/// run (docs/recipes.md, docs/scale-out.md).
+pub fn console_commands(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_console = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            in_console = line.trim() == "```console";
+            continue;
+        }
+        if in_console && let Some(cmd) = line.strip_prefix("$ ") {
+            out.push(cmd.to_string());
+        }
+    }
+    out
+}
