@@ -84,11 +84,77 @@ pub async fn channel(address: &Address) -> Result<Channel> {
         }
     };
     result.map_err(|e| {
+        let chain = crate::error::root_cause(&e);
         engine_error(
             address,
-            format!("cannot connect: {}", crate::error::root_cause(&e)),
+            explain(address, &chain).unwrap_or_else(|| format!("cannot connect: {chain}")),
         )
     })
+}
+
+/// What a failure talking to a daemon means when the error chain says it: TLS problems
+/// (the daemon wants a client certificate, refuses ours, or presents one we do not trust)
+/// and a plain connection to a daemon that speaks TLS, each with the flag that fixes it.
+pub fn explain(address: &Address, chain: &str) -> Option<String> {
+    let Address::Tcp { tls, .. } = address else {
+        return None;
+    };
+    let with_cert = tls.as_ref().is_some_and(|t| t.cert.is_some());
+    let alert = |names: &[&'static str]| names.iter().find(|n| chain.contains(**n)).copied();
+    if tls.is_some()
+        && (chain.contains("CertificateRequired")
+            || (!with_cert && chain.contains("HandshakeFailure")))
+    {
+        return Some(
+            "the daemon requires a client certificate and none was given: pass --tls-cert and --tls-key (a certificate signed by the CA the daemon trusts, buildkitd --tlscacert)".into(),
+        );
+    }
+    if let Some(alert) = alert(&[
+        "BadCertificate",
+        "UnknownCA",
+        "CertificateUnknown",
+        "CertificateExpired",
+        "CertificateRevoked",
+        "UnsupportedCertificate",
+        "DecryptError",
+        "AccessDenied",
+    ])
+    .filter(|_| with_cert)
+    {
+        return Some(format!(
+            "the daemon refused our client certificate ({alert}): check that --tls-cert is signed by the CA the daemon trusts (buildkitd --tlscacert) and is valid for client authentication"
+        ));
+    }
+    if chain.contains("UnknownIssuer") {
+        return Some(
+            "the daemon's certificate is signed by an unknown authority: pass its CA with --tls-ca FILE".into(),
+        );
+    }
+    if chain.contains("NotValidForName") || chain.contains("not valid for name") {
+        return Some(
+            "the daemon's certificate is not valid for this host name: pass the name it carries with --tls-server-name NAME".into(),
+        );
+    }
+    // The connection dropped right after the handshake: what a TLS daemon that wants (or
+    // refuses) a client certificate does, and a TLS daemon spoken to in plain text.
+    let dropped = ["connection closed", "connection reset", "broken pipe"]
+        .iter()
+        .any(|d| chain.contains(d));
+    if tls.is_some() && dropped {
+        return Some(if with_cert {
+            "the daemon closed the connection after the TLS handshake: it likely refused our client certificate; check that --tls-cert is signed by the CA the daemon trusts (buildkitd --tlscacert)".into()
+        } else {
+            "the daemon closed the connection after the TLS handshake: it likely requires a client certificate; pass --tls-cert and --tls-key".into()
+        });
+    }
+    if tls.is_none()
+        && (dropped || chain.contains("frame with invalid size") || chain.contains("http2 error"))
+    {
+        return Some(
+            "the daemon did not answer plain gRPC; if it speaks TLS, pass --tls-ca FILE (and --tls-cert/--tls-key when it wants a client certificate)".into(),
+        );
+    }
+    None
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>> {

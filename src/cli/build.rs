@@ -272,8 +272,16 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 connect::CONNECT_TIMEOUT.as_secs()
             ),
         })?
-        .map_err(|s| Error::Build {
-            message: format!("BuildKit at {address}: {}", s.message()),
+        .map_err(|s| {
+            let cause = std::error::Error::source(&s)
+                .map(crate::error::root_cause)
+                .unwrap_or_else(|| s.message().to_string());
+            Error::Build {
+                message: format!(
+                    "BuildKit at {address}: {}",
+                    connect::explain(&address, &cause).unwrap_or(cause)
+                ),
+            }
         })?;
         if workers.into_inner().record.is_empty() {
             return Err(Error::Build {

@@ -335,3 +335,64 @@ fn a_bad_address_or_a_daemon_that_is_down_fails_fast() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme"));
 }
+
+#[test]
+fn a_tls_daemon_says_when_it_wants_a_client_certificate_or_refuses_ours() {
+    let Some(env) = Env::require() else { return };
+    let addr = std::env::var("STACKPLAN_BUILDKIT_TLS_ADDR")
+        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_TLS_ADDR");
+    let pki = std::path::PathBuf::from(
+        std::env::var("STACKPLAN_PKI").expect("scripts/env-up.sh exports STACKPLAN_PKI"),
+    );
+    let file = |name: &str| pki.join(name).to_string_lossy().into_owned();
+    let repo = small_stack(&unique());
+    repo.branch("mtls");
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let run = |tls: &[&str]| {
+        let mut args = vec![
+            "build",
+            "--addr",
+            addr.as_str(),
+            "--progress",
+            "plain",
+            "--offline",
+            "--full",
+            "--build-arg",
+            base.as_str(),
+        ];
+        args.extend_from_slice(tls);
+        stackplan(&repo, &args, None)
+    };
+    let (ca, cert, key) = (file("ca.crt"), file("client.crt"), file("client.key"));
+    let (server_cert, server_key) = (file("server.crt"), file("server.key"));
+    for (tls, says) in [
+        (
+            vec![],
+            "did not answer plain gRPC; if it speaks TLS, pass --tls-ca",
+        ),
+        (vec!["--tls-ca", &ca], "requires a client certificate"),
+        (
+            vec![
+                "--tls-ca",
+                &ca,
+                "--tls-cert",
+                &server_cert,
+                "--tls-key",
+                &server_key,
+            ],
+            "refused our client certificate",
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &key],
+            "signed by an unknown authority: pass its CA with --tls-ca",
+        ),
+    ] {
+        let out = run(&tls);
+        assert_eq!(out.status.code(), Some(1), "{tls:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{tls:?}: {}", text(&out));
+    }
+    // With the right CA and client certificate, the stack builds (in one graph, no push).
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let out = run(&["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key]);
+    assert!(out.status.success(), "{}", text(&out));
+}
