@@ -392,7 +392,6 @@ fn a_tls_daemon_says_when_it_wants_a_client_certificate_or_refuses_ours() {
         assert!(text(&out).contains(says), "{tls:?}: {}", text(&out));
     }
     // With the right CA and client certificate, the stack builds (in one graph, no push).
-    let base = format!("BASE_IMAGE={}", env.base_image);
     let out = run(&["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key]);
     assert!(out.status.success(), "{}", text(&out));
 }
