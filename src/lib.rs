@@ -30,6 +30,7 @@ pub mod git;
 pub mod graph;
 pub mod inputs;
 pub mod manifests;
+pub mod parent_from;
 pub mod plan;
 pub mod promote;
 pub mod rebuild;

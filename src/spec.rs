@@ -49,6 +49,9 @@ pub struct Image {
     pub platforms: Vec<String>,
     pub skip_plans: Vec<String>,
     pub plan_build_args: BTreeMap<String, BTreeMap<String, String>>,
+    /// The build arg that makes the child's `FROM` name its parent, when the Dockerfile
+    /// alone cannot tell ([`crate::parent_from`]).
+    pub parent_arg: Option<String>,
     /// Where the image's `image_name` stands in the spec, for messages about the image.
     pub position: Option<Position>,
     /// Where `depend_on` stands.
@@ -188,6 +191,8 @@ struct RawImage {
     skip_plans: Vec<Spanned<String>>,
     #[serde(default)]
     plan_build_args: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    parent_arg: Option<Spanned<String>>,
 }
 
 /// A boolean as the stack's original tooling read it: any YAML scalar. A real boolean is
@@ -463,6 +468,32 @@ impl RawSpec {
                     "remove one plan from its skip_plans, or remove the image".into(),
                 );
             }
+            let parent_arg = raw.parent_arg.map(|a| {
+                let name = a.value.trim().to_string();
+                let valid = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    err(
+                        out,
+                        pos(&a),
+                        format!("image `{key}`: parent_arg `{name}` is not a build arg name"),
+                        "name the global `ARG` of its Dockerfile that its parent's ref goes in, like `BASE_IMG`".into(),
+                    );
+                } else if depend_on.is_none() {
+                    out.push(
+                        Diagnostic::warning(format!(
+                            "image `{key}` has a parent_arg but no depend_on: it is not used"
+                        ))
+                        .in_file(file)
+                        .at(pos(&a))
+                        .help("add `depend_on: <parent>`, or remove `parent_arg` (`--strict` makes this an error)"),
+                    );
+                }
+                name
+            });
             let integration_tests =
                 loose_bool(&raw.integration_tests, "integration_tests", &key, file, out);
             let prune = loose_bool(&raw.prune, "prune", &key, file, out);
@@ -482,6 +513,7 @@ impl RawSpec {
                     platforms: raw.platforms,
                     skip_plans,
                     plan_build_args: raw.plan_build_args,
+                    parent_arg,
                     position: at,
                     depend_on_position,
                 },
@@ -683,6 +715,7 @@ const IMAGE_KEYS: &[&str] = &[
     "platforms",
     "skip_plans",
     "plan_build_args",
+    "parent_arg",
 ];
 const TAG_KEYS: &[&str] = &["prefix"];
 const PLAN_KEYS: &[&str] = &["tag_prefix", "build_args"];

@@ -63,6 +63,8 @@ struct TargetView<'a> {
     dockerfile: &'a str,
     platforms: &'a [String],
     contexts: BTreeMap<String, String>,
+    /// The build arg set so the `FROM` names the parent's ref of this run.
+    parent_arg: Option<&'a str>,
     registry: &'a BTreeMap<String, RefState>,
     info_cmds: Vec<&'a str>,
     integration_tests: bool,
@@ -123,6 +125,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         dockerfile: &t.dockerfile,
         platforms: &t.platforms,
         contexts: crate::emit::bake::contexts(t),
+        parent_arg: t.parent_arg.as_deref(),
         registry: &t.registry,
         info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,

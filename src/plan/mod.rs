@@ -104,6 +104,8 @@ pub struct Target {
     pub platforms: Vec<String>,
     /// The child's `FROM` that builds on the parent, as BuildKit looks it up.
     pub parent_from: Option<String>,
+    /// The build arg stackplan sets so that `FROM` names the parent's ref of this run.
+    pub parent_arg: Option<String>,
     pub parent_input: Option<ParentInput>,
     /// External images pinned to the digests in the inputs: `FROM` as BuildKit looks it up
     /// → `ref@digest` (named contexts `docker-image://…`).
@@ -418,7 +420,15 @@ fn make_target(
             stack.spec.images[image.depend_on.as_deref().unwrap_or_default()].image_name,
             parent.tag
         );
-        parent_input::chain(&name, parent, &original, dockerfile, &build_args, warnings)
+        parent_input::chain(
+            &name,
+            parent,
+            &original,
+            dockerfile,
+            image.parent_arg.as_deref(),
+            &build_args,
+            warnings,
+        )
     });
     if let Some(chain) = &chain {
         build_args.extend(chain.args.clone());
@@ -484,6 +494,7 @@ fn make_target(
         context: join(&stack.images_dir, &image.key),
         dockerfile: image.dockerfile.clone(),
         platforms: image.platforms.clone(),
+        parent_arg: chain.as_ref().and_then(|c| c.arg.clone()),
         parent_from: chain.map(|c| c.from),
         parent_input: None,
         pinned_bases,

@@ -6,6 +6,7 @@ mod errors;
 mod golden;
 mod inputs;
 mod matrix;
+mod parent_arg;
 mod promote;
 mod real_stack;
 mod recipes;
