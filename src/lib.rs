@@ -28,6 +28,7 @@ pub mod error;
 pub mod fs;
 pub mod git;
 pub mod graph;
+pub mod init;
 pub mod inputs;
 pub mod manifests;
 pub mod parent_from;

@@ -21,7 +21,7 @@ use crate::tag;
 
 /// The repository root: `-C DIR`, else the git top level of the current directory, else
 /// the current directory.
-fn repo_root(args: &StackArgs) -> Result<PathBuf> {
+pub(super) fn repo_root(args: &StackArgs) -> Result<PathBuf> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     Ok(match &args.repo {
         Some(dir) => {

@@ -4,6 +4,7 @@ mod bake;
 mod changes;
 mod errors;
 mod golden;
+mod init;
 mod inputs;
 mod matrix;
 mod parent_arg;

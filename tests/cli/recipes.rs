@@ -187,6 +187,7 @@ fn every_spec_key_is_documented() {
         "platforms",
         "skip_plans",
         "plan_build_args",
+        "parent_arg",
         "tag_prefix",
         "ChangeIgnore",
         "BuildAll",
