@@ -315,14 +315,24 @@ pub fn render(folders: &[Folder], images: &[Inferred], opts: &InitOptions) -> St
                 );
             }
         }
-        for (name, parent) in &image.variants {
+        let (same, other): (Vec<_>, Vec<_>) = image
+            .variants
+            .iter()
+            .partition(|(_, parent)| **parent == image.depend_on);
+        if !same.is_empty() {
+            s.push_str("    variants:  # subfolders with a Dockerfile: built on the same parent, tagged <variant>-<prefix>-<branch>\n");
+            for (name, _) in same {
+                let _ = writeln!(s, "      {name}: {{}}");
+            }
+        }
+        for (name, parent) in other {
             let on = match parent {
                 Some(p) => format!("on {p}"),
                 None => "on no image of this folder".to_string(),
             };
             let _ = writeln!(
                 s,
-                "    # variant {name}/ (its own Dockerfile, built {on}) is not planned: list it as an image of its own if it must be"
+                "    # {name}/ has a Dockerfile built {on}, not on this image's parent: not a variant, left out"
             );
         }
     }

@@ -34,7 +34,7 @@ pub fn moves(plan: &Plan, from: &str, to: &str) -> Result<Vec<Move>> {
     let mut writers: BTreeMap<String, String> = BTreeMap::new();
     for t in &plan.targets {
         let from_tag = expand(from, &t.tag_prefix);
-        let to_tag = expand(to, &t.tag_prefix);
+        let mut to_tag = expand(to, &t.tag_prefix);
         for (flag, value) in [("--from", &from_tag), ("--to", &to_tag)] {
             if !tag::is_valid_tag(value) {
                 return Err(Error::usage_with_help(
@@ -57,6 +57,10 @@ pub fn moves(plan: &Plan, from: &str, to: &str) -> Result<Vec<Move>> {
                 ),
                 "promote to `<prefix>-stable` first, then `--from <prefix>-stable --to stable`",
             ));
+        }
+        // A variant's last promotion is its own: `<variant prefix>-stable`.
+        if to_tag == tag::STABLE {
+            to_tag = t.stable_tag.clone();
         }
         let from_ref = format!("{}:{from_tag}", t.image_name);
         let to_ref = format!("{}:{to_tag}", t.image_name);

@@ -39,14 +39,15 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Checks the parts against each other. `lookup(key, dockerfile)` gives the Dockerfile
-    /// of each image. All errors found are returned together.
+    /// Checks the parts against each other. `lookup(folder, dockerfile)` gives the
+    /// Dockerfile at `dockerfile` inside `folder` (relative to the images folder: `<key>`,
+    /// or `<key>/<context>` for a variant). All errors found are returned together.
     pub fn assemble(
         spec: Spec,
         mut warnings: Vec<Diagnostic>,
         rules: ChangeRules,
         images_dir: &str,
-        mut lookup: impl FnMut(&Image) -> DockerfileSource,
+        mut lookup: impl FnMut(&str, &str) -> DockerfileSource,
     ) -> Result<Stack> {
         let mut errors = Vec::new();
         let mut sources: Vec<(PathBuf, String)> = Vec::new();
@@ -61,7 +62,7 @@ impl Stack {
         for image in spec.images.values() {
             let folder = join(images_dir, &image.key);
             let path = join(&folder, &image.dockerfile);
-            match lookup(image) {
+            match lookup(&image.key, &image.dockerfile) {
                 DockerfileSource::NoFolder => errors.push(
                     Diagnostic::error(format!("image `{}` has no folder {folder}/", image.key))
                         .in_file(&spec.file)
@@ -92,6 +93,41 @@ impl Stack {
                 },
             }
         }
+        for image in spec.images.values() {
+            for variant in image.variants.values() {
+                let folder = join(&image.key, &variant.context);
+                let path = join(&join(images_dir, &folder), &variant.dockerfile);
+                match lookup(&folder, &variant.dockerfile) {
+                    DockerfileSource::Text(text) => match Dockerfile::parse(&text) {
+                        Ok(df) => {
+                            dockerfiles.insert(variant.key(&image.key), df);
+                        }
+                        Err(e) => {
+                            errors.push(
+                                Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
+                                    .in_file(&path)
+                                    .at(Some(Position { line: e.line, column: 1 })),
+                            );
+                            sources.push((PathBuf::from(&path), text));
+                        }
+                    },
+                    // A missing image folder is reported once, above.
+                    DockerfileSource::NoFolder if !dockerfiles.contains_key(&image.key) => {}
+                    _ => errors.push(
+                        Diagnostic::error(format!(
+                            "variant `{}` of image `{}` has no Dockerfile at {path}",
+                            variant.name, image.key
+                        ))
+                        .in_file(&spec.file)
+                        .at(image.position)
+                        .help(format!(
+                            "add {path}, or set the variant's `context:` (a folder inside images/{}/) and `dockerfile:`",
+                            image.key
+                        )),
+                    ),
+                }
+            }
+        }
         if let Some(graph) = &graph {
             for key in graph.order() {
                 let image = &spec.images[key];
@@ -99,6 +135,18 @@ impl Stack {
                     let parent = &spec.images[parent];
                     let path = join(&join(images_dir, key), &image.dockerfile);
                     warnings.extend(check_child_from(image, parent, df, &path));
+                }
+                if let Some(parent) = &image.depend_on {
+                    let parent = &spec.images[parent];
+                    for variant in image.variants.values() {
+                        if let Some(df) = dockerfiles.get(&variant.key(key)) {
+                            let path = join(
+                                &join(&join(images_dir, key), &variant.context),
+                                &variant.dockerfile,
+                            );
+                            warnings.extend(check_child_from(image, parent, df, &path));
+                        }
+                    }
                 }
             }
         }

@@ -122,13 +122,16 @@ pub fn run(cmd: InitCmd, printer: &mut Printer) -> Result<()> {
     }
     write_atomic(&spec_abs, &text)?;
     let roots = images.iter().filter(|i| i.depend_on.is_none()).count();
-    let variants: usize = images.iter().map(|i| i.variants.len()).sum();
+    let variants: usize = images
+        .iter()
+        .map(|i| i.variants.values().filter(|p| **p == i.depend_on).count())
+        .sum();
     printer.status(&format!(
         "wrote {}: {} images, {roots} root(s){}; read its comments, then run `stackplan check`",
         spec_display.display(),
         images.len(),
         if variants > 0 {
-            format!(", {variants} variant folder(s) noted but not planned")
+            format!(", {variants} variant(s)")
         } else {
             String::new()
         }

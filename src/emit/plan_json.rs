@@ -44,6 +44,8 @@ struct Summary {
 struct TargetView<'a> {
     name: &'a str,
     image: &'a str,
+    /// The image's variant, when the target is not the default one.
+    variant: Option<&'a str>,
     plan: Option<&'a str>,
     image_name: &'a str,
     parent: Option<&'a str>,
@@ -90,6 +92,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
     TargetView {
         name: &t.name,
         image: &t.image,
+        variant: t.variant.as_deref(),
         plan: t.plan.as_deref(),
         image_name: &t.image_name,
         parent: t.parent.as_deref(),

@@ -45,9 +45,10 @@ fn init_infers_parents_and_names_and_the_stack_plans() {
         text.contains("# builds FROM ubuntu:24.04 (Dockerfile:4), not an image of this folder"),
         "{text}"
     );
-    for variant in ["cuda12/", "cuda13/", "cuda/"] {
-        assert!(text.contains(&format!("# variant {variant}")), "{text}");
+    for variant in ["cuda12", "cuda13", "cuda"] {
+        assert!(text.contains(&format!("      {variant}: {{}}\n")), "{text}");
     }
+    assert!(run.stderr.contains("3 variant(s)"), "{}", run.stderr);
     repo.commit("init");
     repo.run(&["check", "--strict"]).success();
 
@@ -75,17 +76,48 @@ fn init_infers_parents_and_names_and_the_stack_plans() {
         })
         .collect();
     let expected = [
-        ("docker-stacks-foundation", json!(null)),
-        ("base-notebook", json!("docker-stacks-foundation")),
-        ("scipy-notebook", json!("base-notebook")),
-        ("pytorch-notebook", json!("scipy-notebook")),
-        ("tensorflow-notebook", json!("scipy-notebook")),
+        (
+            "docker-stacks-foundation",
+            json!(null),
+            "docker-stacks-foundation",
+        ),
+        (
+            "base-notebook",
+            json!("docker-stacks-foundation"),
+            "base-notebook",
+        ),
+        ("scipy-notebook", json!("base-notebook"), "scipy-notebook"),
+        (
+            "pytorch-notebook",
+            json!("scipy-notebook"),
+            "pytorch-notebook",
+        ),
+        (
+            "pytorch-notebook-cuda12",
+            json!("scipy-notebook"),
+            "pytorch-notebook",
+        ),
+        (
+            "pytorch-notebook-cuda13",
+            json!("scipy-notebook"),
+            "pytorch-notebook",
+        ),
+        (
+            "tensorflow-notebook",
+            json!("scipy-notebook"),
+            "tensorflow-notebook",
+        ),
+        (
+            "tensorflow-notebook-cuda",
+            json!("scipy-notebook"),
+            "tensorflow-notebook",
+        ),
     ];
     assert_eq!(parents.len(), expected.len(), "{parents:?}");
-    for ((name, parent, image_name), (want, want_parent)) in parents.iter().zip(expected) {
+    for ((name, parent, image_name), (want, want_parent, image)) in parents.iter().zip(expected) {
         assert_eq!(name, want);
         assert_eq!(parent, &want_parent, "{name}");
-        assert_eq!(image_name, &json!(format!("quay.io/jupyter/{name}")));
+        assert_eq!(image_name, &json!(format!("quay.io/jupyter/{image}")));
     }
     let scipy = &plan["targets"][2];
     assert_eq!(scipy["parent_arg"], "BASE_IMAGE");

@@ -12,4 +12,5 @@ mod promote;
 mod real_stack;
 mod recipes;
 mod support;
+mod variants;
 mod workflows;

@@ -188,6 +188,8 @@ fn every_spec_key_is_documented() {
         "skip_plans",
         "plan_build_args",
         "parent_arg",
+        "variants",
+        "context",
         "tag_prefix",
         "ChangeIgnore",
         "BuildAll",
