@@ -10,6 +10,7 @@ mod bake_build;
 mod build_gateway;
 mod build_grpc;
 mod env;
+mod jupyter_layout;
 mod parent_args;
 mod promote_publish;
 mod real_registries;
