@@ -165,7 +165,7 @@ pub struct Plan {
     pub ignored_files: Vec<(String, String)>,
     /// Changed files under the images folder that belong to no image.
     pub unowned_files: Vec<String>,
-    /// Parents before children (depth, key, plan).
+    /// Parents before children (depth, key, plan; an image's variants after its default).
     pub targets: Vec<Target>,
     /// The plans in play (empty when the spec has none).
     pub plans: Vec<String>,
