@@ -50,7 +50,7 @@ fn assemble(spec_text: &str, dockerfiles: &BTreeMap<String, String>) -> Stack {
         warnings,
         ChangeRules::without_file(),
         "images",
-        |image| DockerfileSource::Text(dockerfiles[&image.key].clone()),
+        |folder, _| DockerfileSource::Text(dockerfiles[folder].clone()),
     )
     .unwrap()
 }

@@ -58,12 +58,12 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
 
     let root = location.root.clone();
     let images_dir = location.images_dir.clone();
-    let stack = Stack::assemble(spec, warnings, rules, &images_dir, |image| {
-        let folder = root.join(join(&images_dir, &image.key));
+    let stack = Stack::assemble(spec, warnings, rules, &images_dir, |folder, dockerfile| {
+        let folder = root.join(join(&images_dir, folder));
         if !folder.is_dir() {
             return DockerfileSource::NoFolder;
         }
-        match std::fs::read_to_string(folder.join(&image.dockerfile)) {
+        match std::fs::read_to_string(folder.join(dockerfile)) {
             Ok(text) => DockerfileSource::Text(text),
             Err(_) => DockerfileSource::Missing,
         }

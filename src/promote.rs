@@ -4,7 +4,8 @@
 //! the source tag's manifest under the new tag, registry-side. This module only computes and
 //! checks the moves; [`crate::registry`] carries them out. Tags may use `{prefix}` (the
 //! target's tag prefix) so one command covers several plans: `--from '{prefix}-main'
-//! --to '{prefix}-stable'`.
+//! --to '{prefix}-stable'`. A variant's `stable` is its own, `<variant prefix>-stable`, so
+//! the default and its variants never write one tag.
 
 use std::collections::BTreeMap;
 
@@ -34,7 +35,7 @@ pub fn moves(plan: &Plan, from: &str, to: &str) -> Result<Vec<Move>> {
     let mut writers: BTreeMap<String, String> = BTreeMap::new();
     for t in &plan.targets {
         let from_tag = expand(from, &t.tag_prefix);
-        let to_tag = expand(to, &t.tag_prefix);
+        let mut to_tag = expand(to, &t.tag_prefix);
         for (flag, value) in [("--from", &from_tag), ("--to", &to_tag)] {
             if !tag::is_valid_tag(value) {
                 return Err(Error::usage_with_help(
@@ -58,6 +59,10 @@ pub fn moves(plan: &Plan, from: &str, to: &str) -> Result<Vec<Move>> {
                 "promote to `<prefix>-stable` first, then `--from <prefix>-stable --to stable`",
             ));
         }
+        // A variant's last promotion is its own: `<variant prefix>-stable`.
+        if to_tag == tag::STABLE {
+            to_tag = t.stable_tag.clone();
+        }
         let from_ref = format!("{}:{from_tag}", t.image_name);
         let to_ref = format!("{}:{to_tag}", t.image_name);
         if let Some(other) = writers.insert(to_ref.clone(), t.name.clone()) {
@@ -74,4 +79,49 @@ pub fn moves(plan: &Plan, from: &str, to: &str) -> Result<Vec<Move>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change_rules::ChangeRules;
+    use crate::change_set::ChangeSet;
+    use crate::context::Contexts;
+    use crate::plan::{PlanOptions, RegistryView};
+    use crate::spec::Spec;
+    use crate::stack::{DockerfileSource, Stack};
+
+    #[test]
+    fn a_variant_is_promoted_to_its_own_stable_tag() {
+        let text = "tag: {prefix: '1'}\nimages:\n  img:\n    image_name: ghcr.io/o/img\n    variants: {cuda: {}}\n";
+        let (spec, w) = Spec::parse(text, std::path::Path::new("images/spec.yml")).unwrap();
+        let stack = Stack::assemble(spec, w, ChangeRules::without_file(), "images", |_, _| {
+            DockerfileSource::Text("FROM busybox\n".into())
+        })
+        .unwrap();
+        let opts = PlanOptions {
+            branch: "main".into(),
+            ..Default::default()
+        };
+        let plan = crate::plan::plan(
+            &stack,
+            &ChangeSet::default(),
+            &Contexts::default(),
+            &opts,
+            &RegistryView::default(),
+        )
+        .unwrap();
+        let to: Vec<String> = moves(&plan, "{prefix}-stable", "stable")
+            .unwrap()
+            .into_iter()
+            .map(|m| format!("{} -> {}", m.from, m.to))
+            .collect();
+        assert_eq!(
+            to,
+            [
+                "ghcr.io/o/img:1-stable -> ghcr.io/o/img:stable",
+                "ghcr.io/o/img:cuda-1-stable -> ghcr.io/o/img:cuda-stable",
+            ]
+        );
+    }
 }

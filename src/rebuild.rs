@@ -11,7 +11,7 @@ use std::fmt;
 use crate::change_rules::{ChangeRules, RuleMatch};
 use crate::change_set::ChangeSet;
 use crate::graph::StackGraph;
-use crate::spec::Spec;
+use crate::spec::{Image, Spec};
 
 /// Why everything rebuilds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,8 +83,9 @@ impl Reason {
 /// What the change set means for the stack.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Decisions {
-    /// Reasons per image key; an image with no entry does not rebuild because of changes.
-    /// Parent reasons are not here: they are per target (see [`crate::plan`]).
+    /// Reasons per image key, and per variant key (`<image>/<variant>`); an image or variant
+    /// with no entry does not rebuild because of changes. Parent reasons are not here: they
+    /// are per target (see [`crate::plan`]).
     pub reasons: BTreeMap<String, Vec<Reason>>,
     pub full_rebuild: Option<FullRebuild>,
     /// Changed files that matched `ChangeIgnore`, with the entry.
@@ -142,12 +143,14 @@ pub fn decide(
                 pattern,
             }),
             None => {
-                let key = inside.split('/').next().unwrap_or_default();
-                if inside.contains('/') && spec.images.contains_key(key) {
-                    d.reasons
-                        .entry(key.to_string())
-                        .or_default()
-                        .push(Reason::Changed { path: file.clone() });
+                let (key, rest) = inside.split_once('/').unwrap_or((inside, ""));
+                if let Some(image) = spec.images.get(key).filter(|_| !rest.is_empty()) {
+                    for owner in owners(image, rest) {
+                        d.reasons
+                            .entry(owner)
+                            .or_default()
+                            .push(Reason::Changed { path: file.clone() });
+                    }
                 } else {
                     d.unowned.push(file.clone());
                 }
@@ -162,13 +165,47 @@ pub fn decide(
     };
     if !everything.is_empty() {
         for key in graph.order() {
-            d.reasons
-                .entry(key.clone())
-                .or_default()
-                .extend(everything.iter().cloned());
+            let image = &spec.images[key];
+            let variants = image.variants.values().map(|v| v.key(key));
+            for k in std::iter::once(key.clone()).chain(variants) {
+                d.reasons
+                    .entry(k)
+                    .or_default()
+                    .extend(everything.iter().cloned());
+            }
         }
     }
     d
+}
+
+/// Which of an image's targets a changed file (`path` inside the image folder) changes: a
+/// file under a variant's own folder changes that variant only; any other file changes the
+/// default and every variant whose context holds it (a context of `.` holds them all).
+fn owners(image: &Image, path: &str) -> Vec<String> {
+    let under = |folder: &str| {
+        folder != "."
+            && path
+                .strip_prefix(folder)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    let own: Vec<String> = image
+        .variants
+        .values()
+        .filter(|v| under(&v.context))
+        .map(|v| v.key(&image.key))
+        .collect();
+    if !own.is_empty() {
+        return own;
+    }
+    std::iter::once(image.key.clone())
+        .chain(
+            image
+                .variants
+                .values()
+                .filter(|v| v.context == ".")
+                .map(|v| v.key(&image.key)),
+        )
+        .collect()
 }
 
 #[cfg(test)]
@@ -230,6 +267,43 @@ mod tests {
             d.reasons["b"][0].to_string(),
             "images/tests_common/t.py changed and matches BuildAll entry `tests_common`"
         );
+    }
+
+    #[test]
+    fn a_variant_folder_changes_that_variant_only() {
+        let text = "tag: {prefix: '1'}\nimages:\n  base: {image_name: r.io/base}\n  a:\n    image_name: r.io/a\n    depend_on: base\n    variants:\n      cuda12: {}\n      cuda13: {}\n      whole: {context: ., dockerfile: whole/Dockerfile}\n";
+        let spec = Spec::parse(text, Path::new("spec.yml")).unwrap().0;
+        let graph = StackGraph::new(&spec).unwrap();
+        let decide_for = |files: &[&str]| {
+            let d = decide(
+                &spec,
+                &graph,
+                &ChangeRules::without_file(),
+                &ChangeSet::from_paths(files),
+                "images",
+                None,
+            );
+            d.reasons.keys().cloned().collect::<Vec<_>>()
+        };
+        assert_eq!(decide_for(&["images/a/cuda12/Dockerfile"]), ["a/cuda12"]);
+        assert_eq!(decide_for(&["images/a/Dockerfile"]), ["a", "a/whole"]);
+        assert_eq!(decide_for(&["images/a/cuda120/x"]), ["a", "a/whole"]);
+        let all = run_full(&spec, &graph);
+        assert_eq!(all, ["a", "a/cuda12", "a/cuda13", "a/whole", "base"]);
+    }
+
+    fn run_full(spec: &Spec, graph: &StackGraph) -> Vec<String> {
+        decide(
+            spec,
+            graph,
+            &ChangeRules::without_file(),
+            &ChangeSet::default(),
+            "images",
+            Some(FullRebuild::Flag),
+        )
+        .reasons
+        .into_keys()
+        .collect()
     }
 
     #[test]

@@ -49,10 +49,38 @@ pub struct Image {
     pub platforms: Vec<String>,
     pub skip_plans: Vec<String>,
     pub plan_build_args: BTreeMap<String, BTreeMap<String, String>>,
+    /// The build arg that makes the child's `FROM` name its parent, when the Dockerfile
+    /// alone cannot tell ([`crate::parent_from`]).
+    pub parent_arg: Option<String>,
+    /// Named variants of the image, each its own target on the image's parent.
+    pub variants: BTreeMap<String, Variant>,
     /// Where the image's `image_name` stands in the spec, for messages about the image.
     pub position: Option<Position>,
     /// Where `depend_on` stands.
     pub depend_on_position: Option<Position>,
+}
+
+/// One entry of an image's `variants:`: another Dockerfile and context of the same image,
+/// built on the same parent and told apart by a tag prefix (`cuda12-2026.3-main`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub name: String,
+    /// The build context inside the image folder (`cuda12`, or `.` for the whole folder).
+    pub context: String,
+    /// The Dockerfile, relative to `context`.
+    pub dockerfile: String,
+    /// Build args above the image's own.
+    pub build_args: BTreeMap<String, String>,
+    /// Put before the tag prefix: `<variant prefix>-<prefix>-<branch>`.
+    pub tag_prefix: String,
+}
+
+impl Variant {
+    /// The key of the variant's Dockerfile, context and change reasons in
+    /// [`crate::stack::Stack`] maps: `<image>/<variant>`.
+    pub fn key(&self, image: &str) -> String {
+        format!("{image}/{}", self.name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -188,6 +216,22 @@ struct RawImage {
     skip_plans: Vec<Spanned<String>>,
     #[serde(default)]
     plan_build_args: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    parent_arg: Option<Spanned<String>>,
+    #[serde(default)]
+    variants: BTreeMap<String, Option<RawVariant>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawVariant {
+    #[serde(default)]
+    context: Option<Spanned<String>>,
+    #[serde(default)]
+    dockerfile: Option<Spanned<String>>,
+    #[serde(default)]
+    build_args: BTreeMap<String, String>,
+    #[serde(default)]
+    tag_prefix: Option<Spanned<String>>,
 }
 
 /// A boolean as the stack's original tooling read it: any YAML scalar. A real boolean is
@@ -463,6 +507,111 @@ impl RawSpec {
                     "remove one plan from its skip_plans, or remove the image".into(),
                 );
             }
+            let parent_arg = raw.parent_arg.map(|a| {
+                let name = a.value.trim().to_string();
+                let valid = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    err(
+                        out,
+                        pos(&a),
+                        format!("image `{key}`: parent_arg `{name}` is not a build arg name"),
+                        "name the global `ARG` of its Dockerfile that its parent's ref goes in, like `BASE_IMG`".into(),
+                    );
+                } else if depend_on.is_none() {
+                    out.push(
+                        Diagnostic::warning(format!(
+                            "image `{key}` has a parent_arg but no depend_on: it is not used"
+                        ))
+                        .in_file(file)
+                        .at(pos(&a))
+                        .help("add `depend_on: <parent>`, or remove `parent_arg` (`--strict` makes this an error)"),
+                    );
+                }
+                name
+            });
+            let mut variants = BTreeMap::new();
+            for (name, raw_variant) in raw.variants {
+                let raw_variant = raw_variant.unwrap_or_default();
+                if !is_plan_name(&name) || name.starts_with('.') {
+                    err(
+                        out,
+                        at,
+                        format!("image `{key}`: variant name `{name}` is not a simple name"),
+                        "use letters, digits, `_`, `-` and `.` only, like `cuda12`".into(),
+                    );
+                }
+                let context = match raw_variant.context {
+                    Some(c) => {
+                        let value = c.value.trim().trim_end_matches('/').to_string();
+                        let value = if value.is_empty() {
+                            ".".to_string()
+                        } else {
+                            value
+                        };
+                        if let Some(problem) = relative_path_problem(&value) {
+                            err(
+                                out,
+                                pos(&c),
+                                format!("image `{key}`, variant `{name}`: context `{value}` {problem}"),
+                                "give a folder inside the image folder, like `cuda12/` (or `.` for the image folder)".into(),
+                            );
+                        }
+                        value
+                    }
+                    None => name.clone(),
+                };
+                let dockerfile = match raw_variant.dockerfile {
+                    Some(d) => {
+                        let value = d.value.trim().to_string();
+                        // Relative to the context, and inside the image folder.
+                        let in_image = format!("{context}/{value}");
+                        if let Some(problem) = relative_path_problem(&value)
+                            .filter(|_| value.starts_with('/'))
+                            .or_else(|| relative_path_problem(&in_image))
+                        {
+                            err(
+                                out,
+                                pos(&d),
+                                format!(
+                                    "image `{key}`, variant `{name}`: dockerfile `{value}` {problem}"
+                                ),
+                                "give a path inside the variant's context, like `Dockerfile`"
+                                    .into(),
+                            );
+                        }
+                        value
+                    }
+                    None => "Dockerfile".to_string(),
+                };
+                let tag_prefix = match raw_variant.tag_prefix {
+                    Some(t) => {
+                        let value = t.value.trim().to_string();
+                        check_tag_part(
+                            &value,
+                            &format!("images.{key}.variants.{name}.tag_prefix"),
+                            pos(&t),
+                            file,
+                            out,
+                        );
+                        value
+                    }
+                    None => name.clone(),
+                };
+                variants.insert(
+                    name.clone(),
+                    Variant {
+                        name,
+                        context,
+                        dockerfile,
+                        build_args: raw_variant.build_args,
+                        tag_prefix,
+                    },
+                );
+            }
             let integration_tests =
                 loose_bool(&raw.integration_tests, "integration_tests", &key, file, out);
             let prune = loose_bool(&raw.prune, "prune", &key, file, out);
@@ -482,6 +631,8 @@ impl RawSpec {
                     platforms: raw.platforms,
                     skip_plans,
                     plan_build_args: raw.plan_build_args,
+                    parent_arg,
+                    variants,
                     position: at,
                     depend_on_position,
                 },
@@ -683,7 +834,10 @@ const IMAGE_KEYS: &[&str] = &[
     "platforms",
     "skip_plans",
     "plan_build_args",
+    "parent_arg",
+    "variants",
 ];
+const VARIANT_KEYS: &[&str] = &["context", "dockerfile", "build_args", "tag_prefix"];
 const TAG_KEYS: &[&str] = &["prefix"];
 const PLAN_KEYS: &[&str] = &["tag_prefix", "build_args"];
 
@@ -694,12 +848,15 @@ fn unknown_key_warnings(ignored: &[String], file: &Path, text: &str) -> Vec<Diag
         if path.contains("__serde_saphyr_private") {
             continue; // serde-saphyr's span wrapper, not a user key
         }
-        let parts: Vec<&str> = path.split('.').collect();
+        // serde_ignored writes `?` for the inside of an Option (`variants.cuda12.?.key`).
+        let parts: Vec<&str> = path.split('.').filter(|p| *p != "?").collect();
+        let path = parts.join(".");
         let (known, key): (&[&str], &str) = match parts.as_slice() {
             [key] => (TOP_KEYS, key),
             ["images", _, key] => (IMAGE_KEYS, key),
             ["tag", key] => (TAG_KEYS, key),
             ["plans", _, key] => (PLAN_KEYS, key),
+            ["images", _, "variants", _, key] => (VARIANT_KEYS, key),
             _ => (&[], parts.last().copied().unwrap_or_default()),
         };
         let candidates: Vec<String> = known.iter().map(|s| s.to_string()).collect();

@@ -13,6 +13,7 @@ use crate::diagnostic::{Diagnostic, Position};
 use crate::dockerfile::Dockerfile;
 use crate::error::{Error, Result};
 use crate::graph::StackGraph;
+use crate::parent_from;
 use crate::reference;
 use crate::spec::{Image, Spec};
 
@@ -38,14 +39,15 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Checks the parts against each other. `lookup(key, dockerfile)` gives the Dockerfile
-    /// of each image. All errors found are returned together.
+    /// Checks the parts against each other. `lookup(folder, dockerfile)` gives the
+    /// Dockerfile at `dockerfile` inside `folder` (relative to the images folder: `<key>`,
+    /// or `<key>/<context>` for a variant). All errors found are returned together.
     pub fn assemble(
         spec: Spec,
         mut warnings: Vec<Diagnostic>,
         rules: ChangeRules,
         images_dir: &str,
-        mut lookup: impl FnMut(&Image) -> DockerfileSource,
+        mut lookup: impl FnMut(&str, &str) -> DockerfileSource,
     ) -> Result<Stack> {
         let mut errors = Vec::new();
         let mut sources: Vec<(PathBuf, String)> = Vec::new();
@@ -60,7 +62,7 @@ impl Stack {
         for image in spec.images.values() {
             let folder = join(images_dir, &image.key);
             let path = join(&folder, &image.dockerfile);
-            match lookup(image) {
+            match lookup(&image.key, &image.dockerfile) {
                 DockerfileSource::NoFolder => errors.push(
                     Diagnostic::error(format!("image `{}` has no folder {folder}/", image.key))
                         .in_file(&spec.file)
@@ -91,6 +93,41 @@ impl Stack {
                 },
             }
         }
+        for image in spec.images.values() {
+            for variant in image.variants.values() {
+                let folder = join(&image.key, &variant.context);
+                let path = join(&join(images_dir, &folder), &variant.dockerfile);
+                match lookup(&folder, &variant.dockerfile) {
+                    DockerfileSource::Text(text) => match Dockerfile::parse(&text) {
+                        Ok(df) => {
+                            dockerfiles.insert(variant.key(&image.key), df);
+                        }
+                        Err(e) => {
+                            errors.push(
+                                Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
+                                    .in_file(&path)
+                                    .at(Some(Position { line: e.line, column: 1 })),
+                            );
+                            sources.push((PathBuf::from(&path), text));
+                        }
+                    },
+                    // A missing image folder is reported once, above.
+                    DockerfileSource::NoFolder if !dockerfiles.contains_key(&image.key) => {}
+                    _ => errors.push(
+                        Diagnostic::error(format!(
+                            "variant `{}` of image `{}` has no Dockerfile at {path}",
+                            variant.name, image.key
+                        ))
+                        .in_file(&spec.file)
+                        .at(image.position)
+                        .help(format!(
+                            "add {path}, or set the variant's `context:` (a folder inside images/{}/) and `dockerfile:`",
+                            image.key
+                        )),
+                    ),
+                }
+            }
+        }
         if let Some(graph) = &graph {
             for key in graph.order() {
                 let image = &spec.images[key];
@@ -98,6 +135,18 @@ impl Stack {
                     let parent = &spec.images[parent];
                     let path = join(&join(images_dir, key), &image.dockerfile);
                     warnings.extend(check_child_from(image, parent, df, &path));
+                }
+                if let Some(parent) = &image.depend_on {
+                    let parent = &spec.images[parent];
+                    for variant in image.variants.values() {
+                        if let Some(df) = dockerfiles.get(&variant.key(key)) {
+                            let path = join(
+                                &join(&join(images_dir, key), &variant.context),
+                                &variant.dockerfile,
+                            );
+                            warnings.extend(check_child_from(image, parent, df, &path));
+                        }
+                    }
                 }
             }
         }
@@ -119,39 +168,81 @@ impl Stack {
     }
 }
 
-/// Warns when a child's `FROM` cannot follow its parent: it neither uses `BASE_TAG` /
-/// `BASE_IMAGE` nor names the parent's image_name.
+/// Warns when a child's `FROM` cannot follow its parent: no build arg stackplan can set
+/// makes it name the parent's image_name ([`crate::parent_from`]).
 fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let parent_repo = reference::familiar_repository(&format!("{}:x", parent.image_name));
-    let mut args = BTreeMap::new();
-    args.insert("BASE_TAG".to_string(), "x".to_string());
-    args.insert("BASE_IMAGE".to_string(), format!("{}:x", parent.image_name));
-    let bases = df.resolve_bases(&args);
-    let named = bases
-        .iter()
-        .filter(|b| !b.is_stage)
-        .find(|b| reference::familiar_repository(&b.reference) == parent_repo);
-    match named {
+    let first_line = df.stages.first().map(|s| Position {
+        line: s.line,
+        column: 1,
+    });
+    if let Some(arg) = &image.parent_arg
+        && !df.declares_global_arg(arg)
+    {
+        out.push(
+            Diagnostic::warning(format!(
+                "image `{}`: parent_arg `{arg}` is not a global ARG of its Dockerfile",
+                image.key
+            ))
+            .in_file(path)
+            .at(first_line)
+            .help(format!(
+                "declare `ARG {arg}` before the first FROM and use it in the FROM that builds on `{}`, or fix `parent_arg`",
+                parent.key
+            )),
+        );
+        return out;
+    }
+    let parent_ref = format!("{}:x", parent.image_name);
+    let repositories = [reference::familiar_repository(&parent_ref)];
+    let outcome = parent_from::find(
+        df,
+        &image.build_args,
+        &parent_from::Parent {
+            reference: &parent_ref,
+            tag: "x",
+            repositories: &repositories,
+            arg: image.parent_arg.as_deref(),
+        },
+    );
+    match outcome.named {
+        None if !outcome.ambiguous.is_empty() => out.push(
+            Diagnostic::warning(format!(
+                "image `{}` depends on `{}`, but several build args could name it in its FROM lines: {}",
+                image.key,
+                parent.key,
+                outcome.ambiguous.join(", ")
+            ))
+            .in_file(path)
+            .at(first_line)
+            .help(format!(
+                "say which one in the spec: `parent_arg: {}` under image `{}`",
+                outcome.ambiguous.last().map(String::as_str).unwrap_or_default(),
+                image.key
+            )),
+        ),
         None => out.push(
             Diagnostic::warning(format!(
                 "image `{}` depends on `{}`, but no FROM in its Dockerfile names {}",
                 image.key, parent.key, parent.image_name
             ))
             .in_file(path)
-            .at(bases.first().map(|b| Position { line: b.line, column: 1 }))
+            .at(first_line)
             .help(format!(
                 "write `ARG BASE_TAG` then `FROM {}:${{BASE_TAG}}` (or `ARG BASE_IMAGE` then `FROM ${{BASE_IMAGE}}`) so the child builds on the parent of the same run",
                 parent.image_name
             )),
         ),
-        Some(base) if !base.uses.iter().any(|u| u == "BASE_TAG" || u == "BASE_IMAGE") => out.push(
+        Some(named) if named.arg.is_none() => out.push(
             Diagnostic::warning(format!(
                 "image `{}` builds FROM {} with a fixed tag, not ${{BASE_TAG}}",
                 image.key, parent.image_name
             ))
             .in_file(path)
-            .at(Some(Position { line: base.line, column: 1 }))
+            .at(Some(Position {
+                line: named.line,
+                column: 1,
+            }))
             .help(format!(
                 "use `ARG BASE_TAG` and `FROM {}:${{BASE_TAG}}` so the child builds on the parent's tag of this branch",
                 parent.image_name

@@ -302,13 +302,19 @@ mod tests {
     fn stack_plan(registry: Option<&str>) -> crate::plan::Plan {
         let text = "tag: {prefix: '1'}\nimages:\n  base: {image_name: ghcr.io/o/base, build_args: {A: x}}\n  kid: {image_name: ghcr.io/o/kid, depend_on: base, platforms: [linux/amd64]}\n";
         let (spec, w) = Spec::parse(text, Path::new("images/spec.yml")).unwrap();
-        let stack = Stack::assemble(spec, w, ChangeRules::without_file(), "images", |i| {
-            DockerfileSource::Text(if i.key == "base" {
-                "FROM busybox\n".into()
-            } else {
-                "ARG BASE_TAG\nFROM ghcr.io/o/base:${BASE_TAG}\n".into()
-            })
-        })
+        let stack = Stack::assemble(
+            spec,
+            w,
+            ChangeRules::without_file(),
+            "images",
+            |folder, _| {
+                DockerfileSource::Text(if folder == "base" {
+                    "FROM busybox\n".into()
+                } else {
+                    "ARG BASE_TAG\nFROM ghcr.io/o/base:${BASE_TAG}\n".into()
+                })
+            },
+        )
         .unwrap();
         let opts = PlanOptions {
             branch: "b".into(),

@@ -21,7 +21,7 @@ use crate::tag;
 
 /// The repository root: `-C DIR`, else the git top level of the current directory, else
 /// the current directory.
-fn repo_root(args: &StackArgs) -> Result<PathBuf> {
+pub(super) fn repo_root(args: &StackArgs) -> Result<PathBuf> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     Ok(match &args.repo {
         Some(dir) => {
@@ -241,16 +241,23 @@ pub fn report_retries(registry: &Registry, printer: &mut Printer) {
 
 /// Every image's build context as BuildKit will receive it.
 fn read_contexts(stack: &Stack, root: &std::path::Path) -> Result<Contexts> {
-    let requests: Vec<ContextRequest> = stack
-        .spec
-        .images
-        .values()
-        .map(|image| ContextRequest {
+    let join = crate::stack::join;
+    let mut requests: Vec<ContextRequest> = Vec::new();
+    for image in stack.spec.images.values() {
+        let folder = join(&stack.images_dir, &image.key);
+        for variant in image.variants.values() {
+            requests.push(ContextRequest {
+                key: variant.key(&image.key),
+                folder: join(&folder, &variant.context),
+                dockerfile: variant.dockerfile.clone(),
+            });
+        }
+        requests.push(ContextRequest {
             key: image.key.clone(),
-            folder: crate::stack::join(&stack.images_dir, &image.key),
+            folder,
             dockerfile: image.dockerfile.clone(),
-        })
-        .collect();
+        });
+    }
     crate::context_reader::read_contexts(root, &requests)
 }
 

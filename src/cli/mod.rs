@@ -4,6 +4,7 @@
 //! definitions the binary parses.
 
 mod build;
+mod init;
 mod inputs;
 mod manifests;
 mod output;
@@ -58,6 +59,8 @@ pub enum Command {
     Graph(GraphCmd),
     /// Validate the spec, change_ignore.json and every Dockerfile; plan nothing.
     Check(CheckCmd),
+    /// Write a first images/spec.yml inferred from the Dockerfiles of an existing images folder.
+    Init(init::InitCmd),
     /// Write the tags of targets whose inputs were built already, registry-side (no build).
     Reuse(reuse::ReuseCmd),
     /// Give every image of the stack a new tag, registry-side (manifest copy, no layer moves).
@@ -359,6 +362,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             printer.product(&text, cmd.output.as_deref())
         }
         Some(Command::Matrix(cmd)) => matrix(cmd, printer),
+        Some(Command::Init(cmd)) => init::run(cmd, printer),
         Some(Command::Build(cmd)) => build::build(cmd, printer),
         Some(Command::Promote(cmd)) => promote::promote(cmd, printer),
         Some(Command::Reuse(cmd)) => reuse::reuse(cmd, printer),

@@ -44,6 +44,8 @@ struct Summary {
 struct TargetView<'a> {
     name: &'a str,
     image: &'a str,
+    /// The image's variant, when the target is not the default one.
+    variant: Option<&'a str>,
     plan: Option<&'a str>,
     image_name: &'a str,
     parent: Option<&'a str>,
@@ -63,6 +65,8 @@ struct TargetView<'a> {
     dockerfile: &'a str,
     platforms: &'a [String],
     contexts: BTreeMap<String, String>,
+    /// The build arg set so the `FROM` names the parent's ref of this run.
+    parent_arg: Option<&'a str>,
     registry: &'a BTreeMap<String, RefState>,
     info_cmds: Vec<&'a str>,
     integration_tests: bool,
@@ -88,6 +92,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
     TargetView {
         name: &t.name,
         image: &t.image,
+        variant: t.variant.as_deref(),
         plan: t.plan.as_deref(),
         image_name: &t.image_name,
         parent: t.parent.as_deref(),
@@ -123,6 +128,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         dockerfile: &t.dockerfile,
         platforms: &t.platforms,
         contexts: crate::emit::bake::contexts(t),
+        parent_arg: t.parent_arg.as_deref(),
         registry: &t.registry,
         info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,

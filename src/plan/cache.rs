@@ -1,5 +1,6 @@
 //! Cache refs: where a target's build imports its cache from (`cache-from`: the branch tag
-//! if it exists, else `<prefix>-stable`, else `stable`) and where it exports it, and the
+//! if it exists, else `<prefix>-stable`, else `stable`, or `<variant prefix>-stable` for a
+//! variant) and where it exports it, and the
 //! registry state of every ref the target cares about.
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ pub struct CacheRefs {
 pub fn refs(
     image_name: &str,
     tag_prefix: &str,
+    stable_tag: &str,
     reference: &str,
     branch_tag: &str,
     cache_to: CacheTo,
@@ -25,7 +27,7 @@ pub fn refs(
 ) -> CacheRefs {
     let stable_refs = [
         format!("{image_name}:{}", tag::prefix_stable(tag_prefix)),
-        format!("{image_name}:{}", tag::STABLE),
+        format!("{image_name}:{stable_tag}"),
     ];
     let cache_to_ref =
         (cache_to == CacheTo::Registry).then(|| format!("{image_name}:buildcache-{branch_tag}"));

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::rebuild::{self, FullRebuild, Reason};
 use crate::reference;
-use crate::spec::{Image, InfoCmd, PlanSpec};
+use crate::spec::{Image, InfoCmd, PlanSpec, Variant};
 use crate::stack::{Stack, join};
 use crate::tag;
 use names::NameAllocator;
@@ -71,10 +71,12 @@ pub struct PlanOptions {
 /// One image in one plan.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Unique, `[a-zA-Z0-9_-]+`: `<key>` or `<key>-<plan>`.
+    /// Unique, `[a-zA-Z0-9_-]+`: `<key>[-<variant>][-<plan>]`.
     pub name: String,
     /// The spec key (folder name).
     pub image: String,
+    /// The image's variant this target builds, if not the default.
+    pub variant: Option<String>,
     pub plan: Option<String>,
     /// After the `--registry` rewrite.
     pub image_name: String,
@@ -88,9 +90,13 @@ pub struct Target {
     pub action: Action,
     pub action_reason: ActionReason,
     pub inputs: Inputs,
+    /// The plan's or spec's tag prefix; for a variant, after the variant's own
+    /// (`cuda12-2026.3`).
     pub tag_prefix: String,
     /// `<prefix>-<branch>`.
     pub tag: String,
+    /// The tag promoted last: `stable`, or `<variant prefix>-stable` for a variant.
+    pub stable_tag: String,
     /// Refs the build writes: the branch ref, and the inputs ref when the inputs are pinned.
     pub tags: Vec<String>,
     pub cache_from: Vec<String>,
@@ -104,6 +110,8 @@ pub struct Target {
     pub platforms: Vec<String>,
     /// The child's `FROM` that builds on the parent, as BuildKit looks it up.
     pub parent_from: Option<String>,
+    /// The build arg stackplan sets so that `FROM` names the parent's ref of this run.
+    pub parent_arg: Option<String>,
     pub parent_input: Option<ParentInput>,
     /// External images pinned to the digests in the inputs: `FROM` as BuildKit looks it up
     /// → `ref@digest` (named contexts `docker-image://…`).
@@ -136,7 +144,7 @@ impl Target {
                 self.image_name,
                 tag::prefix_stable(&self.tag_prefix)
             ),
-            format!("{}:{}", self.image_name, tag::STABLE),
+            format!("{}:{}", self.image_name, self.stable_tag),
         ]
     }
 
@@ -157,7 +165,7 @@ pub struct Plan {
     pub ignored_files: Vec<(String, String)>,
     /// Changed files under the images folder that belong to no image.
     pub unowned_files: Vec<String>,
-    /// Parents before children (depth, key, plan).
+    /// Parents before children (depth, key, plan; an image's variants after its default).
     pub targets: Vec<Target>,
     /// The plans in play (empty when the spec has none).
     pub plans: Vec<String>,
@@ -330,6 +338,7 @@ pub fn plan(
                 &Place {
                     stack,
                     image,
+                    variant: None,
                     plan,
                     parent: parent_index.map(|i| &targets[i]),
                     context: context_digests
@@ -344,6 +353,36 @@ pub fn plan(
             )?;
             index.insert((key.clone(), plan_name), targets.len());
             targets.push(target);
+            // Each variant: its own target on the same parent; children stay on the default.
+            for variant in image.variants.values() {
+                let variant_key = variant.key(key);
+                let name = names.allocate(match plan {
+                    Some(p) => format!("{}-{}-{}", image.key, variant.name, p.name),
+                    None => format!("{}-{}", image.key, variant.name),
+                });
+                let target = make_target(
+                    &Place {
+                        stack,
+                        image,
+                        variant: Some(variant),
+                        plan,
+                        parent: parent_index.map(|i| &targets[i]),
+                        context: context_digests
+                            .get(variant_key.as_str())
+                            .map(|(digest, dockerfile)| (digest.as_str(), *dockerfile)),
+                    },
+                    name,
+                    decisions
+                        .reasons
+                        .get(&variant_key)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]),
+                    opts,
+                    registry,
+                    &mut warnings,
+                )?;
+                targets.push(target);
+            }
         }
     }
 
@@ -368,10 +407,11 @@ pub fn plan(
     Ok(plan)
 }
 
-/// Where a target sits: its image, plan, parent target and context.
+/// Where a target sits: its image (and variant), plan, parent target and context.
 struct Place<'a> {
     stack: &'a Stack,
     image: &'a Image,
+    variant: Option<&'a Variant>,
     plan: Option<&'a PlanSpec>,
     parent: Option<&'a Target>,
     /// The context's digest and the Dockerfile's blob id.
@@ -390,6 +430,7 @@ fn make_target(
     let Place {
         stack,
         image,
+        variant,
         plan,
         parent,
         context,
@@ -398,9 +439,14 @@ fn make_target(
         Some(r) => reference::rewrite_registry(&image.image_name, r),
         None => image.image_name.clone(),
     };
-    let tag_prefix = plan
+    let mut tag_prefix = plan
         .map(|p| p.tag_prefix.clone())
         .unwrap_or_else(|| stack.spec.tag_prefix.clone());
+    let mut stable_tag = tag::STABLE.to_string();
+    if let Some(v) = variant {
+        tag_prefix = format!("{}-{tag_prefix}", v.tag_prefix);
+        stable_tag = tag::prefix_stable(&v.tag_prefix);
+    }
     let tag = tag::branch_tag_for(&tag_prefix, &opts.branch);
     if !tag::is_valid_tag(&tag) {
         return Err(Error::usage_with_help(
@@ -409,16 +455,27 @@ fn make_target(
         ));
     }
     let reference = format!("{image_name}:{tag}");
-    let dockerfile = stack.dockerfiles.get(&image.key);
+    let dockerfile = match variant {
+        Some(v) => stack.dockerfiles.get(&v.key(&image.key)),
+        None => stack.dockerfiles.get(&image.key),
+    };
 
-    let mut build_args = build_args::resolve(image, plan, &opts.build_args);
+    let mut build_args = build_args::resolve(image, variant, plan, &opts.build_args);
     let chain = parent.map(|parent| {
         let original = format!(
             "{}:{}",
             stack.spec.images[image.depend_on.as_deref().unwrap_or_default()].image_name,
             parent.tag
         );
-        parent_input::chain(&name, parent, &original, dockerfile, &build_args, warnings)
+        parent_input::chain(
+            &name,
+            parent,
+            &original,
+            dockerfile,
+            image.parent_arg.as_deref(),
+            &build_args,
+            warnings,
+        )
     });
     if let Some(chain) = &chain {
         build_args.extend(chain.args.clone());
@@ -441,6 +498,7 @@ fn make_target(
     let cache = cache::refs(
         &image_name,
         &tag_prefix,
+        &stable_tag,
         &reference,
         &tag,
         opts.cache_to,
@@ -466,6 +524,7 @@ fn make_target(
         labels: labels::labels(&tag, opts, &inputs),
         name,
         image: image.key.clone(),
+        variant: variant.map(|v| v.name.clone()),
         plan: plan.map(|p| p.name.clone()),
         image_name,
         parent: parent.map(|p| p.name.clone()),
@@ -477,13 +536,18 @@ fn make_target(
         inputs,
         tag_prefix,
         tag,
+        stable_tag,
         tags,
         cache_from: cache.cache_from,
         cache_to_ref: cache.cache_to_ref,
         build_args,
-        context: join(&stack.images_dir, &image.key),
-        dockerfile: image.dockerfile.clone(),
+        context: match variant {
+            Some(v) => join(&join(&stack.images_dir, &image.key), &v.context),
+            None => join(&stack.images_dir, &image.key),
+        },
+        dockerfile: variant.map_or_else(|| image.dockerfile.clone(), |v| v.dockerfile.clone()),
         platforms: image.platforms.clone(),
+        parent_arg: chain.as_ref().and_then(|c| c.arg.clone()),
         parent_from: chain.map(|c| c.from),
         parent_input: None,
         pinned_bases,

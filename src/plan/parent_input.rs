@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::Target;
 use crate::diagnostic::Diagnostic;
 use crate::dockerfile::Dockerfile;
+use crate::parent_from;
 use crate::reference;
 
 /// Where a child's parent image comes from.
@@ -29,55 +30,69 @@ pub enum ParentSource {
 
 /// What a child needs to build on its parent.
 pub struct Chain {
-    /// The args stackplan sets (`BASE_TAG`, and `BASE_IMAGE` when declared): above every
-    /// other build arg, and left out of the inputs digest (the parent's digest stands in).
+    /// The args stackplan sets (`BASE_TAG`, `BASE_IMAGE` when declared, and the argument
+    /// that makes the `FROM` name the parent): above every other build arg, and left out of
+    /// the inputs digest (the parent's digest stands in).
     pub args: BTreeMap<String, String>,
     /// The `FROM` that builds on the parent, as BuildKit looks it up.
     pub from: String,
+    /// The argument that makes that `FROM` name the parent's ref of this run.
+    pub arg: Option<String>,
 }
 
 /// The parent side of a child; `original_ref` is the parent's ref under its spec
-/// `image_name` (before `--registry`).
+/// `image_name` (before `--registry`), `parent_arg` the spec's `parent_arg`.
 pub fn chain(
     target: &str,
     parent: &Target,
     original_ref: &str,
     dockerfile: Option<&Dockerfile>,
+    parent_arg: Option<&str>,
     build_args: &BTreeMap<String, String>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Chain {
     let (parent_name, parent_ref) = (&parent.name, parent.reference());
     let parent_ref = parent_ref.as_str();
-    let mut args = BTreeMap::new();
-    args.insert("BASE_TAG".to_string(), parent.tag.clone());
-    if dockerfile.is_some_and(|df| df.declares_global_arg("BASE_IMAGE")) {
-        args.insert("BASE_IMAGE".to_string(), parent_ref.to_string());
-    }
-    let mut all = build_args.clone();
-    all.extend(args.clone());
-    let wanted = [
+    let repositories = [
         reference::familiar_repository(parent_ref),
         reference::familiar_repository(original_ref),
     ];
-    let from = dockerfile.and_then(|df| {
-        df.resolve_bases(&all)
-            .into_iter()
-            .filter(|b| !b.is_stage)
-            .map(|b| reference::familiar(&b.reference))
-            .find(|r| wanted.contains(&reference::familiar_repository(r)))
-    });
-    let from = match from {
-        Some(f) => f,
+    let outcome = match dockerfile {
+        Some(df) => parent_from::find(
+            df,
+            build_args,
+            &parent_from::Parent {
+                reference: parent_ref,
+                tag: &parent.tag,
+                repositories: &repositories,
+                arg: parent_arg,
+            },
+        ),
+        None => {
+            let mut args = BTreeMap::new();
+            args.insert("BASE_TAG".to_string(), parent.tag.clone());
+            parent_from::Outcome {
+                args,
+                ..Default::default()
+            }
+        }
+    };
+    let (from, arg) = match outcome.named {
+        Some(named) => (reference::familiar(&named.reference), named.arg),
         None => {
             if dockerfile.is_some() {
                 warnings.push(Diagnostic::warning(format!(
                     "target `{target}`: no FROM of its Dockerfile resolves to {parent_ref}; BuildKit cannot chain it to `{parent_name}`"
                 )));
             }
-            reference::familiar(parent_ref)
+            (reference::familiar(parent_ref), None)
         }
     };
-    Chain { args, from }
+    Chain {
+        args: outcome.args,
+        from,
+        arg,
+    }
 }
 
 /// How the parent is satisfied in this run, as far as its children are concerned.

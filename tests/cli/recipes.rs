@@ -81,6 +81,7 @@ fn every_recipe_command_runs() {
 const SUBCOMMANDS: &[&str] = &[
     "bake",
     "reuse",
+    "init",
     "build",
     "plan",
     "graph",
@@ -175,6 +176,9 @@ fn every_spec_key_is_documented() {
         "platforms",
         "skip_plans",
         "plan_build_args",
+        "parent_arg",
+        "variants",
+        "context",
         "tag_prefix",
         "ChangeIgnore",
         "BuildAll",

@@ -11,6 +11,8 @@ mod build_gateway;
 mod build_grpc;
 mod env;
 mod image;
+mod jupyter_layout;
+mod parent_args;
 mod promote_publish;
 mod real_registries;
 mod registry_probe;
