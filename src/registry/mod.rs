@@ -595,21 +595,19 @@ impl Registry {
             .iter()
             .map(|r| (r, true))
             .chain(optional.iter().map(|r| (r, false)));
-        let results: Vec<(String, bool, Result<Option<String>>)> = stream::iter(asked)
+        let mut answers = stream::iter(asked)
             .map(|(r, required)| async move {
                 let digest = self.digest(r).await;
                 (r.clone(), required, digest)
             })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+            .buffer_unordered(CONCURRENCY);
         let mut view = RegistryView {
             probed: true,
             ..RegistryView::default()
         };
-        let mut sorted = results;
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        for (reference, required, result) in sorted {
+        // The first failure about a required ref ends the probe: the requests still in
+        // flight are dropped, so a registry that is down costs one failure, not one per ref.
+        while let Some((reference, required, result)) = answers.next().await {
             match result {
                 Ok(Some(digest)) => {
                     view.states.insert(reference.clone(), RefState::Present);
