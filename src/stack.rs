@@ -78,19 +78,11 @@ impl Stack {
                         .at(image.position)
                         .help("add the Dockerfile, or set `dockerfile:` to its path inside the image folder"),
                 ),
-                DockerfileSource::Text(text) => match Dockerfile::parse(&text) {
-                    Ok(df) => {
+                DockerfileSource::Text(text) => {
+                    if let Some(df) = parse_dockerfile(text, &path, &mut errors, &mut sources) {
                         dockerfiles.insert(image.key.clone(), df);
                     }
-                    Err(e) => {
-                        errors.push(
-                            Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
-                                .in_file(&path)
-                                .at(Some(Position { line: e.line, column: 1 })),
-                        );
-                        sources.push((PathBuf::from(&path), text));
-                    }
-                },
+                }
             }
         }
         for image in spec.images.values() {
@@ -98,19 +90,12 @@ impl Stack {
                 let folder = join(&image.key, &variant.context);
                 let path = join(&join(images_dir, &folder), &variant.dockerfile);
                 match lookup(&folder, &variant.dockerfile) {
-                    DockerfileSource::Text(text) => match Dockerfile::parse(&text) {
-                        Ok(df) => {
+                    DockerfileSource::Text(text) => {
+                        if let Some(df) = parse_dockerfile(text, &path, &mut errors, &mut sources)
+                        {
                             dockerfiles.insert(variant.key(&image.key), df);
                         }
-                        Err(e) => {
-                            errors.push(
-                                Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
-                                    .in_file(&path)
-                                    .at(Some(Position { line: e.line, column: 1 })),
-                            );
-                            sources.push((PathBuf::from(&path), text));
-                        }
-                    },
+                    }
                     // A missing image folder is reported once, above.
                     DockerfileSource::NoFolder if !dockerfiles.contains_key(&image.key) => {}
                     _ => errors.push(
@@ -251,6 +236,31 @@ fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) 
         Some(_) => {}
     }
     out
+}
+
+/// Parses a Dockerfile; a syntax error becomes a located diagnostic, and the text is kept
+/// so the error can show the offending line.
+fn parse_dockerfile(
+    text: String,
+    path: &str,
+    errors: &mut Vec<Diagnostic>,
+    sources: &mut Vec<(PathBuf, String)>,
+) -> Option<Dockerfile> {
+    match Dockerfile::parse(&text) {
+        Ok(df) => Some(df),
+        Err(e) => {
+            errors.push(
+                Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
+                    .in_file(path)
+                    .at(Some(Position {
+                        line: e.line,
+                        column: 1,
+                    })),
+            );
+            sources.push((PathBuf::from(path), text));
+            None
+        }
+    }
 }
 
 /// Joins `/`-separated relative paths, treating `.` and `` as the root.
