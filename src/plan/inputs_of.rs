@@ -8,14 +8,15 @@ use crate::dockerfile::Dockerfile;
 use crate::inputs::{self, BaseImage, Ingredients, Inputs};
 use crate::reference;
 
-/// The external images a Dockerfile reads with these build args, as resolved (not
-/// normalized): every non-stage `FROM` but the one that builds on the parent, and every
-/// `COPY --from`/`RUN --mount=from=` image. `scratch` is no image.
-pub fn external_images(
+/// What a Dockerfile reads from outside with these build args: the external images, as
+/// resolved (not normalized) — every non-stage `FROM` but the one that builds on the parent,
+/// and every `COPY --from`/`RUN --mount=from=` image; `scratch` is no image — and the
+/// remote `ADD` sources nothing pins.
+pub fn external_inputs(
     dockerfile: &Dockerfile,
     build_args: &BTreeMap<String, String>,
     parent_from: Option<&str>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
     let mut out: Vec<String> = dockerfile
         .resolve_bases(build_args)
         .into_iter()
@@ -23,10 +24,11 @@ pub fn external_images(
         .map(|b| b.reference)
         .filter(|r| Some(reference::familiar(r).as_str()) != parent_from)
         .collect();
-    out.extend(dockerfile.resolve_sources(build_args).0);
+    let (images, remotes) = dockerfile.resolve_sources(build_args);
+    out.extend(images);
     out.sort();
     out.dedup();
-    out
+    (out, remotes)
 }
 
 /// What the registry said of one external image.
@@ -102,10 +104,7 @@ pub struct TargetInputs<'a> {
 /// The inputs of a target, and the external images as written (for pinning contexts).
 pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Vec<String>) {
     let (written, remotes) = match t.dockerfile {
-        Some(df) => (
-            external_images(df, t.build_args, t.parent_from),
-            df.resolve_sources(t.build_args).1,
-        ),
+        Some(df) => external_inputs(df, t.build_args, t.parent_from),
         None => (Vec::new(), Vec::new()),
     };
     let bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, registry)).collect();
