@@ -39,6 +39,14 @@ impl ChangeSet {
 
 /// `./images\\a/` → `images/a`.
 pub fn normalize(path: &str) -> String {
+    // Most paths are normal already (a plan joins tens of thousands): keep them as they are.
+    let is_normal = !path.is_empty()
+        && path.trim() == path
+        && !path.contains('\\')
+        && path.split('/').all(|p| !matches!(p, "" | "." | ".."));
+    if is_normal {
+        return path.to_string();
+    }
     let path = path.trim().replace('\\', "/");
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {

@@ -269,7 +269,11 @@ pub fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() || dir == "." {
         crate::change_set::normalize(name)
     } else {
-        crate::change_set::normalize(&format!("{dir}/{name}"))
+        let mut path = String::with_capacity(dir.len() + 1 + name.len());
+        path.push_str(dir);
+        path.push('/');
+        path.push_str(name);
+        crate::change_set::normalize(&path)
     }
 }
 

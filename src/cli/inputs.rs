@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use super::{PlanArgs, Printer, StackArgs};
+use super::{PlanArgs, Printer, StackArgs, timings};
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
 use crate::context_reader::ContextRequest;
@@ -41,7 +41,12 @@ pub(super) fn repo_root(args: &StackArgs) -> Result<PathBuf> {
 }
 
 pub fn load(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
-    let root = repo_root(args)?;
+    load_at(args, &repo_root(args)?, printer)
+}
+
+/// The stack of the repository at `root` (see [`repo_root`]).
+fn load_at(args: &StackArgs, root: &std::path::Path, printer: &mut Printer) -> Result<Stack> {
+    let root = root.to_path_buf();
     let location = StackLocation {
         root: root.clone(),
         images_dir: crate::change_set::normalize(&args.images),
@@ -64,12 +69,30 @@ pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
 
 /// The plan and the repository root it was made in.
 pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, PathBuf)> {
-    let stack = load(&args.stack, printer)?;
     let root = repo_root(&args.stack)?;
     let git = Git::discover(&root);
-
-    let changes = change_set(args, git.as_ref())?;
-    let raw_branch = branch(args, git.as_ref())?;
+    // git works out the change set in its own processes while the stack and its contexts
+    // are read: on a large stack neither waits for the other.
+    let (stack, contexts, from_git) = std::thread::scope(|scope| {
+        let from_git = scope.spawn(|| {
+            let changes = change_set(args, git.as_ref())?;
+            let raw_branch = branch(args, git.as_ref())?;
+            let (revision, source_url) = provenance(args, git.as_ref(), &changes);
+            Ok::<_, Error>((changes, raw_branch, revision, source_url))
+        });
+        let read = load_at(&args.stack, &root, printer).and_then(|stack| {
+            timings::mark("load stack");
+            let contexts = read_contexts(&stack, &root)?;
+            timings::mark("read contexts");
+            Ok((stack, contexts))
+        });
+        let from_git = from_git
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        read.map(|(stack, contexts)| (stack, contexts, from_git))
+    })?;
+    let (changes, raw_branch, revision, source_url) = from_git?;
+    timings::mark("change set");
     let branch = tag::branch_tag(&raw_branch)?;
     let full_rebuild = rebuild::full_rebuild(
         args.full,
@@ -77,26 +100,6 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
         &raw_branch,
         &args.full_rebuild_branch,
     );
-    let revision = match (&args.revision, &changes.head, git.as_ref()) {
-        (Some(rev), _, _) => Some(rev.clone()).filter(|r| !r.is_empty()),
-        (None, Some(head), _) => Some(head.clone()),
-        (None, None, Some(git)) => git.commit("HEAD").ok(),
-        (None, None, None) => None,
-    };
-    let source_url = match &args.source_url {
-        Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
-        None => None,
-    };
-    let source_url =
-        source_url.or_else(
-            || match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
-                (Some(server), Some(repo)) => {
-                    Some(format!("{}/{repo}", server.trim_end_matches('/')))
-                }
-                _ => git.as_ref().and_then(Git::source_url),
-            },
-        );
-    let source_url = source_url.filter(|_| args.source_url.as_deref() != Some(""));
     let options = PlanOptions {
         branch,
         registry: args.registry.clone(),
@@ -107,13 +110,14 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
         revision,
         source_url,
     };
-    let contexts = read_contexts(&stack, &root)?;
     let mut registry = if args.offline {
         RegistryView::default()
     } else {
         probe(&stack, &options, &registry_of_run(args), printer)?
     };
+    timings::mark("probe");
     let mut plan = plan::plan(&stack, &changes, &contexts, &options, &registry)?;
+    timings::mark("plan");
     if !args.offline {
         // The inputs tags are known only once the bases are pinned: ask, then decide again.
         let refs = plan::inputs_refs(&plan);
@@ -132,6 +136,36 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
         return Err(Error::usage("warnings and --strict"));
     }
     Ok((plan, root))
+}
+
+/// The OCI `revision` and `source` labels' values: the flags, else CI's environment, else
+/// git.
+fn provenance(
+    args: &PlanArgs,
+    git: Option<&Git>,
+    changes: &ChangeSet,
+) -> (Option<String>, Option<String>) {
+    let revision = match (&args.revision, &changes.head, git) {
+        (Some(rev), _, _) => Some(rev.clone()).filter(|r| !r.is_empty()),
+        (None, Some(head), _) => Some(head.clone()),
+        (None, None, Some(git)) => git.commit("HEAD").ok(),
+        (None, None, None) => None,
+    };
+    let source_url = match &args.source_url {
+        Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
+        None => None,
+    };
+    let source_url =
+        source_url.or_else(
+            || match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY")) {
+                (Some(server), Some(repo)) => {
+                    Some(format!("{}/{repo}", server.trim_end_matches('/')))
+                }
+                _ => git.and_then(|g| g.source_url()),
+            },
+        );
+    let source_url = source_url.filter(|_| args.source_url.as_deref() != Some(""));
+    (revision, source_url)
 }
 
 /// Every target of the stack with its image name and tag prefix, for commands that act on

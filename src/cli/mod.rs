@@ -10,6 +10,7 @@ mod manifests;
 mod output;
 mod promote;
 mod reuse;
+mod timings;
 
 use std::path::PathBuf;
 
@@ -341,6 +342,7 @@ fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
 
 /// Runs the parsed command line; the binary turns the error into a message and exit code.
 pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
+    timings::mark("");
     match cli.command {
         None => bake(cli.bake, printer),
         Some(Command::Bake(args)) => bake(args, printer),
@@ -475,6 +477,7 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
         manifests: args.manifests.then(|| args.manifests_dir.clone()),
     };
     let text = emit::bake::render(&plan, &options);
+    timings::mark("bake json");
     let (build, reuse, _) = plan.action_counts();
     printer.status(&format!(
         "{build} of {} targets build (group `default`){}",
@@ -485,5 +488,7 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
             String::new()
         }
     ));
-    printer.product(&text, args.output.as_deref())
+    let written = printer.product(&text, args.output.as_deref());
+    timings::mark("write");
+    written
 }

@@ -33,7 +33,9 @@ impl Printer {
                 Ok(())
             }
             None => {
-                let mut out = anstream::stdout().lock();
+                // The product is never styled: straight to stdout, not through anstream's
+                // escape-stripping (which reads every byte of a large bake file).
+                let mut out = std::io::stdout().lock();
                 match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
                     Ok(()) => Ok(()),
                     // A closed pipe (`| head`) is the reader's choice, not a failure.

@@ -1,10 +1,13 @@
 //! Image references (`name:tag`): checking, the familiar form BuildKit matches named
 //! contexts by, and the `--registry` rewrite.
 //!
-//! Parsing follows Docker's grammar through `oci-spec`'s `Reference` (a port of
-//! distribution's normalizer); this module adds only the bits stackplan needs on top.
+//! Parsing follows Docker's grammar ([`grammar`]: plain references read directly, the
+//! rest through `oci-spec`'s port of distribution's normalizer); this module adds only the
+//! bits stackplan needs on top.
 
-use oci_spec::distribution::Reference;
+mod grammar;
+
+use grammar::parse;
 
 /// Checks that `name` is a repository without tag or digest (`ghcr.io/org/image`).
 pub fn check_repository(name: &str) -> Result<(), String> {
@@ -24,9 +27,7 @@ pub fn check_repository(name: &str) -> Result<(), String> {
             return Err("repository names must be lowercase".into());
         }
     }
-    Reference::try_from(format!("{name}:latest").as_str())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    parse(&format!("{name}:latest")).map(|_| ())
 }
 
 /// The form BuildKit's Dockerfile frontend looks named contexts up by: the reference as a
@@ -93,10 +94,10 @@ pub fn rewrite_registry(image_name: &str, registry: &str) -> String {
         Some((host, ns)) => (host, Some(ns)),
         None => (registry, None),
     };
-    let Ok(parsed) = Reference::try_from(format!("{image_name}:latest").as_str()) else {
+    let Ok(parsed) = parse(&format!("{image_name}:latest")) else {
         return image_name.to_string();
     };
-    let repository = parsed.repository();
+    let repository = parsed.repository.as_str();
     match namespace {
         Some(ns) => {
             let last = repository.rsplit('/').next().unwrap_or(repository);
@@ -109,7 +110,7 @@ pub fn rewrite_registry(image_name: &str, registry: &str) -> String {
 /// The reference in full (`busybox:1.36` → `docker.io/library/busybox:1.36`); `None` when
 /// it does not parse.
 pub fn normalize(reference: &str) -> Option<String> {
-    Reference::try_from(reference).ok().map(|r| r.whole())
+    parse(reference).ok().map(|r| r.whole())
 }
 
 /// Whether a reference names a digest already (`name@sha256:…`): it needs no resolving.
@@ -122,17 +123,15 @@ pub fn pinned_digest(reference: &str) -> Option<&str> {
 
 /// The registry host of an image name or ref (`docker.io` for Docker Hub names).
 pub fn registry_of(reference: &str) -> String {
-    Reference::try_from(reference)
-        .map(|r| r.registry().to_string())
-        .unwrap_or_default()
+    parse(reference).map(|r| r.registry).unwrap_or_default()
 }
 
 /// Checks a `--registry HOST[/NAMESPACE]` value.
 pub fn check_registry_override(value: &str) -> Result<(), String> {
     let probe = format!("{}/x:latest", value.trim_end_matches('/'));
-    let parsed = Reference::try_from(probe.as_str()).map_err(|e| e.to_string())?;
+    let parsed = parse(&probe)?;
     let host = value.split('/').next().unwrap_or_default();
-    if parsed.registry() != host {
+    if parsed.registry != host {
         return Err(format!(
             "`{host}` is not a registry host (a host has a `.` or a `:port`, or is `localhost`)"
         ));
