@@ -97,15 +97,27 @@ fn with_sources(error: Error, root: &Path, files: &[PathBuf]) -> Error {
 /// Writes `contents` to `path` whole: to a temporary file beside it, then renamed, so a
 /// reader never sees half a file and a failure leaves the old file in place.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    write_atomic_with(path, |out| out.write_all(contents.as_bytes()))
+}
+
+/// Like [`write_atomic`], with the contents written by `write` as they are made.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp =
+    let tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io("cannot write in", dir, e))?;
-    tmp.write_all(contents.as_bytes())
-        .and_then(|_| tmp.flush())
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    write(&mut out)
+        .and_then(|_| out.flush())
         .map_err(|e| Error::io("cannot write", path, e))?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
     tmp.persist(path)
         .map_err(|e| Error::io("cannot write", path, e.error))?;
     Ok(())

@@ -476,8 +476,6 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
         output,
         manifests: args.manifests.then(|| args.manifests_dir.clone()),
     };
-    let text = emit::bake::render(&plan, &options);
-    timings::mark("bake json");
     let (build, reuse, _) = plan.action_counts();
     printer.status(&format!(
         "{build} of {} targets build (group `default`){}",
@@ -488,7 +486,9 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
             String::new()
         }
     ));
-    let written = printer.product(&text, args.output.as_deref());
-    timings::mark("write");
+    let written = printer.product_with(args.output.as_deref(), |out| {
+        emit::bake::write(&plan, &options, out)
+    });
+    timings::mark("bake json");
     written
 }

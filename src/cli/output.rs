@@ -26,17 +26,28 @@ impl Printer {
 
     /// The command's product: stdout, or written whole to `path`.
     pub fn product(&mut self, text: &str, path: Option<&Path>) -> Result<()> {
+        self.product_with(path, |out| out.write_all(text.as_bytes()))
+    }
+
+    /// Like [`Printer::product`], with the product written by `write` as it is made (a large
+    /// bake file is never held whole in memory). To a file, it is still written whole or
+    /// not at all.
+    pub fn product_with(
+        &mut self,
+        path: Option<&Path>,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
         match path {
             Some(path) => {
-                crate::fs::write_atomic(path, text)?;
+                crate::fs::write_atomic_with(path, write)?;
                 self.status(&format!("wrote {}", path.display()));
                 Ok(())
             }
             None => {
                 // The product is never styled: straight to stdout, not through anstream's
                 // escape-stripping (which reads every byte of a large bake file).
-                let mut out = std::io::stdout().lock();
-                match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                match write(&mut out).and_then(|_| out.flush()) {
                     Ok(()) => Ok(()),
                     // A closed pipe (`| head`) is the reader's choice, not a failure.
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -5,6 +5,7 @@
 //! buildx reads bake JSON with HCL's JSON syntax, so `${` and `%{` in any string would be
 //! interpolated: every string is escaped (`$${`, `%%{`) on the way out.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -31,94 +32,161 @@ pub struct BakeOptions {
     pub manifests: Option<String>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct BakeFile {
-    pub group: BTreeMap<String, Group>,
-    pub target: BTreeMap<String, BakeTarget>,
+/// A bake file, serialized as it is written: its targets are made one at a time from the
+/// plan, borrowing the plan's strings, so a stack of thousands of images never holds a
+/// second copy of its plan nor the whole text in memory.
+struct BakeFile<'a> {
+    plan: &'a Plan,
+    options: &'a BakeOptions,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Group {
-    pub targets: Vec<String>,
+#[derive(Serialize)]
+struct Group<'a> {
+    targets: Vec<&'a str>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+/// One target of the file, in buildx's keys.
+#[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct BakeTarget {
-    pub context: String,
+struct BakeTarget<'a> {
+    context: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dockerfile: Option<String>,
+    dockerfile: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dockerfile_inline: Option<String>,
+    dockerfile_inline: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub contexts: BTreeMap<String, String>,
+    contexts: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub args: BTreeMap<String, String>,
+    args: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    labels: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    tags: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cache_from: Vec<String>,
+    cache_from: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cache_to: Vec<String>,
+    cache_to: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub platforms: Vec<String>,
+    platforms: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub output: Vec<String>,
+    output: Vec<String>,
 }
 
-/// Builds the bake file: one target per plan target; groups `default` (what builds: action
-/// `build`), `all` (every target) and one per plan (what builds in that plan). Targets
-/// reused from an image with the same inputs are not built: `stackplan reuse` writes their
-/// tags registry-side.
-pub fn bake_file(plan: &Plan, options: &BakeOptions) -> BakeFile {
-    let mut target = BTreeMap::new();
-    for t in &plan.targets {
-        target.insert(t.name.clone(), bake_target(t, plan.cache_to, options));
-    }
-    let mut default: Vec<String> = plan.to_build().map(|t| t.name.clone()).collect();
-    if let Some(dir) = &options.manifests {
-        for t in plan.to_build().filter(|t| !t.info_cmds.is_empty()) {
-            let name = manifest_target_name(&t.name);
-            target.insert(name.clone(), manifest_target(t, dir));
-            default.push(name);
+/// What a target of the file is made from.
+enum Entry<'a> {
+    Image(&'a Target),
+    /// The `<target>-manifest` target of an image (`--manifests`).
+    Manifest(&'a Target),
+}
+
+impl Serialize for BakeFile<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (plan, options) = (self.plan, self.options);
+        let mut entries: Vec<(Cow<'_, str>, Entry<'_>)> = plan
+            .targets
+            .iter()
+            .map(|t| (Cow::Borrowed(t.name.as_str()), Entry::Image(t)))
+            .collect();
+        if options.manifests.is_some() {
+            entries.extend(
+                plan.to_build()
+                    .filter(|t| !t.info_cmds.is_empty())
+                    .map(|t| {
+                        (
+                            Cow::Owned(manifest_target_name(&t.name)),
+                            Entry::Manifest(t),
+                        )
+                    }),
+            );
         }
-    }
-    let mut group = BTreeMap::new();
-    group.insert("default".to_string(), Group { targets: default });
-    group.insert(
-        "all".to_string(),
-        Group {
-            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
-        },
-    );
-    for p in &plan.plans {
+
+        // `default` builds what must be built (and its manifests); `all` names every target;
+        // one group per plan.
+        let manifests: Vec<String> = entries
+            .iter()
+            .filter_map(|(name, e)| match e {
+                Entry::Manifest(_) => Some(name.to_string()),
+                Entry::Image(_) => None,
+            })
+            .collect();
+        let mut default: Vec<&str> = plan.to_build().map(|t| t.name.as_str()).collect();
+        default.extend(manifests.iter().map(String::as_str));
+        let mut group: BTreeMap<String, Group<'_>> = BTreeMap::new();
+        group.insert("default".into(), Group { targets: default });
         group.insert(
-            group_name(p),
+            "all".into(),
             Group {
-                targets: plan
-                    .to_build()
-                    .filter(|t| t.plan.as_deref() == Some(p.as_str()))
-                    .map(|t| t.name.clone())
-                    .collect(),
+                targets: plan.targets.iter().map(|t| t.name.as_str()).collect(),
             },
         );
+        for p in &plan.plans {
+            let targets = plan
+                .to_build()
+                .filter(|t| t.plan.as_deref() == Some(p.as_str()))
+                .map(|t| t.name.as_str())
+                .collect();
+            group.insert(group_name(p), Group { targets });
+        }
+
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut file = serializer.serialize_map(Some(2))?;
+        file.serialize_entry("group", &group)?;
+        file.serialize_entry(
+            "target",
+            &Targets {
+                entries: &entries,
+                plan,
+                options,
+            },
+        )?;
+        file.end()
     }
-    BakeFile { group, target }
 }
 
-/// The bake file as pretty JSON with a final newline: the same plan gives the same bytes.
+/// The `target` map, each target made as it is written.
+struct Targets<'a, 'p> {
+    entries: &'a [(Cow<'p, str>, Entry<'p>)],
+    plan: &'p Plan,
+    options: &'p BakeOptions,
+}
+
+impl Serialize for Targets<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (name, entry) in self.entries {
+            let target = match entry {
+                Entry::Image(t) => bake_target(t, self.plan.cache_to, self.options),
+                Entry::Manifest(t) => {
+                    manifest_target(t, self.options.manifests.as_deref().unwrap_or_default())
+                }
+            };
+            map.serialize_entry(name, &target)?;
+        }
+        map.end()
+    }
+}
+
+/// Writes the bake file for `plan` to `out` (pretty-printed, newline-terminated).
+pub fn write(
+    plan: &Plan,
+    options: &BakeOptions,
+    out: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &BakeFile { plan, options })?;
+    out.write_all(b"\n")
+}
+
+/// The bake file for `plan` as text.
 pub fn render(plan: &Plan, options: &BakeOptions) -> String {
-    let mut s = serde_json::to_string_pretty(&bake_file(plan, options))
-        .expect("a bake file is plain strings and maps");
-    s.push('\n');
-    s
+    let mut out = Vec::with_capacity(plan.targets.len() * 1024);
+    write(plan, options, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// The named contexts of a target, as bake and BuildKit take them: the parent's result
-/// (`target:NAME`) or ref (`docker-image://REF`), and every external image pinned to the
-/// digest its inputs were computed with (`docker-image://REF@DIGEST`).
+/// A target's named contexts: the pinned external images (`docker-image://REF@DIGEST`) and
+/// its parent (`target:` when built in the same run, else its image).
 pub fn contexts(t: &Target) -> BTreeMap<String, String> {
     let mut contexts: BTreeMap<String, String> = t
         .pinned_bases
@@ -135,63 +203,72 @@ pub fn contexts(t: &Target) -> BTreeMap<String, String> {
     contexts
 }
 
-fn bake_target(t: &Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarget {
-    let contexts = contexts(t);
+fn bake_target<'a>(t: &'a Target, cache_to: CacheTo, options: &BakeOptions) -> BakeTarget<'a> {
+    let contexts = contexts(t)
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                Cow::Owned(esc(&k).into_owned()),
+                Cow::Owned(esc(&v).into_owned()),
+            )
+        })
+        .collect();
     let cache_to = match cache_to {
         CacheTo::Inline => vec!["type=inline".to_string()],
         CacheTo::Registry => t
             .cache_to_ref
             .iter()
-            .map(|r| format!("type=registry,ref={r},mode=max"))
+            .map(|r| esc(&format!("type=registry,ref={r},mode=max")).into_owned())
             .collect(),
         CacheTo::None => Vec::new(),
     };
     let output = match options.output {
         Output::Default => Vec::new(),
         Output::Push => vec!["type=registry".to_string()],
-        Output::PushByDigest => vec![format!(
-            "type=image,name={},push-by-digest=true,name-canonical=true,push=true",
-            t.image_name
-        )],
+        Output::PushByDigest => vec![
+            esc(&format!(
+                "type=image,name={},push-by-digest=true,name-canonical=true,push=true",
+                t.image_name
+            ))
+            .into_owned(),
+        ],
     };
     let tags = match options.output {
-        // A digest push writes no tag; `stackplan publish` moves the tags afterwards.
         Output::PushByDigest => Vec::new(),
-        _ => t.tags.clone(),
+        _ => t.tags.iter().map(|s| esc(s)).collect(),
     };
     BakeTarget {
         context: esc(&t.context),
         dockerfile: Some(esc(&t.dockerfile)),
         dockerfile_inline: None,
-        contexts: esc_map(&contexts),
+        contexts,
         args: esc_map(&t.build_args),
         labels: esc_map(&t.labels),
-        tags: esc_all(&tags),
+        tags,
         cache_from: t
             .cache_from
             .iter()
-            .map(|r| esc(&format!("type=registry,ref={r}")))
+            .map(|r| esc(&format!("type=registry,ref={r}")).into_owned())
             .collect(),
-        cache_to: esc_all(&cache_to),
-        platforms: esc_all(&t.platforms),
-        output: esc_all(&output),
+        cache_to,
+        platforms: t.platforms.iter().map(|s| esc(s)).collect(),
+        output,
     }
 }
 
-/// The name of a target's manifest target.
+/// The name of an image target's manifest target.
 pub fn manifest_target_name(target: &str) -> String {
     format!("{target}-manifest")
 }
 
-/// The named context a manifest target's Dockerfile builds `FROM`.
+/// The named context the manifest Dockerfile builds `FROM`.
 const MANIFEST_BASE: &str = "stackplan-image";
-/// Where the commands' outputs are collected inside the image.
+/// Where the commands' outputs are collected inside the manifest build.
 const MANIFEST_TMP: &str = "/tmp/stackplan-manifest";
 
-/// A target that runs the image's `info_cmds` on top of it and exports their outputs and
-/// exit statuses (`<NAME>.out`, `<NAME>.status`) to `<dir>/<image>/<tag>/`. A failing
-/// command is recorded, not fatal, so one broken command still leaves the others' output.
-fn manifest_target(t: &Target, dir: &str) -> BakeTarget {
+/// A target that runs the image's `info_cmds` on top of it and exports one
+/// `<name>.out` + `<name>.status` pair per command to `<dir>/<image>/<tag>/`.
+fn manifest_target<'a>(t: &'a Target, dir: &str) -> BakeTarget<'a> {
     let mut script = format!("mkdir -p {MANIFEST_TMP} && cd {MANIFEST_TMP}");
     for (name, cmd) in &t.info_cmds {
         script.push_str(&format!(
@@ -205,11 +282,14 @@ fn manifest_target(t: &Target, dir: &str) -> BakeTarget {
         "FROM {MANIFEST_BASE} AS image\nRUN {run}\nFROM scratch\nCOPY --from=image {MANIFEST_TMP}/ /\n"
     );
     let mut contexts = BTreeMap::new();
-    contexts.insert(MANIFEST_BASE.to_string(), format!("target:{}", t.name));
+    contexts.insert(
+        Cow::Borrowed(MANIFEST_BASE),
+        Cow::Owned(format!("target:{}", t.name)),
+    );
     BakeTarget {
         context: esc(&t.context),
         dockerfile: None,
-        dockerfile_inline: Some(esc(&dockerfile)),
+        dockerfile_inline: Some(esc(&dockerfile).into_owned()),
         contexts,
         args: BTreeMap::new(),
         labels: BTreeMap::new(),
@@ -217,23 +297,26 @@ fn manifest_target(t: &Target, dir: &str) -> BakeTarget {
         cache_from: Vec::new(),
         cache_to: Vec::new(),
         platforms: Vec::new(),
-        output: vec![esc(&format!(
-            "type=local,dest={}",
-            crate::stack::join(&crate::stack::join(dir, &t.image), &t.tag)
-        ))],
+        output: vec![
+            esc(&format!(
+                "type=local,dest={}",
+                crate::stack::join(&crate::stack::join(dir, &t.image), &t.tag)
+            ))
+            .into_owned(),
+        ],
     }
 }
 
-/// Escapes HCL template sequences so buildx keeps the string as written.
-pub fn esc(s: &str) -> String {
-    s.replace("${", "$${").replace("%{", "%%{")
+/// Escapes HCL's interpolation (`${`) and directive (`%{`) sequences.
+pub fn esc(s: &str) -> Cow<'_, str> {
+    if s.contains("${") || s.contains("%{") {
+        Cow::Owned(s.replace("${", "$${").replace("%{", "%%{"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
-fn esc_all(v: &[String]) -> Vec<String> {
-    v.iter().map(|s| esc(s)).collect()
-}
-
-fn esc_map(m: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn esc_map(m: &BTreeMap<String, String>) -> BTreeMap<Cow<'_, str>, Cow<'_, str>> {
     m.iter().map(|(k, v)| (esc(k), esc(v))).collect()
 }
 

@@ -313,7 +313,13 @@ pub fn plan(
         .map(|(key, files)| (key.as_str(), (files.digest(), files.dockerfile_id.as_str())))
         .collect();
 
-    let mut targets: Vec<Target> = Vec::new();
+    // Sized once: a plan of thousands of targets is not copied as it grows.
+    let capacity = spec
+        .images
+        .values()
+        .map(|i| (1 + i.variants.len()) * spec.plans.len().max(1))
+        .sum();
+    let mut targets: Vec<Target> = Vec::with_capacity(capacity);
     let mut index: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
     let mut names = NameAllocator::reserving(spec.plans.keys().map(|p| group_name(p)));
     let mut warnings = Vec::new();
