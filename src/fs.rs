@@ -1,11 +1,13 @@
 //! Adapter: reads a stack from a checkout (spec.yml, change_ignore.json, Dockerfiles) and
 //! writes outputs whole.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::change_rules::ChangeRules;
 use crate::error::{Error, Result};
+use crate::parallel;
 use crate::spec::Spec;
 use crate::stack::{DockerfileSource, Stack, join};
 
@@ -27,6 +29,9 @@ impl StackLocation {
             .unwrap_or_else(|| PathBuf::from(join(&self.images_dir, "spec.yml")))
     }
 }
+
+/// Below this many Dockerfiles per thread, one thread reads them as fast.
+const DOCKERFILES_PER_THREAD: usize = 64;
 
 /// Reads and checks the stack.
 pub fn load_stack(location: &StackLocation) -> Result<Stack> {
@@ -56,18 +61,39 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
         Err(e) => return Err(Error::io("cannot read", rules_abs, e)),
     };
 
-    let root = location.root.clone();
-    let images_dir = location.images_dir.clone();
-    let stack = Stack::assemble(spec, warnings, rules, &images_dir, |folder, dockerfile| {
-        let folder = root.join(join(&images_dir, folder));
-        if !folder.is_dir() {
-            return DockerfileSource::NoFolder;
-        }
+    // Every Dockerfile, read over all cores before the stack is checked.
+    let wanted: Vec<(String, String)> = spec
+        .images
+        .values()
+        .flat_map(|image| {
+            let variants = image
+                .variants
+                .values()
+                .map(|v| (join(&image.key, &v.context), v.dockerfile.clone()));
+            std::iter::once((image.key.clone(), image.dockerfile.clone())).chain(variants)
+        })
+        .collect();
+    let read = parallel::map(&wanted, DOCKERFILES_PER_THREAD, |(folder, dockerfile)| {
+        let folder = location.root.join(join(&location.images_dir, folder));
         match std::fs::read_to_string(folder.join(dockerfile)) {
             Ok(text) => DockerfileSource::Text(text),
+            Err(_) if !folder.is_dir() => DockerfileSource::NoFolder,
             Err(_) => DockerfileSource::Missing,
         }
     });
+    let mut sources: HashMap<(String, String), DockerfileSource> =
+        wanted.into_iter().zip(read).collect();
+    let stack = Stack::assemble(
+        spec,
+        warnings,
+        rules,
+        &location.images_dir,
+        |folder, dockerfile| {
+            sources
+                .remove(&(folder.to_string(), dockerfile.to_string()))
+                .unwrap_or(DockerfileSource::Missing)
+        },
+    );
     stack.map_err(|e| with_sources(e, &location.root, &[spec_display, rules_display]))
 }
 

@@ -12,7 +12,8 @@
 //! - adapters: [`fs`] (reading a checkout, writing files whole), [`context_reader`] (each
 //!   image's build context from a checkout), [`git`], [`registry`] (which tags exist),
 //!   [`doctor`] (what this machine has for stackplan's flows);
-//! - [`cli`]: the command line, on top of both.
+//! - [`cli`]: the command line, on top of both; [`parallel`] spreads file work over the
+//!   cores for the adapters.
 
 pub mod action;
 pub mod buildkit;
@@ -33,6 +34,7 @@ pub mod graph;
 pub mod init;
 pub mod inputs;
 pub mod manifests;
+pub mod parallel;
 pub mod parent_from;
 pub mod plan;
 pub mod promote;

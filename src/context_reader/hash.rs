@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::Result;
 use std::path::{Path, PathBuf};
 
-use super::parallel;
 use crate::context::blob_id_of;
+use crate::parallel;
 
 /// Below this many files per thread, starting threads costs more than it saves.
 const FILES_PER_THREAD: usize = 64;

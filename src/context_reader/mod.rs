@@ -7,12 +7,12 @@
 //! ([`Git::clean_blobs`], one set of git commands for all images, answering while the
 //! folders are walked), hashed from disk otherwise ([`hash`]). Both ways give the same id
 //! for the same bytes, so a context's digest does not depend on what is committed.
-//! Walking and hashing are spread over threads when there are many ([`parallel`]).
+//! Walking and hashing are spread over threads when there are many ([`crate::parallel`]).
 //!
 //! It does not decide what the digest is for, nor which images need one.
 
 mod hash;
-mod parallel;
+
 mod walk;
 
 #[cfg(test)]
@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::context::{ContextFiles, EntryKind};
 use crate::error::Result;
 use crate::git::Git;
+use crate::parallel;
 
 /// One image's context to read.
 #[derive(Clone, Debug, PartialEq, Eq)]

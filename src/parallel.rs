@@ -6,11 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `f` of every item, over as many threads as there are cores but no more than one per
 /// `per_thread` items (below that, starting threads costs more than it saves).
-pub(super) fn map<T: Sync, R: Send>(
-    items: &[T],
-    per_thread: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
+pub fn map<T: Sync, R: Send>(items: &[T], per_thread: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores.min(items.len() / per_thread.max(1)).max(1);
     if threads == 1 {
