@@ -25,13 +25,21 @@ impl Printer {
     }
 
     /// The command's product: stdout, or written whole to `path`.
+    /// On stdout it goes through anstream, which drops the styling when stdout is not a
+    /// terminal (the text plan is styled).
     pub fn product(&mut self, text: &str, path: Option<&Path>) -> Result<()> {
-        self.product_with(path, |out| out.write_all(text.as_bytes()))
+        match path {
+            Some(_) => self.product_with(path, |out| out.write_all(text.as_bytes())),
+            None => {
+                let mut out = anstream::stdout().lock();
+                stdout_result(out.write_all(text.as_bytes()).and_then(|_| out.flush()))
+            }
+        }
     }
 
-    /// Like [`Printer::product`], with the product written by `write` as it is made (a large
-    /// bake file is never held whole in memory). To a file, it is still written whole or
-    /// not at all.
+    /// Like [`Printer::product`] for an unstyled product, written by `write` as it is made
+    /// (a large bake file is never held whole in memory). To a file, it is still written
+    /// whole or not at all.
     pub fn product_with(
         &mut self,
         path: Option<&Path>,
@@ -44,15 +52,10 @@ impl Printer {
                 Ok(())
             }
             None => {
-                // The product is never styled: straight to stdout, not through anstream's
-                // escape-stripping (which reads every byte of a large bake file).
+                // An unstyled product (JSON): straight to stdout, not through anstream's
+                // escape-stripping, which would read every byte of a large bake file.
                 let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-                match write(&mut out).and_then(|_| out.flush()) {
-                    Ok(()) => Ok(()),
-                    // A closed pipe (`| head`) is the reader's choice, not a failure.
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                    Err(e) => Err(Error::io("cannot write", "standard output", e)),
-                }
+                stdout_result(write(&mut out).and_then(|_| out.flush()))
             }
         }
     }
@@ -104,5 +107,15 @@ pub fn print_error(error: &Error) {
             }
             let _ = writeln!(err, "{}", d.render(None, styled));
         }
+    }
+}
+
+/// The outcome of writing to stdout: a closed pipe (`| head`) is the reader's choice, not a
+/// failure.
+fn stdout_result(written: std::io::Result<()>) -> Result<()> {
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("cannot write", "standard output", e)),
     }
 }
