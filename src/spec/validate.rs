@@ -81,7 +81,10 @@ impl RawSpec {
             }
         }
 
+        // Sorted, as the map's keys are: membership is a binary search.
         let keys: Vec<String> = self.images.keys().cloned().collect();
+        let info_names: Vec<String> = self.all_info_cmds.keys().cloned().collect();
+        let plan_names: Vec<String> = plans.keys().cloned().collect();
         let mut images = BTreeMap::new();
         for (key, raw) in self.images {
             let at = pos(&raw.image_name);
@@ -112,7 +115,7 @@ impl RawSpec {
                         format!("image `{key}` depends on itself"),
                         "remove `depend_on` or name its parent image".into(),
                     );
-                } else if !keys.contains(parent) {
+                } else if keys.binary_search(parent).is_err() {
                     err(
                         out,
                         depend_on_position,
@@ -125,7 +128,6 @@ impl RawSpec {
                     );
                 }
             }
-            let info_names: Vec<String> = self.all_info_cmds.keys().cloned().collect();
             let mut info_cmds = Vec::new();
             for cmd in raw.info_cmds {
                 if !self.all_info_cmds.contains_key(&cmd.value) {
@@ -163,7 +165,6 @@ impl RawSpec {
                 }
                 None => "Dockerfile".to_string(),
             };
-            let plan_names: Vec<String> = plans.keys().cloned().collect();
             let mut skip_plans = Vec::new();
             for skip in raw.skip_plans {
                 if !plans.contains_key(&skip.value) {
