@@ -61,14 +61,7 @@ pub fn field(out: &mut Vec<u8>, value: &[u8]) {
 
 /// `sha256:<hex>` of bytes.
 pub fn sha256(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let hash = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256:");
-    for b in hash {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
 impl ContextFiles {
@@ -141,11 +134,14 @@ pub fn blob_id_of(len: u64, mut reader: impl std::io::Read) -> std::io::Result<S
     Ok(hex(&h.finalize()))
 }
 
+/// Lowercase hex, two digits a byte (a table, not `format!`: tens of thousands of digests
+/// are written per plan of a large stack).
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(hex, "{b:02x}");
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     hex
 }
