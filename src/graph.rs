@@ -57,8 +57,9 @@ impl StackGraph {
             }
             depth.insert(key.clone(), d);
         }
-        let mut order: Vec<String> = spec.images.keys().cloned().collect();
-        order.sort_by(|a, b| depth[a].cmp(&depth[b]).then_with(|| a.cmp(b)));
+        let mut by_depth: Vec<(usize, &String)> = depth.iter().map(|(k, d)| (*d, k)).collect();
+        by_depth.sort();
+        let order: Vec<String> = by_depth.into_iter().map(|(_, k)| k.clone()).collect();
         Ok(StackGraph {
             graph,
             index,
