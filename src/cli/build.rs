@@ -339,7 +339,10 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
             progress.note(note);
         }
         let responses = Arc::new(std::sync::Mutex::new(BTreeMap::new()));
-        let outcomes = schedule::run(&jobs, cmd.jobs, |name, parent: Option<ParentResult>, mut defined, settled| {
+        let start = |name: String,
+                     parent: Option<ParentResult>,
+                     mut defined: schedule::Defined<ParentResult>,
+                     settled: schedule::Settled| {
             let channel = channel.clone();
             let progress = progress.clone();
             let prepared = prepared.clone();
@@ -385,8 +388,10 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                         if let (Some((from, _)), Some(ParentResult::Pushed(pinned))) =
                             (&p.chain, &parent)
                         {
-                            spec.frontend_attrs
-                                .insert(format!("context:{from}"), format!("docker-image://{pinned}"));
+                            spec.frontend_attrs.insert(
+                                format!("context:{from}"),
+                                format!("docker-image://{pinned}"),
+                            );
                         }
                         let request = solve::request(&spec, &build_ref, &session, BTreeMap::new());
                         ControlClient::new(channel)
@@ -431,8 +436,8 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 progress.finished(&name, &outcome);
                 result
             }
-        })
-        .await;
+        };
+        let outcomes = schedule::run(&jobs, cmd.jobs, start).await;
         let responses = std::mem::take(&mut *responses.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(path) = &cmd.metadata_file {
             write_metadata(path, &responses)?;
