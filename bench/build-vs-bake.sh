@@ -15,13 +15,15 @@
 # floor (the fastest build of the chain alone, same push mode).
 #
 # Usage: bench/build-vs-bake.sh [TREE...]   (default: 2x2 3x2 3x3, i.e. 7, 13 and 40 images)
-# Environment: STEP (seconds per image, default 2); STACKPLAN_BIN (a built stackplan; by
+# Environment: STEP (seconds per image, default 2); RUNS (builds per cell, the median is
+# shown, default 1: one run, as the README's figures); STACKPLAN_BIN (a built stackplan; by
 # default `cargo build --release`). Needs the environment of scripts/env-up.sh (source its
 # env.sh) and the engine to itself: run it under `flock /tmp/stackplan-e2e.lock` when the
 # engine is shared.
 set -euo pipefail
 
 step=${STEP:-2}
+runs=${RUNS:-1}
 trees=("$@")
 [[ ${#trees[@]} -gt 0 ]] || trees=(2x2 3x2 3x3)
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -113,6 +115,17 @@ run() {
     fi
 }
 
+# median METHOD DIR PUSH: the median of RUNS runs (a failed one counts as failed).
+median() {
+    local i out=()
+    for ((i = 0; i < runs; i++)); do out+=("$(run "$@")"); done
+    if printf '%s\n' "${out[@]}" | grep -q failed; then
+        echo failed
+    else
+        printf '%s\n' "${out[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p"
+    fi
+}
+
 methods=(bake docker socket)
 declare -A label=(
     [bake]="docker buildx bake"
@@ -128,8 +141,8 @@ for tree in "${trees[@]}"; do
     images=$(grep -c 'image_name' "$tree_dir/images/spec.yml")
     for push in no yes; do
         declare -A chain=() full=()
-        for m in "${methods[@]}"; do chain[$m]=$(run "$m" "$chain_dir" "$push"); done
-        for m in "${methods[@]}"; do full[$m]=$(run "$m" "$tree_dir" "$push"); done
+        for m in "${methods[@]}"; do chain[$m]=$(median "$m" "$chain_dir" "$push"); done
+        for m in "${methods[@]}"; do full[$m]=$(median "$m" "$tree_dir" "$push"); done
         floor=$(printf '%s\n' "${chain[@]}" | grep -v failed | sort -g | head -1)
         for m in "${methods[@]}"; do
             ratio=$(awk -v t="${full[$m]}" -v f="$floor" 'BEGIN { if (t == "failed" || f == "") print "-"; else printf "%.2f", t / f }')
@@ -141,7 +154,7 @@ for tree in "${trees[@]}"; do
     done
 done
 
-echo "one RUN of ${step}s per image; cold builder for every build; $(docker version --format 'engine {{.Server.Version}}')"
+echo "one RUN of ${step}s per image; cold builder for every build; median of $runs run(s); $(docker version --format 'engine {{.Server.Version}}')"
 echo
 echo "| tree | push | method | chain alone (s) | tree (s) | tree / floor |"
 echo "| --- | --- | --- | --- | --- | --- |"
