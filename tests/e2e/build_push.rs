@@ -74,12 +74,13 @@ fn a_parent_whose_push_is_refused_fails_its_descendants_and_they_push_nothing() 
     );
     repo.branch("refused");
     let base = format!("BASE_IMAGE={}", env.base_image);
+    let addr = socket();
     let out = stackplan(
         &repo,
         &[
             "build",
             "--addr",
-            &socket(),
+            &addr,
             "--push",
             "--offline",
             "--full",
@@ -107,6 +108,48 @@ fn a_parent_whose_push_is_refused_fails_its_descendants_and_they_push_nothing() 
     }
     assert!(line(&all, "solo").contains("succeeded"), "{all}");
     assert!(digest(&format!("{ns}/solo:1-refused")).is_some(), "{all}");
+
+    // By digest: the same failure, no digest recorded for root and its descendants, and
+    // publish moves nothing.
+    repo.branch("refusedbydigest");
+    let flags = ["--offline", "--full", "--build-arg", base.as_str()];
+    let mut args = vec![
+        "build",
+        "--addr",
+        &addr,
+        "--push-by-digest",
+        "--metadata-file",
+        "meta.json",
+    ];
+    args.extend_from_slice(&flags);
+    let out = stackplan(&repo, &args, None);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("1 target(s) failed (root), 3 skipped because of them, 1 succeeded"),
+        "{all}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join("meta.json")).unwrap())
+            .unwrap();
+    let recorded: Vec<&String> = meta.as_object().unwrap().keys().collect();
+    assert_eq!(recorded, ["solo"], "{meta}");
+    let mut args = vec!["publish", "--metadata", "meta.json"];
+    args.extend_from_slice(&flags);
+    let published = stackplan(&repo, &args, None);
+    assert_eq!(published.status.code(), Some(1), "{}", text(&published));
+    assert!(
+        text(&published).contains("nothing was published"),
+        "{}",
+        text(&published)
+    );
+    for key in ["solo", "a", "b", "a1"] {
+        assert_eq!(
+            digest(&format!("{ns}/{key}:1-refusedbydigest")),
+            None,
+            "{key}"
+        );
+    }
 }
 
 /// Runs `stackplan build --push-by-digest` at `addr`, checks that no tag moved and that
