@@ -6,13 +6,20 @@
 //! the session, the exporter and the cache. While it waits, the client (we) calls
 //! `LLBBridge.Solve` with the `dockerfile.v0` frontend for that build (the build's ref goes
 //! in the `buildkit-controlapi-buildid` gRPC metadata of every bridge call), gets the
-//! result back as a *definition* — BuildKit evaluates it lazily — and `Return`s it; the
-//! control solve then builds and exports it. The moment a parent's definition is known its
-//! children can be sent: each receives it as a frontend input, as buildx resolves a
-//! `target:` context — `context:<FROM>` = `input:<name>`, the definition under `<name>` in
-//! `FrontendInputs`, the parent's image config in `input-metadata:<name>` — so parent and
-//! child are one graph, the parent's steps are solved once (BuildKit de-duplicates them
-//! across builds), and the child never waits for an export or a push.
+//! result back as a *definition* — BuildKit evaluates it lazily —, has BuildKit build it (a
+//! second bridge solve, of that definition, with `evaluate`), and `Return`s it; the control
+//! solve then exports it. The moment a parent's definition is known its children can be
+//! sent: each receives it as a frontend input, as buildx resolves a `target:` context —
+//! `context:<FROM>` = `input:<name>`, the definition under `<name>` in `FrontendInputs`, the
+//! parent's image config in `input-metadata:<name>` — so parent and child are one graph,
+//! the parent's steps are solved once (BuildKit de-duplicates them across builds), and the
+//! child never waits for an export or a push to build.
+//!
+//! Building before `Return` is what lets a child's *export* wait for its parent's: a child
+//! built on a parent whose push then fails must not be pushed (nor loaded) on its own. The
+//! child returns its result only once its parent's control solve succeeded, and an error
+//! instead when it failed (see [`solve`]'s `before_export`); the build itself is not held
+//! back, as a parent's export runs while its children build.
 //!
 //! [`probe`] says whether a daemon's gateway can do this; the caller falls back to one
 //! `dockerfile.v0` solve per target ([`super::solve`]) when it cannot.
