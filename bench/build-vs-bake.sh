@@ -42,7 +42,11 @@ base_image=${STACKPLAN_BASE_IMAGE:-$registry/library/busybox:1.36}
 socket=$STACKPLAN_BUILDKIT_ADDR
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+drop_images() {
+    docker image ls --format '{{.Repository}}:{{.Tag}}' | { grep "^$registry/bench-" || true; } |
+        xargs -r docker image rm -f >/dev/null
+}
+trap 'rm -rf "$work"; drop_images' EXIT
 
 # make_stack DIR FANOUT DEPTH: a git checkout of the tree (FANOUT 1: a chain).
 make_stack() {
@@ -78,8 +82,7 @@ make_stack() {
 
 cold() {
     docker buildx prune --builder default -af >/dev/null
-    docker image ls --format '{{.Repository}}:{{.Tag}}' | { grep "^$registry/bench-" || true; } |
-        xargs -r docker image rm -f >/dev/null
+    drop_images
 }
 
 now() { date +%s.%N; }
