@@ -6,13 +6,20 @@
 //! the session, the exporter and the cache. While it waits, the client (we) calls
 //! `LLBBridge.Solve` with the `dockerfile.v0` frontend for that build (the build's ref goes
 //! in the `buildkit-controlapi-buildid` gRPC metadata of every bridge call), gets the
-//! result back as a *definition* — BuildKit evaluates it lazily — and `Return`s it; the
-//! control solve then builds and exports it. The moment a parent's definition is known its
-//! children can be sent: each receives it as a frontend input, as buildx resolves a
-//! `target:` context — `context:<FROM>` = `input:<name>`, the definition under `<name>` in
-//! `FrontendInputs`, the parent's image config in `input-metadata:<name>` — so parent and
-//! child are one graph, the parent's steps are solved once (BuildKit de-duplicates them
-//! across builds), and the child never waits for an export or a push.
+//! result back as a *definition* — BuildKit evaluates it lazily —, has BuildKit build it (a
+//! second bridge solve, of that definition, with `evaluate`), and `Return`s it; the control
+//! solve then exports it. The moment a parent's definition is known its children can be
+//! sent: each receives it as a frontend input, as buildx resolves a `target:` context —
+//! `context:<FROM>` = `input:<name>`, the definition under `<name>` in `FrontendInputs`, the
+//! parent's image config in `input-metadata:<name>` — so parent and child are one graph,
+//! the parent's steps are solved once (BuildKit de-duplicates them across builds), and the
+//! child never waits for an export or a push to build.
+//!
+//! Building before `Return` is what lets a child's *export* wait for its parent's: a child
+//! built on a parent whose push then fails must not be pushed (nor loaded) on its own. The
+//! child returns its result only once its parent's control solve succeeded, and an error
+//! instead when it failed (see [`solve`]'s `before_export`); the build itself is not held
+//! back, as a parent's export runs while its children build.
 //!
 //! [`probe`] says whether a daemon's gateway can do this; the caller falls back to one
 //! `dockerfile.v0` solve per target ([`super::solve`]) when it cannot.
@@ -228,26 +235,39 @@ fn message(status: &tonic::Status) -> String {
     }
 }
 
-/// Solves one target: the control solve, the bridge solve, `defined` with the result as
-/// soon as BuildKit returns it, then `Return`, and waits for the build and its export.
-/// The error is BuildKit's message.
+/// What a finished target's control solve says about its export: the exporter's response
+/// (`containerimage.digest`, `image.name`…).
+pub type ExporterResponse = BTreeMap<String, String>;
+
+/// Solves one target: the control solve, the bridge solve of the frontend, `defined` with
+/// the result as soon as BuildKit returns it (its children start on it), then the build of
+/// that result (a second bridge solve of its definition with `evaluate`), then
+/// `before_export` — the parent's outcome — and only then `Return`, after which the control
+/// solve exports. So everything a target builds is built while its parent may still be
+/// exporting, and nothing is exported (pushed, loaded) on top of a parent whose export
+/// failed: `before_export`'s error is returned to BuildKit instead of the result. The error
+/// is BuildKit's message.
 pub async fn solve(
     channel: &Channel,
     control_request: ControlSolve,
     bridge_request: BridgeSolve,
     defined: impl FnOnce(Defined),
-) -> Result<(), String> {
+    before_export: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<ExporterResponse, String> {
     let build_ref = control_request.r#ref.clone();
     let mut client = control(channel);
     let solve = tokio::spawn(async move { client.solve(control_request).await });
     let mut bridge = bridge(channel, &build_ref);
+    let cache_imports = bridge_request.cache_imports.clone();
     let answer = bridge.solve(bridge_request).await;
     let ret = match answer {
         Ok(response) => {
             let result = response.into_inner().result.unwrap_or_default();
-            if let Some(gw::result::Result::Ref(r)) = &result.result
-                && let Some(def) = &r.def
-            {
+            let def = match &result.result {
+                Some(gw::result::Result::Ref(r)) => r.def.clone(),
+                _ => None,
+            };
+            if let Some(def) = &def {
                 defined(Defined {
                     def: def.clone(),
                     metadata: result
@@ -257,9 +277,41 @@ pub async fn solve(
                         .collect(),
                 });
             }
-            ReturnRequest {
-                result: Some(result),
-                error: None,
+            let built = match def {
+                Some(def) => bridge
+                    .solve(BridgeSolve {
+                        // Without the source map, as in `chain_to`: the engine 26's BuildKit
+                        // cannot take one back through the gateway.
+                        definition: Some(Definition {
+                            source: None,
+                            ..def
+                        }),
+                        cache_imports,
+                        evaluate: true,
+                        ..BridgeSolve::default()
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|s| s.message().to_string()),
+                None => Ok(()),
+            };
+            let ready = match built {
+                Ok(()) => before_export.await,
+                Err(e) => Err(e),
+            };
+            match ready {
+                Ok(()) => ReturnRequest {
+                    result: Some(result),
+                    error: None,
+                },
+                Err(message) => ReturnRequest {
+                    result: None,
+                    error: Some(RpcStatus {
+                        code: tonic::Code::Aborted as i32,
+                        message,
+                        details: Vec::new(),
+                    }),
+                },
             }
         }
         Err(status) => ReturnRequest {
@@ -275,12 +327,12 @@ pub async fn solve(
     let outcome = solve
         .await
         .map_err(|e| format!("internal error: {e}"))?
-        .map(|_| ())
+        .map(|r| r.into_inner().exporter_response)
         .map_err(|s| message(&s));
     match (outcome, returned) {
         (Err(e), _) => Err(e),
-        (Ok(()), Err(s)) => Err(format!("returning the result failed: {}", message(&s))),
-        (Ok(()), Ok(_)) => Ok(()),
+        (Ok(_), Err(s)) => Err(format!("returning the result failed: {}", message(&s))),
+        (Ok(response), Ok(_)) => Ok(response.into_iter().collect()),
     }
 }
 

@@ -10,13 +10,21 @@
 //! hold the parent's steps): they are reported as skipped because of it, as are children
 //! that had not started.
 //!
+//! A child started on its parent's definition can finish building before its parent has
+//! finished *exporting* (pushing), and the parent's export can still fail. So every job is
+//! also handed its parent's [`Settled`]: a job waits on it before it commits anything
+//! outside BuildKit (its export), and gives up when the parent failed. A child is then
+//! never pushed on top of a parent that was not, and a descendant of a failed target is
+//! never reported as succeeded: its outcome is [`Outcome::Skipped`] because of the
+//! highest failed ancestor.
+//!
 //! Generic over what "build" means, so the scheduling is tested without an engine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// One target to run; `parent` names a job of the same run, if its parent is one.
@@ -56,8 +64,33 @@ impl<D> Defined<D> {
     }
 }
 
-/// Runs every job; `start(name, parent's value, defined)` builds one. At most `parallel`
-/// run at once (0: no bound).
+/// How a job learns that its parent (a job of the same run) finished, and how.
+pub struct Settled {
+    parent: Option<(String, watch::Receiver<Option<bool>>)>,
+}
+
+impl Settled {
+    /// Waits until the parent finished: `Ok` when it succeeded (or there is no parent in
+    /// this run), `Err` naming it when it failed.
+    pub async fn wait(self) -> Result<(), String> {
+        let Some((name, mut rx)) = self.parent else {
+            return Ok(());
+        };
+        let succeeded = match rx.wait_for(Option::is_some).await {
+            Ok(v) => *v == Some(true),
+            // The scheduler is gone: nothing will be committed anyway.
+            Err(_) => false,
+        };
+        if succeeded {
+            Ok(())
+        } else {
+            Err(format!("not exported: its parent {name} failed"))
+        }
+    }
+}
+
+/// Runs every job; `start(name, parent's value, defined, parent settled)` builds one. At
+/// most `parallel` run at once (0: no bound).
 pub async fn run<D, F, Fut>(
     jobs: &[Job],
     parallel: usize,
@@ -65,7 +98,7 @@ pub async fn run<D, F, Fut>(
 ) -> BTreeMap<String, Outcome>
 where
     D: Clone + Send + 'static,
-    F: FnMut(String, Option<D>, Defined<D>) -> Fut,
+    F: FnMut(String, Option<D>, Defined<D>, Settled) -> Fut,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
     let names: BTreeSet<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
@@ -82,6 +115,10 @@ where
         }
     }
     ready.reverse(); // pop() then takes them in the given order
+    let settled: BTreeMap<&str, watch::Sender<Option<bool>>> = jobs
+        .iter()
+        .map(|j| (j.name.as_str(), watch::channel(None).0))
+        .collect();
     let limit = if parallel == 0 { usize::MAX } else { parallel };
     let mut outcomes = BTreeMap::new();
     let mut released: BTreeSet<&str> = BTreeSet::new();
@@ -96,7 +133,12 @@ where
                 name: name.to_string(),
                 tx: Some(tx.clone()),
             };
-            let fut = start(name.to_string(), value, defined);
+            let parent_settled = Settled {
+                parent: parent_of
+                    .get(name)
+                    .map(|p| (p.to_string(), settled[p].subscribe())),
+            };
+            let fut = start(name.to_string(), value, defined, parent_settled);
             let name = name.to_string();
             running.spawn(async move {
                 let started = Instant::now();
@@ -129,6 +171,7 @@ where
                     }
                 }
                 let Some(&name) = names.get(name.as_str()) else { continue };
+                settled[name].send_replace(Some(result.is_ok()));
                 match result {
                     Ok(()) => {
                         outcomes.insert(name.to_string(), Outcome::Succeeded { duration });
@@ -220,7 +263,7 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let running = Arc::new(Mutex::new(0usize));
         let peak = Arc::new(Mutex::new(0usize));
-        let outcomes = run(&stack(), 0, |name, _: Option<()>, _| {
+        let outcomes = run(&stack(), 0, |name, _: Option<()>, _, _| {
             let (log, running, peak) = (log.clone(), running.clone(), peak.clone());
             async move {
                 {
@@ -256,7 +299,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_skips_only_its_descendants() {
-        let outcomes = run(&stack(), 1, |name, _: Option<()>, _| async move {
+        let outcomes = run(&stack(), 1, |name, _: Option<()>, _, _| async move {
             if name == "a" {
                 Err("RUN false: exit 1".to_string())
             } else {
@@ -282,7 +325,7 @@ mod tests {
     async fn the_bound_is_respected() {
         let running = Arc::new(Mutex::new((0usize, 0usize)));
         let jobs: Vec<Job> = (0..6).map(|i| job(&format!("j{i}"), None)).collect();
-        run(&jobs, 2, |_, _: Option<()>, _| {
+        run(&jobs, 2, |_, _: Option<()>, _, _| {
             let running = running.clone();
             async move {
                 {
@@ -302,22 +345,26 @@ mod tests {
     #[tokio::test]
     async fn a_child_starts_on_its_parents_definition_and_fails_with_it() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let outcomes = run(&stack(), 0, |name, parent: Option<String>, mut defined| {
-            let log = log.clone();
-            async move {
-                log.lock()
-                    .unwrap()
-                    .push(format!("start {name} on {parent:?}"));
-                defined.send(format!("def of {name}"));
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                log.lock().unwrap().push(format!("end {name}"));
-                match name.as_str() {
-                    // `a` fails after its definition went out; `a1` fails because of it.
-                    "a" | "a1" => Err(format!("{name}: RUN false")),
-                    _ => Ok(()),
+        let outcomes = run(
+            &stack(),
+            0,
+            |name, parent: Option<String>, mut defined, _| {
+                let log = log.clone();
+                async move {
+                    log.lock()
+                        .unwrap()
+                        .push(format!("start {name} on {parent:?}"));
+                    defined.send(format!("def of {name}"));
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    log.lock().unwrap().push(format!("end {name}"));
+                    match name.as_str() {
+                        // `a` fails after its definition went out; `a1` fails because of it.
+                        "a" | "a1" => Err(format!("{name}: RUN false")),
+                        _ => Ok(()),
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         let log = log.lock().unwrap();
         let at = |s: &str| log.iter().position(|l| l == s).unwrap();
@@ -336,7 +383,7 @@ mod tests {
     #[tokio::test]
     async fn a_failure_before_the_definition_never_starts_the_children() {
         let started = Arc::new(Mutex::new(Vec::new()));
-        let outcomes = run(&stack(), 0, |name, _: Option<u8>, mut defined| {
+        let outcomes = run(&stack(), 0, |name, _: Option<u8>, mut defined, _| {
             let started = started.clone();
             async move {
                 started.lock().unwrap().push(name.clone());
@@ -359,5 +406,40 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_parent_failing_at_its_export_stops_its_childrens_exports() {
+        let exported = Arc::new(Mutex::new(Vec::new()));
+        let outcomes = run(
+            &stack(),
+            0,
+            |name, _: Option<()>, mut defined, settled: Settled| {
+                let exported = exported.clone();
+                async move {
+                    // Defined at once: the children build while `a` is still exporting.
+                    defined.send(());
+                    if name == "a" {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        return Err("pushing a: connection refused".to_string());
+                    }
+                    settled.wait().await?;
+                    exported.lock().unwrap().push(name);
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        let mut exported = exported.lock().unwrap().clone();
+        exported.sort();
+        assert_eq!(exported, ["b", "other", "root"], "a1 is not exported");
+        assert!(matches!(&outcomes["a"], Outcome::Failed { .. }));
+        assert_eq!(
+            outcomes["a1"],
+            Outcome::Skipped {
+                because: "a".into()
+            }
+        );
+        assert!(matches!(outcomes["b"], Outcome::Succeeded { .. }));
     }
 }

@@ -24,6 +24,9 @@ use crate::plan::{CacheTo, ParentSource, Target};
 pub enum Export {
     /// `image` exporter with `push=true`: to the registry, with its tags.
     Push,
+    /// `image` exporter with `push-by-digest=true`: to the registry under its image name,
+    /// by digest only, no tag written (`stackplan publish` moves the tags afterwards).
+    PushByDigest,
     /// `moby` exporter: loaded into the Docker engine's image store.
     Engine,
     /// No exporter: built and cached only.
@@ -135,6 +138,19 @@ pub fn spec(
             let mut a = BTreeMap::from([
                 ("name".to_string(), names),
                 ("push".to_string(), "true".to_string()),
+            ]);
+            if insecure(&crate::reference::registry_of(&t.reference())) {
+                a.insert("registry.insecure".to_string(), "true".to_string());
+            }
+            Some(("image".to_string(), a))
+        }
+        Export::PushByDigest => {
+            // As the bake file's `--push-by-digest` output: one canonical name, no tag.
+            let mut a = BTreeMap::from([
+                ("name".to_string(), t.image_name.clone()),
+                ("push".to_string(), "true".to_string()),
+                ("push-by-digest".to_string(), "true".to_string()),
+                ("name-canonical".to_string(), "true".to_string()),
             ]);
             if insecure(&crate::reference::registry_of(&t.reference())) {
                 a.insert("registry.insecure".to_string(), "true".to_string());
@@ -383,6 +399,18 @@ mod tests {
         );
         assert_eq!(s.exporter.as_ref().unwrap().1["registry.insecure"], "true");
         assert!(s.cache_exports.is_empty());
+        let by_digest = spec(
+            kid,
+            CacheTo::None,
+            Export::PushByDigest,
+            Chain::InGraph,
+            |h| h == "localhost:5000",
+        );
+        let (ty, attrs) = by_digest.exporter.unwrap();
+        assert_eq!(ty, "image");
+        assert_eq!(attrs["name"], "localhost:5000/ns/kid", "no tag");
+        assert_eq!(attrs["push-by-digest"], "true");
+        assert_eq!(attrs["registry.insecure"], "true");
         let engine = spec(kid, CacheTo::None, Export::Engine, Chain::Exported, |_| {
             false
         });

@@ -51,8 +51,19 @@ pub struct BuildCmd {
 
     /// Push every image with its tags (credentials from ~/.docker/config.json). Without it a
     /// Docker engine loads the images, and a buildkitd keeps only its cache.
-    #[arg(long, help_heading = "BuildKit")]
+    #[arg(long, help_heading = "BuildKit", conflicts_with = "push_by_digest")]
     pub push: bool,
+
+    /// Push every image by digest only and move no tag; the digests go to --metadata-file,
+    /// and `stackplan publish --metadata FILE` then moves every tag, or none if a target
+    /// has no digest (as with `stackplan bake --push-by-digest`).
+    #[arg(long, help_heading = "BuildKit", requires = "metadata_file")]
+    pub push_by_digest: bool,
+
+    /// Write each built target's exporter response (`containerimage.digest`, …) to FILE as
+    /// JSON keyed by target, the form of `docker buildx bake --metadata-file`.
+    #[arg(long, value_name = "FILE", help_heading = "BuildKit")]
+    pub metadata_file: Option<PathBuf>,
 
     /// How many targets build at once [default: every target whose parent is done].
     #[arg(
@@ -80,6 +91,8 @@ struct Prepared {
     exported: SolveSpec,
     /// The child's `FROM` and the parent target, when the parent builds in this run.
     chain: Option<(String, String)>,
+    /// Where its image is pushed (`--push-by-digest`: `<image_name>@<digest>`).
+    image_name: String,
     /// The folders its session serves (`context`, `dockerfile`), relative to the checkout
     /// and absolute.
     folders: BTreeMap<String, (String, PathBuf)>,
@@ -142,6 +155,7 @@ fn prepare(
                 in_graph: solve::spec(t, plan.cache_to, export, Chain::InGraph, is_insecure),
                 exported: solve::spec(t, plan.cache_to, export, Chain::Exported, is_insecure),
                 chain,
+                image_name: t.image_name.clone(),
                 folders: BTreeMap::from([
                     ("context".to_string(), (t.context.clone(), folder.clone())),
                     ("dockerfile".to_string(), (dockerfile_rel, dockerfile_dir)),
@@ -172,6 +186,8 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     let address = Address::parse(&cmd.addr, tls)?;
     let export = if cmd.push {
         Export::Push
+    } else if cmd.push_by_digest {
+        Export::PushByDigest
     } else if address.is_docker() {
         Export::Engine
     } else {
@@ -225,6 +241,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     // written registry-side (with --push), and their children build on those images.
     let reused = super::reuse::moves(&plan);
     if !reused.is_empty() {
+        // With --push-by-digest no tag moves before `stackplan publish`: not even these.
         if cmd.push {
             super::promote::execute(
                 reused,
@@ -321,46 +338,97 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         for note in &notes {
             progress.note(note);
         }
-        let outcomes = schedule::run(&jobs, cmd.jobs, |name, parent: Option<Defined>, defined| {
+        let responses = Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+        let start = |name: String,
+                     parent: Option<ParentResult>,
+                     mut defined: schedule::Defined<ParentResult>,
+                     settled: schedule::Settled| {
             let channel = channel.clone();
             let progress = progress.clone();
             let prepared = prepared.clone();
+            let responses = responses.clone();
             let session = sessions[&name].id.clone();
             async move {
                 let p = &prepared[&name];
                 let build_ref = new_id();
                 progress.started(&name);
                 let status = watch(&channel, &progress, &name, &build_ref);
+                // Set when this target was built but not exported because its parent failed.
+                let parent_failed = std::sync::atomic::AtomicBool::new(false);
                 let result = match route {
                     Route::Gateway => {
                         let mut attrs = p.in_graph.frontend_attrs.clone();
                         let mut inputs = BTreeMap::new();
-                        if let (Some((from, parent_name)), Some(result)) = (&p.chain, &parent) {
+                        if let (Some((from, parent_name)), Some(ParentResult::InGraph(result))) =
+                            (&p.chain, &parent)
+                        {
                             gateway::chain_to(&mut attrs, &mut inputs, from, parent_name, result);
                         }
                         let bridge = gateway::bridge_request(&p.in_graph, &attrs, inputs);
                         let control = gateway::control_request(&p.in_graph, &build_ref, &session);
-                        let mut defined = defined;
-                        gateway::solve(&channel, control, bridge, |d| defined.send(d)).await
+                        // Built while the parent may still be exporting; exported only once the
+                        // parent has been (see `gateway::solve`).
+                        let before_export = async {
+                            settled.wait().await.inspect_err(|_| {
+                                parent_failed.store(true, std::sync::atomic::Ordering::Relaxed)
+                            })
+                        };
+                        gateway::solve(
+                            &channel,
+                            control,
+                            bridge,
+                            |d| defined.send(ParentResult::InGraph(d)),
+                            before_export,
+                        )
+                        .await
                     }
                     Route::PerTarget => {
-                        let request =
-                            solve::request(&p.exported, &build_ref, &session, BTreeMap::new());
+                        // Started once the parent succeeded: its image is in place.
+                        let mut spec = p.exported.clone();
+                        if let (Some((from, _)), Some(ParentResult::Pushed(pinned))) =
+                            (&p.chain, &parent)
+                        {
+                            spec.frontend_attrs.insert(
+                                format!("context:{from}"),
+                                format!("docker-image://{pinned}"),
+                            );
+                        }
+                        let request = solve::request(&spec, &build_ref, &session, BTreeMap::new());
                         ControlClient::new(channel)
                             .max_decoding_message_size(64 << 20)
                             .max_encoding_message_size(64 << 20)
                             .solve(request)
                             .await
-                            .map(|_| ())
+                            .map(|r| r.into_inner().exporter_response.into_iter().collect())
                             .map_err(|s| s.message().to_string())
                     }
                 };
                 let _ = tokio::time::timeout(Duration::from_secs(2), status).await;
-                let outcome = match &result {
-                    Ok(()) => Outcome::Succeeded {
+                let result = result.map(|response: gateway::ExporterResponse| {
+                    // A child pushed by digest finds its parent by that digest (it has no tag).
+                    if route == Route::PerTarget
+                        && export == Export::PushByDigest
+                        && let Some(d) = response.get("containerimage.digest")
+                    {
+                        defined.send(ParentResult::Pushed(format!("{}@{d}", p.image_name)));
+                    }
+                    responses
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(name.clone(), response);
+                });
+                let outcome = match (&result, parent.as_ref().and(p.chain.as_ref())) {
+                    (Ok(()), _) => Outcome::Succeeded {
                         duration: Duration::ZERO,
                     },
-                    Err(e) => Outcome::Failed {
+                    (Err(_), Some((_, parent_name)))
+                        if parent_failed.load(std::sync::atomic::Ordering::Relaxed) =>
+                    {
+                        Outcome::Skipped {
+                            because: parent_name.clone(),
+                        }
+                    }
+                    (Err(e), _) => Outcome::Failed {
                         duration: Duration::ZERO,
                         error: e.clone(),
                     },
@@ -368,8 +436,12 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
                 progress.finished(&name, &outcome);
                 result
             }
-        })
-        .await;
+        };
+        let outcomes = schedule::run(&jobs, cmd.jobs, start).await;
+        let responses = std::mem::take(&mut *responses.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(path) = &cmd.metadata_file {
+            write_metadata(path, &responses)?;
+        }
         Ok((outcomes, notes))
     })?;
     let _ = notes;
@@ -404,6 +476,28 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// What a child receives from its parent.
+#[derive(Clone, Debug)]
+enum ParentResult {
+    /// The parent's result in BuildKit (gateway route): the child is solved on it.
+    InGraph(Defined),
+    /// The parent's image pushed by digest (`name@sha256:…`, per-target route with
+    /// `--push-by-digest`): the child's `FROM` is pointed at it, as no tag was written.
+    Pushed(String),
+}
+
+/// Writes the exporter responses of the targets that were exported, keyed by target, as
+/// `docker buildx bake --metadata-file` does (what `stackplan publish --metadata` reads).
+/// Written whole, also when some target failed: publish refuses a file that lacks one.
+fn write_metadata(
+    path: &Path,
+    responses: &BTreeMap<String, gateway::ExporterResponse>,
+) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(responses).expect("plain data");
+    text.push('\n');
+    crate::fs::write_atomic(path, &text)
 }
 
 /// Follows the status stream of the build `build_ref` into `progress`, in the background.

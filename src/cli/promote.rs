@@ -67,7 +67,8 @@ pub struct PublishCmd {
     pub plan: super::PlanArgs,
 
     /// The metadata file of `docker buildx bake --metadata-file` for a bake made with
-    /// `stackplan bake --push-by-digest` and the same flags as this command.
+    /// `stackplan bake --push-by-digest`, or of `stackplan build --push-by-digest
+    /// --metadata-file`, with the same flags as this command.
     #[arg(long, value_name = "FILE")]
     pub metadata: PathBuf,
 

@@ -300,3 +300,41 @@ fn the_default_command_is_bake() {
         a.stderr
     );
 }
+
+#[test]
+fn build_push_by_digest_pushes_names_without_tags_and_needs_a_metadata_file() {
+    let repo = Repo::example();
+    repo.branch("x");
+    let run = repo.run(&[
+        "build",
+        "--full",
+        "--dry-run",
+        "--push-by-digest",
+        "--metadata-file",
+        "meta.json",
+    ]);
+    run.success();
+    let solves = run.json();
+    let solves = solves.as_array().unwrap();
+    assert_eq!(solves.len(), 5, "{solves:?}");
+    for solve in solves {
+        let exporter = &solve["control"]["exporter"];
+        assert_eq!(exporter["type"], "image", "{solve}");
+        assert_eq!(exporter["attrs"]["push-by-digest"], "true", "{solve}");
+        assert!(
+            !exporter["attrs"]["name"].as_str().unwrap().contains(':'),
+            "a name, no tag: {solve}"
+        );
+    }
+    repo.run(&["build", "--dry-run", "--push-by-digest"])
+        .fails_with(&["--metadata-file"]);
+    repo.run(&[
+        "build",
+        "--dry-run",
+        "--push",
+        "--push-by-digest",
+        "--metadata-file",
+        "m.json",
+    ])
+    .fails_with(&["cannot be used with"]);
+}
