@@ -11,7 +11,7 @@ flaky registries do:
 POST /_stackplan/faults?match=TEXT&pattern=429,ok,503,reset&limit=N&retry_after=1&slow_seconds=2
 arms faults for the requests whose path contains TEXT (a test's own namespace): they
 cycle through `pattern` (`ok` forwards), at most `limit` faults in all (20), so a front
-never fails forever. POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request
+never fails forever. `&method=PUT` spoils only the requests of that method (the writes). POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request
 whose path matches an armed TEXT is logged, with the fault served and the time, at
 GET /_stackplan/log?match=TEXT (JSON lines) and on stdout.
 
@@ -35,10 +35,10 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
        "proxy-authorization", "proxy-authenticate"}
 
 
-def fault_for(path):
+def fault_for(path, method):
     with lock:
         for match, rule in rules.items():
-            if match and match in path:
+            if match and match in path and rule["method"] in ("", method):
                 if rule["left"] <= 0 or not rule["pattern"]:
                     return match, "ok", rule
                 kind = rule["pattern"][rule["next"] % len(rule["pattern"])]
@@ -54,6 +54,32 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as
+        # HTTP. Peeked here, in the connection's own thread: peeked in the accept loop, a
+        # connection that says nothing yet (an HTTP client's spare pooled connection) held
+        # up every connection after it until the client's read timeout (20 s for stackplan).
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if first and first != b"\x16":
+            super().handle()
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def reply(self, status, body=b"", extra=None):
         self.send_response(status)
@@ -77,17 +103,17 @@ class Handler(BaseHTTPRequestHandler):
             rules[match] = {"pattern": pattern, "next": 0,
                             "left": min(int(query.get("limit", ["20"])[0]), 100),
                             "retry_after": query.get("retry_after", ["1"])[0],
-                            "slow": min(float(query.get("slow_seconds", ["2"])[0]), 30)}
+                            "slow": min(float(query.get("slow_seconds", ["2"])[0]), 30),
+                            "method": query.get("method", [""])[0].upper()}
         self.reply(200, b"armed\n")
 
     def handle_any(self):
         url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         if url.path.startswith("/_stackplan/"):
             self.admin(url)
             return
-        match, kind, rule = fault_for(url.path)
+        match, kind, rule = fault_for(url.path, self.command)
         if match:
             line = {"time": round(time.time(), 3), "method": self.command, "path": url.path,
                     "fault": kind, "match": match}
@@ -135,14 +161,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-
-    def verify_request(self, request, client_address):
-        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as HTTP.
-        try:
-            first = request.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return False
-        return first != b"\x16"
+    request_queue_size = 128
 
 
 Server(("127.0.0.1", int(port)), Handler).serve_forever()

@@ -4,7 +4,7 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, docker_config, layers, manifest, stackplan, unique};
+use crate::env::{Env, docker_config, layers, manifest, small_stack, stackplan, unique};
 use crate::support::Repo;
 
 fn text(out: &Output) -> String {
@@ -101,31 +101,6 @@ fn builds_the_example_stack_over_docker_grpc_then_fully_cached() {
         .collect();
     assert_eq!(runs.len(), 5, "{runs:?}");
     assert!(runs.iter().all(|e| e["state"] == "cached"), "{runs:?}");
-}
-
-/// root → {a, b}; a → a1. Each RUN sleeps a little so progress has substance.
-fn small_stack(nonce: &str) -> Repo {
-    let mut spec =
-        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
-    let mut files = vec![(
-        "images/root/Dockerfile".to_string(),
-        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
-    )];
-    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
-        ));
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!("ARG BASE_TAG=latest\nFROM ghcr.io/g/{parent}:${{BASE_TAG}}\nRUN echo {key} {nonce} >> /l\n"),
-        ));
-    }
-    files.push(("images/spec.yml".into(), spec));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Repo::with_files(&refs)
 }
 
 #[test]

@@ -6,78 +6,15 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::env::ok;
-use crate::env::{Env, bake, digest, docker_config, unique};
+use crate::env::{
+    Env, arm_faults, bake, digest, docker_config, faults_served, ok, stackplan_at_home,
+    token_requests, unique, var,
+};
 use crate::support::Repo;
 
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-/// Runs stackplan with its own HOME, Docker config and system certs.d (an empty one unless
-/// given), so nothing of the machine's is read.
+/// Runs stackplan with its own HOME, Docker config and system certs.d.
 fn run(repo: &Repo, args: &[&str], home: &Path, docker: Option<&Path>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env("NO_COLOR", "1")
-        .env("HOME", home)
-        .env("STACKPLAN_DOCKER_CERTS_D", home.join("etc-docker-certs.d"))
-        .env(
-            "DOCKER_CONFIG",
-            docker.map_or_else(|| home.join("no-docker-config"), Path::to_path_buf),
-        );
-    cmd.output().unwrap()
-}
-
-fn curl_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-/// The token requests the token server logged for scopes containing `text`.
-fn token_requests(text: &str) -> Vec<serde_json::Value> {
-    let server = var("STACKPLAN_TOKEN_SERVER", "http://127.0.0.1:5003");
-    curl_json(&[&format!("{server}/_stackplan/log?match={text}")])
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Arms the fault front for requests whose path contains `text`.
-fn arm_faults(text: &str, pattern: &str, limit: u32, retry_after: u32) {
-    let front = var("STACKPLAN_FAULT_REGISTRY", "localhost:5004");
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "POST"])
-        .arg(format!(
-            "http://{front}/_stackplan/faults?match={text}&pattern={pattern}&limit={limit}&retry_after={retry_after}&slow_seconds=2"
-        ))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "the fault front did not answer");
-}
-
-/// What the fault front served for `text`: (fault, seconds since the first request).
-fn faults_served(text: &str) -> Vec<(String, f64)> {
-    let front = var("STACKPLAN_FAULT_REGISTRY", "localhost:5004");
-    let log = curl_json(&[&format!("http://{front}/_stackplan/log?match={text}")]);
-    let lines = log.as_array().cloned().unwrap_or_default();
-    let t0 = lines
-        .first()
-        .and_then(|l| l["time"].as_f64())
-        .unwrap_or_default();
-    lines
-        .iter()
-        .map(|l| {
-            (
-                l["fault"].as_str().unwrap_or_default().to_string(),
-                l["time"].as_f64().unwrap_or_default() - t0,
-            )
-        })
-        .collect()
+    stackplan_at_home(repo, args, home, docker)
 }
 
 #[test]
@@ -405,4 +342,41 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     assert!(stderr.contains("--registry-retry-budget"), "{stderr}");
     assert!(digest(&format!("{direct}/base-notebook:2026.3-next")).is_none());
     arm_faults(&path, "", 0, 1);
+}
+
+#[test]
+fn a_connection_that_says_nothing_holds_up_neither_the_fault_front_nor_the_token_server() {
+    let Some(env) = Env::require() else { return };
+    // An HTTP client's spare pooled connection: open, nothing sent. The fault front and the
+    // token server once peeked at every new connection in their accept loop, so one such
+    // connection held up all others until the client's read timeout (20 s for stackplan).
+    let front = var("STACKPLAN_FAULT_REGISTRY", "localhost:5004");
+    let token_registry = var("STACKPLAN_TOKEN_REGISTRY", "localhost:5002");
+    let server = var("STACKPLAN_TOKEN_SERVER", "http://127.0.0.1:5003");
+    let port = |a: &str| a.rsplit(':').next().unwrap().trim_matches('/').to_string();
+    let _idle = [
+        std::net::TcpStream::connect(format!("127.0.0.1:{}", port(&front))).unwrap(),
+        std::net::TcpStream::connect(format!("127.0.0.1:{}", port(&server))).unwrap(),
+    ];
+    let home = tempfile::tempdir().unwrap();
+    let creds = docker_config(&token_registry, &env.user, &env.password);
+    let repo = Repo::example();
+    for registry in [front, token_registry] {
+        let ns = format!("{registry}/e2e-idle-{}", unique());
+        let started = Instant::now();
+        let out = run(
+            &repo,
+            &["plan", "--branch", "main", "--registry", &ns],
+            home.path(),
+            Some(creds.path()),
+        );
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ok(&out);
+        assert!(
+            took < Duration::from_secs(8),
+            "{registry}: {took:?}: {stderr}"
+        );
+        assert!(!stderr.contains("timeout"), "{registry}: {stderr}");
+    }
 }
