@@ -56,15 +56,26 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle(self):
-        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as
-        # HTTP. Peeked here, in the connection's own thread: peeked in the accept loop, a
-        # connection that says nothing yet (an HTTP client's spare pooled connection) held
-        # up every connection after it until the client's read timeout (20 s for stackplan).
+        # A TLS ClientHello (a client trying HTTPS first) gets the plain-HTTP 400 a
+        # registry without TLS answers, at once: a client takes that answer for "no TLS
+        # here" and falls back to HTTP (containerd does; a closed connection is only an
+        # EOF to it). Peeked here, in the connection's own thread: peeked in the accept
+        # loop, a connection that says nothing yet (an HTTP client's spare pooled
+        # connection) held up every connection after it until the client's read timeout
+        # (20 s for stackplan).
         try:
             first = self.connection.recv(1, socket.MSG_PEEK)
         except OSError:
             return
-        if first and first != b"\x16":
+        if first == b"\x16":
+            self.close_connection = True
+            try:
+                self.connection.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                                        b"Content-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            return
+        if first:
             super().handle()
 
     def read_body(self):
@@ -140,8 +151,14 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(rule["slow"])
         conn = http.client.HTTPConnection(upstream, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
+        # Every header line as sent: a client may repeat one (Accept, once per media type).
+        conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        for k, v in self.headers.items():
+            if k.lower() not in HOP and k.lower() != "content-length":
+                conn.putheader(k, v)
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body or None)
         resp = conn.getresponse()
         data = resp.read()
         self.send_response(resp.status)
