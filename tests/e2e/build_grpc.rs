@@ -4,16 +4,10 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, docker_config, layers, manifest, small_stack, stackplan, unique};
+use crate::env::{
+    Env, docker_config, events, layers, manifest, small_stack, stackplan, text, unique,
+};
 use crate::support::Repo;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// `stackplan build --push` of `repo` into `ns`.
 fn build(repo: &Repo, env: &Env, addr: &str, ns: &str, extra: &[&str]) -> Output {
@@ -38,14 +32,6 @@ fn started(out: &Output) -> Vec<String> {
         .into_iter()
         .filter(|e| e["event"] == "started")
         .map(|e| e["target"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// JSON progress events of a run (`--progress json` prints them on stdout).
-fn events(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
 

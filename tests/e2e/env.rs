@@ -177,6 +177,34 @@ pub fn faults_served(text: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// A run's stdout and stderr, for assertion messages and text checks.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The JSON progress events a run printed on stdout (`--progress json`).
+pub fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The stdout of `docker ARGS`, which must succeed.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The stdout of a successful run; a failed run fails the test with its output.
 #[track_caller]
 pub fn ok(out: &std::process::Output) -> String {

@@ -3,7 +3,7 @@
 //! certs.d, and a fault front that throttles, fails and resets (scripts/fault-proxy.py).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::env::{
@@ -11,11 +11,6 @@ use crate::env::{
     token_requests, unique, var,
 };
 use crate::support::Repo;
-
-/// Runs stackplan with its own HOME, Docker config and system certs.d.
-fn run(repo: &Repo, args: &[&str], home: &Path, docker: Option<&Path>) -> Output {
-    stackplan_at_home(repo, args, home, docker)
-}
 
 #[test]
 fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
@@ -29,7 +24,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
     let base = format!("BASE_IMAGE={}", env.base_image);
 
     // Without credentials: refused, said once, no retry.
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &["plan", "--branch", "main", "--registry", &ns],
         home.path(),
@@ -42,7 +37,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
 
     // Build and push through the token registry (BuildKit's own token flow: the password
     // grant), then probe it: one token per repository, for probing and the inputs tags.
-    let file = ok(&run(
+    let file = ok(&stackplan_at_home(
         &repo,
         &[
             "bake",
@@ -60,7 +55,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
     let baked = bake(&repo, &file, Some(creds.path()));
     assert!(baked.success, "{}", baked.stderr);
     let before = token_requests(&path).len();
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &[
             "plan",
@@ -101,7 +96,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
 
     // Promotion in the same registry: every tag moves, a push token per repository.
     let before = token_requests(&path).len();
-    let out = ok(&run(
+    let out = ok(&stackplan_at_home(
         &repo,
         &[
             "promote",
@@ -144,7 +139,7 @@ fn an_expired_token_is_renewed_once() {
             .unwrap()
     };
     set(-120); // past distribution's 60 s leeway
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &["plan", "--branch", "main", "--registry", &ns],
         home.path(),
@@ -163,7 +158,7 @@ fn an_expired_token_is_renewed_once() {
     scopes.dedup();
     assert!(requests <= 2 * scopes.len(), "{asked:?}");
     // With tokens that live, the same run works.
-    ok(&run(
+    ok(&stackplan_at_home(
         &repo,
         &["plan", "--branch", "main", "--registry", &ns],
         home.path(),
@@ -185,7 +180,7 @@ fn a_tls_registry_is_trusted_through_certs_d_and_an_unknown_ca_is_named() {
     let args = ["plan", "--branch", "main", "--registry", ns.as_str()];
 
     let started = Instant::now();
-    let out = run(&repo, &args, home.path(), None);
+    let out = stackplan_at_home(&repo, &args, home.path(), None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -208,14 +203,14 @@ fn a_tls_registry_is_trusted_through_certs_d_and_an_unknown_ca_is_named() {
     let dir = home.path().join(".docker/certs.d").join(&registry);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(Path::new(&pki).join("ca.crt"), dir.join("ca.crt")).unwrap();
-    let out = run(&repo, &args, home.path(), None);
+    let out = stackplan_at_home(&repo, &args, home.path(), None);
     ok(&out);
     // And in the system folder instead.
     std::fs::remove_dir_all(home.path().join(".docker")).unwrap();
     let dir = home.path().join("etc-docker-certs.d").join(&registry);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(Path::new(&pki).join("ca.crt"), dir.join("ca.crt")).unwrap();
-    ok(&run(&repo, &args, home.path(), None));
+    ok(&stackplan_at_home(&repo, &args, home.path(), None));
 }
 
 #[test]
@@ -230,7 +225,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     let base = format!("BASE_IMAGE={}", env.base_image);
 
     // The stack pushed straight to the registry behind the front.
-    let file = ok(&run(
+    let file = ok(&stackplan_at_home(
         &repo,
         &[
             "bake",
@@ -251,7 +246,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     // Probing through the front while it throttles, fails, resets and stalls.
     arm_faults(&path, "429,ok,503,ok,reset,ok,502,slow,504,ok", 12, 1);
     let started = Instant::now();
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &[
             "plan",
@@ -283,7 +278,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
 
     // Promotion through the front under faults: every tag moves.
     arm_faults(&path, "ok,429,ok,503,reset", 10, 1);
-    let out = ok(&run(
+    let out = ok(&stackplan_at_home(
         &repo,
         &[
             "promote",
@@ -313,7 +308,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     // retried and for how long, and nothing moved.
     arm_faults(&path, "429", 100, 1);
     let started = Instant::now();
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &[
             "promote",
@@ -364,7 +359,7 @@ fn a_connection_that_says_nothing_holds_up_neither_the_fault_front_nor_the_token
     for registry in [front, token_registry] {
         let ns = format!("{registry}/e2e-idle-{}", unique());
         let started = Instant::now();
-        let out = run(
+        let out = stackplan_at_home(
             &repo,
             &["plan", "--branch", "main", "--registry", &ns],
             home.path(),

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use crate::env::{
     BakeRun, Env, arm_faults, arm_faults_on, bake_on, digest, docker_config, fault_front,
-    faults_served, ok, pki, remote_builder, small_stack, stackplan_at_home, unique, var,
+    faults_served, ok, pki, remote_builder, small_stack, stackplan_at_home, text, unique, var,
 };
 use crate::support::Repo;
 
@@ -89,14 +89,6 @@ impl Stack {
             )
             .commit(&format!("{image}: {branch}"));
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn moved(stdout: &str) -> usize {
