@@ -270,6 +270,11 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
         stderr.contains("registry: ") && stderr.contains("retr"),
         "{stderr}"
     );
+    // No fault served here lasts 20 s (the slow one is 2 s): a read timeout would be a
+    // connection the front held up (its accept loop once waited on a silent connection;
+    // 2 of 5 such probes stalled for 20 s).
+    assert!(!stderr.contains("timeout"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{stderr}");
     let served = faults_served(&path);
     eprintln!("faults served: {served:?}");
     for kind in ["429", "503", "reset", "502", "504", "slow"] {
