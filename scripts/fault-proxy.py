@@ -11,9 +11,11 @@ flaky registries do:
 POST /_stackplan/faults?match=TEXT&pattern=429,ok,503,reset&limit=N&retry_after=1&slow_seconds=2
 arms faults for the requests whose path contains TEXT (a test's own namespace): they
 cycle through `pattern` (`ok` forwards), at most `limit` faults in all (20), so a front
-never fails forever. `&method=PUT` spoils only the requests of that method (the writes). POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request
-whose path matches an armed TEXT is logged, with the fault served and the time, at
-GET /_stackplan/log?match=TEXT (JSON lines) and on stdout.
+never fails forever; `&method=PUT` spoils only the requests of that method (the writes).
+POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request whose path matches an
+armed TEXT is logged, with the fault served and the time, at GET /_stackplan/log?match=TEXT
+(JSON lines) and on stdout. A TLS hello (a client trying HTTPS first) is answered with a
+plain-HTTP 400, as a registry without TLS answers it.
 
 Usage: fault-proxy.py PORT UPSTREAM_HOST:PORT
 """
