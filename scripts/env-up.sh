@@ -430,10 +430,21 @@ make_pki() {
 }
 
 # start_daemon NAME PORT CMD...: a loopback service of the project's own (a python script
-# of scripts/), unless one answers on PORT already.
+# of scripts/), unless one answers on PORT already. One this checkout started from a script
+# that changed since (CMD is `python3 SCRIPT ...`) is started again, so a checkout that
+# fixed a test server runs the fix.
 start_daemon() {
     local name=$1 port=$2
     shift 2
+    if [[ -n $(tcp_listener_pid "$port") ]] && alive "$state/$name.pid" \
+        && [[ ${2:-} == *.py && $2 -nt $state/$name.pid ]]; then
+        log "restarting $name: ${2#"$root/"} changed since it started"
+        kill "$(cat "$state/$name.pid")" 2>/dev/null || true
+        for _ in $(seq 50); do
+            [[ -z $(tcp_listener_pid "$port") ]] && break
+            sleep 0.1
+        done
+    fi
     if [[ -n $(tcp_listener_pid "$port") ]]; then
         if alive "$state/$name.pid"; then
             reused+=("$name on 127.0.0.1:$port (pid $(cat "$state/$name.pid"))")

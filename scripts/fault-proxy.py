@@ -11,9 +11,11 @@ flaky registries do:
 POST /_stackplan/faults?match=TEXT&pattern=429,ok,503,reset&limit=N&retry_after=1&slow_seconds=2
 arms faults for the requests whose path contains TEXT (a test's own namespace): they
 cycle through `pattern` (`ok` forwards), at most `limit` faults in all (20), so a front
-never fails forever. POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request
-whose path matches an armed TEXT is logged, with the fault served and the time, at
-GET /_stackplan/log?match=TEXT (JSON lines) and on stdout.
+never fails forever; `&method=PUT` spoils only the requests of that method (the writes).
+POST /_stackplan/faults?match=TEXT&pattern= disarms. Every request whose path matches an
+armed TEXT is logged, with the fault served and the time, at GET /_stackplan/log?match=TEXT
+(JSON lines) and on stdout. A TLS hello (a client trying HTTPS first) is answered with a
+plain-HTTP 400, as a registry without TLS answers it.
 
 Usage: fault-proxy.py PORT UPSTREAM_HOST:PORT
 """
@@ -35,10 +37,10 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
        "proxy-authorization", "proxy-authenticate"}
 
 
-def fault_for(path):
+def fault_for(path, method):
     with lock:
         for match, rule in rules.items():
-            if match and match in path:
+            if match and match in path and rule["method"] in ("", method):
                 if rule["left"] <= 0 or not rule["pattern"]:
                     return match, "ok", rule
                 kind = rule["pattern"][rule["next"] % len(rule["pattern"])]
@@ -54,6 +56,43 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        # A TLS ClientHello (a client trying HTTPS first) gets the plain-HTTP 400 a
+        # registry without TLS answers, at once: a client takes that answer for "no TLS
+        # here" and falls back to HTTP (containerd does; a closed connection is only an
+        # EOF to it). Peeked here, in the connection's own thread: peeked in the accept
+        # loop, a connection that says nothing yet (an HTTP client's spare pooled
+        # connection) held up every connection after it until the client's read timeout
+        # (20 s for stackplan).
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if first == b"\x16":
+            self.close_connection = True
+            try:
+                self.connection.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                                        b"Content-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            return
+        if first:
+            super().handle()
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def reply(self, status, body=b"", extra=None):
         self.send_response(status)
@@ -77,17 +116,17 @@ class Handler(BaseHTTPRequestHandler):
             rules[match] = {"pattern": pattern, "next": 0,
                             "left": min(int(query.get("limit", ["20"])[0]), 100),
                             "retry_after": query.get("retry_after", ["1"])[0],
-                            "slow": min(float(query.get("slow_seconds", ["2"])[0]), 30)}
+                            "slow": min(float(query.get("slow_seconds", ["2"])[0]), 30),
+                            "method": query.get("method", [""])[0].upper()}
         self.reply(200, b"armed\n")
 
     def handle_any(self):
         url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         if url.path.startswith("/_stackplan/"):
             self.admin(url)
             return
-        match, kind, rule = fault_for(url.path)
+        match, kind, rule = fault_for(url.path, self.command)
         if match:
             line = {"time": round(time.time(), 3), "method": self.command, "path": url.path,
                     "fault": kind, "match": match}
@@ -114,8 +153,14 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(rule["slow"])
         conn = http.client.HTTPConnection(upstream, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
+        # Every header line as sent: a client may repeat one (Accept, once per media type).
+        conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        for k, v in self.headers.items():
+            if k.lower() not in HOP and k.lower() != "content-length":
+                conn.putheader(k, v)
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body or None)
         resp = conn.getresponse()
         data = resp.read()
         self.send_response(resp.status)
@@ -135,14 +180,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-
-    def verify_request(self, request, client_address):
-        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as HTTP.
-        try:
-            first = request.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return False
-        return first != b"\x16"
+    request_queue_size = 128
 
 
 Server(("127.0.0.1", int(port)), Handler).serve_forever()

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -90,6 +91,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as
+        # HTTP. Peeked in the connection's own thread, not the accept loop: there, a
+        # connection that says nothing yet (a client's spare pooled connection) held up
+        # every connection after it.
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if first and first != b"\x16":
+            super().handle()
 
     def reply(self, status, body, content_type="application/json", extra=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -183,14 +196,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-
-    def verify_request(self, request, client_address):
-        # A TLS ClientHello (a client trying HTTPS first) is closed at once, not read as HTTP.
-        try:
-            first = request.recv(1, 0x02)  # MSG_PEEK
-        except OSError:
-            return False
-        return first != b"\x16"
+    request_queue_size = 128
 
 
 Server(("127.0.0.1", int(port)), Handler).serve_forever()

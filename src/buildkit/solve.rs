@@ -123,13 +123,17 @@ pub fn spec(
     }
     let cache_exports = match (cache_to, &t.cache_to_ref) {
         (CacheTo::Inline, _) => vec![("inline".to_string(), BTreeMap::new())],
-        (CacheTo::Registry, Some(r)) => vec![(
-            "registry".to_string(),
-            BTreeMap::from([
-                ("ref".to_string(), r.clone()),
-                ("mode".to_string(), "max".to_string()),
-            ]),
-        )],
+        // As in the bake file: the cache image, and inline cache for the stable tags.
+        (CacheTo::Registry, Some(r)) => vec![
+            (
+                "registry".to_string(),
+                BTreeMap::from([
+                    ("ref".to_string(), r.clone()),
+                    ("mode".to_string(), "max".to_string()),
+                ]),
+            ),
+            ("inline".to_string(), BTreeMap::new()),
+        ],
         _ => Vec::new(),
     };
     let names = t.tags.join(",");
@@ -316,6 +320,10 @@ mod tests {
     use std::path::Path;
 
     fn stack_plan(registry: Option<&str>) -> crate::plan::Plan {
+        stack_plan_caching(registry, CacheTo::Inline)
+    }
+
+    fn stack_plan_caching(registry: Option<&str>, cache_to: CacheTo) -> crate::plan::Plan {
         let text = "tag: {prefix: '1'}\nimages:\n  base: {image_name: ghcr.io/o/base, build_args: {A: x}}\n  kid: {image_name: ghcr.io/o/kid, depend_on: base, platforms: [linux/amd64]}\n";
         let (spec, w) = Spec::parse(text, Path::new("images/spec.yml")).unwrap();
         let stack = Stack::assemble(
@@ -336,6 +344,7 @@ mod tests {
             branch: "b".into(),
             registry: registry.map(str::to_string),
             full_rebuild: Some(crate::rebuild::FullRebuild::Flag),
+            cache_to,
             ..PlanOptions::default()
         };
         plan(
@@ -411,6 +420,36 @@ mod tests {
         assert_eq!(attrs["name"], "localhost:5000/ns/kid", "no tag");
         assert_eq!(attrs["push-by-digest"], "true");
         assert_eq!(attrs["registry.insecure"], "true");
+        // With a cache image, the pushed image carries inline cache too: a new branch's
+        // first build imports from the stable tags, which are images.
+        let p = stack_plan_caching(Some("localhost:5000/ns"), CacheTo::Registry);
+        let kid = p.target("kid").unwrap();
+        let registry = spec(
+            kid,
+            CacheTo::Registry,
+            Export::Push,
+            Chain::Exported,
+            |_| false,
+        );
+        let exports: Vec<&str> = registry
+            .cache_exports
+            .iter()
+            .map(|(ty, _)| ty.as_str())
+            .collect();
+        assert_eq!(exports, ["registry", "inline"]);
+        assert_eq!(
+            registry.cache_exports[0].1["ref"],
+            "localhost:5000/ns/kid:buildcache-1-b"
+        );
+        let imports: Vec<&str> = registry
+            .cache_imports
+            .iter()
+            .map(|(_, a)| a["ref"].as_str())
+            .collect();
+        assert!(
+            imports.contains(&"localhost:5000/ns/kid:1-stable"),
+            "{imports:?}"
+        );
         let engine = spec(kid, CacheTo::None, Export::Engine, Chain::Exported, |_| {
             false
         });

@@ -215,10 +215,14 @@ fn bake_target<'a>(t: &'a Target, cache_to: CacheTo, options: &BakeOptions) -> B
         .collect();
     let cache_to = match cache_to {
         CacheTo::Inline => vec!["type=inline".to_string()],
+        // The cache image, and inline cache in the pushed image: the stable tags a later
+        // branch's first build imports from are images, not cache images (see
+        // `plan::cache`), and carry cache only when it is inline.
         CacheTo::Registry => t
             .cache_to_ref
             .iter()
             .map(|r| esc(&format!("type=registry,ref={r},mode=max")).into_owned())
+            .chain(["type=inline".to_string()])
             .collect(),
         CacheTo::None => Vec::new(),
     };

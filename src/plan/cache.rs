@@ -2,6 +2,11 @@
 //! if it exists, else `<prefix>-stable`, else `stable`, or `<variant prefix>-stable` for a
 //! variant) and where it exports it, and the
 //! registry state of every ref the target cares about.
+//!
+//! With `--cache-to registry` the branch's cache image `buildcache-<prefix>-<branch>` comes
+//! first. There is no stable cache image (promotion copies image manifests, and no branch
+//! is named `stable`): a branch's first build imports from the stable *images*, so the
+//! emitters export inline cache into every pushed image as well as the cache image.
 
 use std::collections::BTreeMap;
 

@@ -235,6 +235,7 @@ impl Registry {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let sent = tokio::time::Instant::now();
             let (failure, retry_after) = match send().await {
                 Ok(resp) if failure::transient_status(resp.status().as_u16()) => {
                     let retry_after = resp
@@ -250,7 +251,7 @@ impl Registry {
             let Failure::Transient(cause) = failure else {
                 return Err(failure.into_error(host, what, None));
             };
-            match self.budget.plan_wait(attempt, retry_after, &cause) {
+            match self.budget.plan_wait(attempt, retry_after, &cause, sent) {
                 Some(wait) => self.budget.wait(wait).await,
                 None => {
                     let retried = format!(

@@ -4,7 +4,9 @@
 //! connection, a timeout) is asked again after an exponential backoff with jitter, or after
 //! the `Retry-After` it sent. What bounds the retries is not a count but a time budget for
 //! the whole run ([`Budget`]): the time during which at least one request was waiting to be
-//! retried, so sixteen requests throttled together spend the budget once, not sixteen times.
+//! retried or was in an attempt that then failed (a registry that accepts a connection and
+//! never answers costs a read timeout per attempt), so sixteen requests throttled together
+//! spend the budget once, not sixteen times.
 //! Answers that will not change (401, 403, 404, a certificate failure) are never retried;
 //! deciding that is [`super::failure`]'s job.
 
@@ -30,14 +32,36 @@ pub struct Budget {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Requests waiting to be retried now.
-    waiting: usize,
-    /// Since when at least one request waits.
-    since: Option<Instant>,
-    /// Time spent with at least one request waiting, before `since`.
+    /// The time charged: the union of the spans of failed attempts and planned waits.
     spent: Duration,
+    /// The end of the latest span charged; what comes before it is not charged again.
+    charged_until: Option<Instant>,
     /// Retries by cause ("429 Too Many Requests", "connection reset", ...).
     causes: BTreeMap<String, u32>,
+}
+
+impl State {
+    /// What charging the span `from..to` would add: its part after the spans charged.
+    fn extra(&self, from: Instant, to: Instant) -> Duration {
+        let from = self.charged_until.map_or(from, |c| c.max(from));
+        to.saturating_duration_since(from)
+    }
+
+    fn charge(&mut self, from: Instant, to: Instant) {
+        let extra = self.extra(from, to);
+        if !extra.is_zero() {
+            self.spent += extra;
+            self.charged_until = Some(to);
+        }
+    }
+
+    /// The time charged up to `now` (a planned wait is charged when it is planned).
+    fn spent_by(&self, now: Instant) -> Duration {
+        let ahead = self
+            .charged_until
+            .map_or(Duration::ZERO, |c| c.saturating_duration_since(now));
+        self.spent.saturating_sub(ahead)
+    }
 }
 
 /// What was retried in a run: for the status line and the failure messages.
@@ -80,49 +104,37 @@ impl Budget {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn spent(state: &State, now: Instant) -> Duration {
-        state.spent + state.since.map_or(Duration::ZERO, |s| now - s)
-    }
-
-    /// How long to wait before retry number `attempt` (1 for the first) of a request that
-    /// failed because of `cause`, or `None` when the budget cannot pay for it (then the
-    /// request fails). The registry's `retry_after` wins over the backoff.
+    /// How long to wait before retry number `attempt` (1 for the first) of a request whose
+    /// attempt started at `attempt_started` failed because of `cause`, or `None` when the
+    /// budget cannot pay for it (then the request fails). The failed attempt is charged
+    /// first: a registry that times out spends the budget as one that throttles does. The
+    /// registry's `retry_after` wins over the backoff; the wait is charged when planned.
     pub fn plan_wait(
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
         cause: &str,
+        attempt_started: Instant,
     ) -> Option<Duration> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.charge(attempt_started, now);
         let wait = match retry_after {
             Some(d) if d > MAX_RETRY_AFTER => return None,
             Some(d) => d,
             None => backoff(attempt),
         };
-        let mut state = self.lock();
-        if Self::spent(&state, Instant::now()) + wait > self.total {
+        if state.spent + state.extra(now, now + wait) > self.total {
             return None;
         }
+        state.charge(now, now + wait);
         *state.causes.entry(cause.to_string()).or_default() += 1;
         Some(wait)
     }
 
-    /// Waits `wait`, counting the time against the budget.
+    /// Waits `wait` (charged by [`Budget::plan_wait`]).
     pub async fn wait(&self, wait: Duration) {
-        {
-            let mut state = self.lock();
-            if state.waiting == 0 {
-                state.since = Some(Instant::now());
-            }
-            state.waiting += 1;
-        }
         tokio::time::sleep(wait).await;
-        let mut state = self.lock();
-        state.waiting -= 1;
-        if state.waiting == 0
-            && let Some(since) = state.since.take()
-        {
-            state.spent += since.elapsed();
-        }
     }
 
     pub fn report(&self) -> RetryReport {
@@ -130,7 +142,7 @@ impl Budget {
         RetryReport {
             retries: state.causes.values().sum(),
             causes: state.causes.clone(),
-            waited: Self::spent(&state, Instant::now()),
+            waited: state.spent_by(Instant::now()),
             budget: self.total,
         }
     }
@@ -191,21 +203,17 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    fn secs(s: u64) -> Option<Duration> {
+        Some(Duration::from_secs(s))
+    }
+
     #[test]
     fn the_budget_bounds_the_waits_of_a_run() {
         let budget = Budget::new(Duration::from_secs(2));
-        assert_eq!(
-            budget.plan_wait(1, Some(Duration::from_secs(1)), "429"),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(
-            budget.plan_wait(1, Some(Duration::from_secs(3)), "429"),
-            None
-        );
-        assert_eq!(
-            budget.plan_wait(1, Some(Duration::from_secs(600)), "429"),
-            None
-        );
+        let now = Instant::now();
+        assert_eq!(budget.plan_wait(1, secs(1), "429", now), secs(1));
+        assert_eq!(budget.plan_wait(1, secs(3), "429", now), None);
+        assert_eq!(budget.plan_wait(1, secs(600), "429", now), None);
         let report = budget.report();
         assert_eq!(report.retries, 1);
         assert_eq!(report.causes["429"], 1);
@@ -214,22 +222,44 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn parallel_waits_spend_the_budget_once() {
         let budget = Budget::new(Duration::from_secs(10));
-        let waits = (0..8).map(|_| budget.wait(Duration::from_secs(4)));
+        let started = Instant::now();
+        let waits = (0..8).map(|_| async {
+            let wait = budget.plan_wait(1, secs(4), "503", started).unwrap();
+            budget.wait(wait).await
+        });
         futures::future::join_all(waits).await;
         let spent = budget.report().waited;
         assert!(
             spent >= Duration::from_secs(4) && spent < Duration::from_secs(5),
             "{spent:?}"
         );
-        assert!(
-            budget
-                .plan_wait(1, Some(Duration::from_secs(5)), "503")
-                .is_some()
-        );
-        assert!(
-            budget
-                .plan_wait(1, Some(Duration::from_secs(7)), "503")
-                .is_none()
-        );
+        let now = Instant::now();
+        assert!(budget.plan_wait(1, secs(5), "503", now).is_some());
+        assert!(budget.plan_wait(1, secs(7), "503", now).is_none());
+    }
+
+    /// A registry that accepts connections and never answers: each attempt ends with the
+    /// client's read timeout (20 s). Those attempts spend the budget; before, only the
+    /// backoffs between them did, and a 60 s budget let a run stall for 200 s.
+    #[tokio::test(start_paused = true)]
+    async fn attempts_that_time_out_spend_the_budget() {
+        let budget = Budget::new(Duration::from_secs(60));
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = Instant::now();
+            tokio::time::advance(Duration::from_secs(20)).await;
+            match budget.plan_wait(attempt, None, "timeout", sent) {
+                Some(wait) => budget.wait(wait).await,
+                None => break,
+            }
+        }
+        let took = started.elapsed();
+        assert_eq!(attempt, 3, "{took:?}");
+        assert!(took <= Duration::from_secs(61), "{took:?}");
+        let report = budget.report();
+        assert_eq!(report.retries, 2);
+        assert!(report.waited >= Duration::from_secs(60), "{report:?}");
     }
 }

@@ -238,7 +238,8 @@ fn push_and_cache_options() {
     assert_eq!(
         base["cache-to"],
         json!([
-            "type=registry,ref=ghcr.io/stackplan-example/base-notebook:buildcache-2026.3-x,mode=max"
+            "type=registry,ref=ghcr.io/stackplan-example/base-notebook:buildcache-2026.3-x,mode=max",
+            "type=inline"
         ])
     );
     assert_eq!(

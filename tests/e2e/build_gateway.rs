@@ -2,39 +2,14 @@
 //! in one graph (no push needed), file sync of large contexts with `.dockerignore`, and
 //! parity with the bake file's build of the same plan.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::env::{Env, bake, config, layers, manifest, stackplan, unique};
+use crate::env::{Env, bake, config, docker, events, layers, manifest, stackplan, text, unique};
 use crate::support::Repo;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn socket() -> String {
     std::env::var("STACKPLAN_BUILDKIT_ADDR")
         .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR")
-}
-
-fn events(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// An empty BuildKit cache, as a fresh builder has.

@@ -4,16 +4,10 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, docker_config, layers, manifest, stackplan, unique};
+use crate::env::{
+    Env, docker_config, events, layers, manifest, small_stack, stackplan, text, unique,
+};
 use crate::support::Repo;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// `stackplan build --push` of `repo` into `ns`.
 fn build(repo: &Repo, env: &Env, addr: &str, ns: &str, extra: &[&str]) -> Output {
@@ -38,14 +32,6 @@ fn started(out: &Output) -> Vec<String> {
         .into_iter()
         .filter(|e| e["event"] == "started")
         .map(|e| e["target"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// JSON progress events of a run (`--progress json` prints them on stdout).
-fn events(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
 
@@ -101,31 +87,6 @@ fn builds_the_example_stack_over_docker_grpc_then_fully_cached() {
         .collect();
     assert_eq!(runs.len(), 5, "{runs:?}");
     assert!(runs.iter().all(|e| e["state"] == "cached"), "{runs:?}");
-}
-
-/// root → {a, b}; a → a1. Each RUN sleeps a little so progress has substance.
-fn small_stack(nonce: &str) -> Repo {
-    let mut spec =
-        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
-    let mut files = vec![(
-        "images/root/Dockerfile".to_string(),
-        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
-    )];
-    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
-        ));
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!("ARG BASE_TAG=latest\nFROM ghcr.io/g/{parent}:${{BASE_TAG}}\nRUN echo {key} {nonce} >> /l\n"),
-        ));
-    }
-    files.push(("images/spec.yml".into(), spec));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Repo::with_files(&refs)
 }
 
 #[test]

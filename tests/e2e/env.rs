@@ -18,8 +18,15 @@ pub struct Env {
     _serial: MutexGuard<'static, ()>,
 }
 
-fn var(name: &str, default: &str) -> String {
+/// An environment variable of scripts/env-up.sh's env.sh, or its default.
+pub fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The folder of the test CA scripts/env-up.sh made (`ca.crt`, client and server keys).
+pub fn pki() -> std::path::PathBuf {
+    let dir = var("STACKPLAN_ENV_DIR", ".stackplan-env");
+    std::path::PathBuf::from(var("STACKPLAN_PKI", &format!("{dir}/pki")))
 }
 
 impl Env {
@@ -84,6 +91,120 @@ pub fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&Path>) -> st
     cmd.output().unwrap()
 }
 
+/// Runs stackplan with its own HOME, Docker config and system certs.d (an empty one unless
+/// the test put a CA in `<home>/etc-docker-certs.d`), so nothing of the machine's is read.
+pub fn stackplan_at_home(
+    repo: &Repo,
+    args: &[&str],
+    home: &Path,
+    docker_config: Option<&Path>,
+) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
+    cmd.current_dir(repo.path())
+        .args(args)
+        .env_remove("STACKPLAN_OFFLINE")
+        .env_remove("BUILDKIT_HOST")
+        .env_remove("GITHUB_HEAD_REF")
+        .env_remove("GITHUB_REF_NAME")
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .env("STACKPLAN_DOCKER_CERTS_D", home.join("etc-docker-certs.d"))
+        .env(
+            "DOCKER_CONFIG",
+            docker_config.map_or_else(|| home.join("no-docker-config"), Path::to_path_buf),
+        );
+    cmd.output().unwrap()
+}
+
+/// The JSON a `curl -sf ARGS` prints, `Null` when it fails.
+pub fn curl_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The token requests the token server logged for scopes containing `text`.
+pub fn token_requests(text: &str) -> Vec<serde_json::Value> {
+    let server = var("STACKPLAN_TOKEN_SERVER", "http://127.0.0.1:5003");
+    curl_json(&[&format!("{server}/_stackplan/log?match={text}")])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The fault front of scripts/fault-proxy.py (`host:port`).
+pub fn fault_front() -> String {
+    var("STACKPLAN_FAULT_REGISTRY", "localhost:5004")
+}
+
+/// Arms the fault front for requests whose path contains `text`: they cycle through
+/// `pattern` (`ok` forwards), `limit` faults in all; an empty pattern disarms.
+pub fn arm_faults(text: &str, pattern: &str, limit: u32, retry_after: u32) {
+    arm_faults_on("", text, pattern, limit, retry_after);
+}
+
+/// [`arm_faults`] for the requests of one method only (`PUT`: the writes), any when empty.
+pub fn arm_faults_on(method: &str, text: &str, pattern: &str, limit: u32, retry_after: u32) {
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST"])
+        .arg(format!(
+            "http://{}/_stackplan/faults?match={text}&method={method}&pattern={pattern}&limit={limit}&retry_after={retry_after}&slow_seconds=2",
+            fault_front()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the fault front did not answer");
+}
+
+/// What the fault front served for `text`: (fault, seconds since the first request).
+pub fn faults_served(text: &str) -> Vec<(String, f64)> {
+    let log = curl_json(&[&format!(
+        "http://{}/_stackplan/log?match={text}",
+        fault_front()
+    )]);
+    let lines = log.as_array().cloned().unwrap_or_default();
+    let t0 = lines
+        .first()
+        .and_then(|l| l["time"].as_f64())
+        .unwrap_or_default();
+    lines
+        .iter()
+        .map(|l| {
+            (
+                l["fault"].as_str().unwrap_or_default().to_string(),
+                l["time"].as_f64().unwrap_or_default() - t0,
+            )
+        })
+        .collect()
+}
+
+/// A run's stdout and stderr, for assertion messages and text checks.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The JSON progress events a run printed on stdout (`--progress json`).
+pub fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The stdout of `docker ARGS`, which must succeed.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The stdout of a successful run; a failed run fails the test with its output.
 #[track_caller]
 pub fn ok(out: &std::process::Output) -> String {
@@ -94,6 +215,32 @@ pub fn ok(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A stack of four tiny images on the base image: root → {a, b}; a → a1, tag prefix `1`,
+/// each image one `RUN echo` with `nonce` in it (a new nonce, new images).
+pub fn small_stack(nonce: &str) -> Repo {
+    let mut spec =
+        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
+    let mut files = vec![(
+        "images/root/Dockerfile".to_string(),
+        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
+    )];
+    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
+        spec.push_str(&format!(
+            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
+        ));
+        files.push((
+            format!("images/{key}/Dockerfile"),
+            format!("ARG BASE_TAG=latest\nFROM ghcr.io/g/{parent}:${{BASE_TAG}}\nRUN echo {key} {nonce} >> /l\n"),
+        ));
+    }
+    files.push(("images/spec.yml".into(), spec));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    Repo::with_files(&refs)
 }
 
 /// A value unique to this moment, to keep runs and tests apart.
@@ -129,6 +276,44 @@ pub fn curl_status(url: &str) -> u16 {
 /// Every manifest media type a tag may point at.
 pub const ACCEPT: &str = "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
+/// How curl reads repository `name` of registry `host`: the base URL and extra arguments.
+/// The TLS registry over https with the test CA, the token registry with a pull token of
+/// the token server, the fault front's repositories straight from the registry behind it
+/// (a test's reads are neither spoiled nor logged), any other over http.
+fn curl_access(host: &str, name: &str) -> (String, Vec<String>) {
+    if host == var("STACKPLAN_TLS_REGISTRY", "localhost:5443") {
+        let ca = pki().join("ca.crt").to_string_lossy().to_string();
+        return (format!("https://{host}"), vec!["--cacert".into(), ca]);
+    }
+    if host == fault_front() {
+        return (
+            format!("http://{}", var("STACKPLAN_REGISTRY", "localhost:5000")),
+            vec![],
+        );
+    }
+    if host == var("STACKPLAN_TOKEN_REGISTRY", "localhost:5002") {
+        let server = var("STACKPLAN_TOKEN_SERVER", "http://127.0.0.1:5003");
+        let user = format!(
+            "{}:{}",
+            var("STACKPLAN_AUTH_USER", "stackplan"),
+            var("STACKPLAN_AUTH_PASSWORD", "stackplan-test")
+        );
+        let answer = curl_json(&[
+            "-u",
+            &user,
+            &format!("{server}/token?service=stackplan-registry&scope=repository:{name}:pull"),
+        ]);
+        let token = answer["token"].as_str().unwrap_or_else(|| {
+            panic!("the token server at {server} gave no token for {name}: {answer}")
+        });
+        return (
+            format!("http://{host}"),
+            vec!["-H".into(), format!("Authorization: Bearer {token}")],
+        );
+    }
+    (format!("http://{host}"), vec![])
+}
+
 fn split(reference: &str) -> (&str, &str, &str) {
     let (host, rest) = reference.split_once('/').unwrap();
     let (name, tag) = match rest.split_once('@') {
@@ -141,13 +326,11 @@ fn split(reference: &str) -> (&str, &str, &str) {
 /// The manifest `reference` (`host/name:tag` or `host/name@digest`) points at, as stored.
 pub fn raw_manifest(reference: &str) -> Option<serde_json::Value> {
     let (host, name, tag) = split(reference);
+    let (base, access) = curl_access(host, name);
     let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-H",
-            ACCEPT,
-            &format!("http://{host}/v2/{name}/manifests/{tag}"),
-        ])
+        .args(["-sf", "-H", ACCEPT])
+        .args(&access)
+        .arg(format!("{base}/v2/{name}/manifests/{tag}"))
         .output()
         .unwrap();
     out.status
@@ -171,13 +354,11 @@ pub fn manifest(reference: &str) -> Option<serde_json::Value> {
 /// The digest a tag points at (`Docker-Content-Digest`), `None` when it does not exist.
 pub fn digest(reference: &str) -> Option<String> {
     let (host, name, tag) = split(reference);
+    let (base, access) = curl_access(host, name);
     let out = Command::new("curl")
-        .args([
-            "-sfI",
-            "-H",
-            ACCEPT,
-            &format!("http://{host}/v2/{name}/manifests/{tag}"),
-        ])
+        .args(["-sfI", "-H", ACCEPT])
+        .args(&access)
+        .arg(format!("{base}/v2/{name}/manifests/{tag}"))
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
@@ -253,27 +434,61 @@ impl BakeRun {
 /// tag again after BuildKit, concurrently, so a HEAD can read a half-written link. Real
 /// registries store tags atomically; any other failure is returned as it is.
 pub fn bake(repo: &Repo, bake_json: &str, docker_config: Option<&Path>) -> BakeRun {
-    let run = bake_once(repo, bake_json, docker_config);
+    bake_on(repo, bake_json, docker_config, None)
+}
+
+/// [`bake`] on a builder of the machine's buildx (`builder`, e.g. the remote builder a
+/// `--push-by-digest` bake needs), `docker_config` or not.
+pub fn bake_on(
+    repo: &Repo,
+    bake_json: &str,
+    docker_config: Option<&Path>,
+    builder: Option<&str>,
+) -> BakeRun {
+    let run = bake_once(repo, bake_json, docker_config, builder);
     let registry_race =
         run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
     if !run.success && registry_race {
         eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, docker_config);
+        return bake_once(repo, bake_json, docker_config, builder);
     }
     run
 }
 
-fn bake_once(repo: &Repo, bake_json: &str, docker_config: Option<&Path>) -> BakeRun {
+/// The remote buildx builder on the engine's BuildKit (it can push by digest).
+pub fn remote_builder() -> String {
+    var("STACKPLAN_REMOTE_BUILDER", "stackplan-remote")
+}
+
+fn bake_once(
+    repo: &Repo,
+    bake_json: &str,
+    docker_config: Option<&Path>,
+    builder: Option<&str>,
+) -> BakeRun {
     let file = repo.path().join("bake.json");
     let meta = repo.path().join("meta.json");
     std::fs::write(&file, bake_json).unwrap();
+    let _ = std::fs::remove_file(&meta);
     let mut cmd = Command::new("docker");
-    cmd.current_dir(repo.path())
-        .args(["buildx", "bake", "-f"])
+    cmd.current_dir(repo.path()).args(["buildx", "bake"]);
+    if let Some(builder) = builder {
+        cmd.args(["--builder", builder]);
+    }
+    cmd.arg("-f")
         .arg(&file)
         .args(["--progress", "rawjson", "--metadata-file"])
         .arg(&meta);
     if let Some(config) = docker_config {
+        // buildx keeps its builders in the Docker config folder: a named one is the machine's.
+        if builder.is_some() && std::env::var_os("BUILDX_CONFIG").is_none() {
+            let machine = std::env::var_os("DOCKER_CONFIG")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".docker")
+                });
+            cmd.env("BUILDX_CONFIG", machine.join("buildx"));
+        }
         cmd.env("DOCKER_CONFIG", config);
     }
     let out = cmd.output().expect("docker buildx bake runs");
@@ -345,8 +560,11 @@ pub fn config(reference: &str) -> serde_json::Value {
     let m = manifest(reference).unwrap_or_else(|| panic!("{reference} is not in the registry"));
     let (host, name, _) = split(reference);
     let digest = m["config"]["digest"].as_str().unwrap();
+    let (base, access) = curl_access(host, name);
     let out = Command::new("curl")
-        .args(["-sf", &format!("http://{host}/v2/{name}/blobs/{digest}")])
+        .arg("-sfL")
+        .args(&access)
+        .arg(format!("{base}/v2/{name}/blobs/{digest}"))
         .output()
         .unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)

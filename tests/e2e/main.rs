@@ -18,6 +18,7 @@ mod parent_args;
 mod promote_publish;
 mod real_registries;
 mod registry_probe;
+mod registry_writes;
 mod reuse;
 mod scale_out;
 mod secrets;

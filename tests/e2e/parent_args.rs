@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::env::{Env, bake, layers, ok, stackplan, unique};
+use crate::env::{Env, bake, docker, layers, ok, stackplan, unique};
 use crate::support::Repo;
 
 /// root → mid → leaf; every layer appends to /l, so the leaf's /l shows its ancestry.
@@ -30,16 +30,6 @@ fn stack(nonce: &str) -> Repo {
             ),
         ),
     ])
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -2,12 +2,12 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::env::ok;
-use crate::env::{Env, bake, blob_requests, digest, unique};
+use crate::env::{Env, bake, bake_on, blob_requests, digest, remote_builder, unique};
 use crate::support::Repo;
 
 fn stackplan(repo: &Repo, args: &[&str]) -> Output {
@@ -282,34 +282,11 @@ fn a_failed_write_is_reported_and_resume_finishes() {
     }
 }
 
-fn remote_builder() -> String {
-    std::env::var("STACKPLAN_REMOTE_BUILDER").unwrap_or_else(|_| "stackplan-remote".into())
-}
-
-/// `docker buildx bake --builder <remote> -f FILE --metadata-file meta.json`.
+/// `docker buildx bake` of `file` on the remote builder (the docker driver cannot push by
+/// digest): whether it succeeded, and its output.
 fn bake_remote(repo: &Repo, file: &str) -> (bool, String) {
-    std::fs::write(repo.path().join("bake.json"), file).unwrap();
-    let _ = std::fs::remove_file(repo.path().join("meta.json"));
-    let out = Command::new("docker")
-        .current_dir(repo.path())
-        .args([
-            "buildx",
-            "bake",
-            "--builder",
-            &remote_builder(),
-            "-f",
-            "bake.json",
-            "--progress",
-            "plain",
-            "--metadata-file",
-            "meta.json",
-        ])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    let run = bake_on(repo, file, None, Some(&remote_builder()));
+    (run.success, run.stderr)
 }
 
 #[test]

@@ -3,82 +3,14 @@
 //! certs.d, and a fault front that throttles, fails and resets (scripts/fault-proxy.py).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::env::ok;
-use crate::env::{Env, bake, digest, docker_config, unique};
+use crate::env::{
+    Env, arm_faults, bake, digest, docker_config, faults_served, ok, stackplan_at_home,
+    token_requests, unique, var,
+};
 use crate::support::Repo;
-
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-/// Runs stackplan with its own HOME, Docker config and system certs.d (an empty one unless
-/// given), so nothing of the machine's is read.
-fn run(repo: &Repo, args: &[&str], home: &Path, docker: Option<&Path>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env("NO_COLOR", "1")
-        .env("HOME", home)
-        .env("STACKPLAN_DOCKER_CERTS_D", home.join("etc-docker-certs.d"))
-        .env(
-            "DOCKER_CONFIG",
-            docker.map_or_else(|| home.join("no-docker-config"), Path::to_path_buf),
-        );
-    cmd.output().unwrap()
-}
-
-fn curl_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-/// The token requests the token server logged for scopes containing `text`.
-fn token_requests(text: &str) -> Vec<serde_json::Value> {
-    let server = var("STACKPLAN_TOKEN_SERVER", "http://127.0.0.1:5003");
-    curl_json(&[&format!("{server}/_stackplan/log?match={text}")])
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Arms the fault front for requests whose path contains `text`.
-fn arm_faults(text: &str, pattern: &str, limit: u32, retry_after: u32) {
-    let front = var("STACKPLAN_FAULT_REGISTRY", "localhost:5004");
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "POST"])
-        .arg(format!(
-            "http://{front}/_stackplan/faults?match={text}&pattern={pattern}&limit={limit}&retry_after={retry_after}&slow_seconds=2"
-        ))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "the fault front did not answer");
-}
-
-/// What the fault front served for `text`: (fault, seconds since the first request).
-fn faults_served(text: &str) -> Vec<(String, f64)> {
-    let front = var("STACKPLAN_FAULT_REGISTRY", "localhost:5004");
-    let log = curl_json(&[&format!("http://{front}/_stackplan/log?match={text}")]);
-    let lines = log.as_array().cloned().unwrap_or_default();
-    let t0 = lines
-        .first()
-        .and_then(|l| l["time"].as_f64())
-        .unwrap_or_default();
-    lines
-        .iter()
-        .map(|l| {
-            (
-                l["fault"].as_str().unwrap_or_default().to_string(),
-                l["time"].as_f64().unwrap_or_default() - t0,
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
@@ -92,7 +24,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
     let base = format!("BASE_IMAGE={}", env.base_image);
 
     // Without credentials: refused, said once, no retry.
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &["plan", "--branch", "main", "--registry", &ns],
         home.path(),
@@ -105,7 +37,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
 
     // Build and push through the token registry (BuildKit's own token flow: the password
     // grant), then probe it: one token per repository, for probing and the inputs tags.
-    let file = ok(&run(
+    let file = ok(&stackplan_at_home(
         &repo,
         &[
             "bake",
@@ -123,7 +55,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
     let baked = bake(&repo, &file, Some(creds.path()));
     assert!(baked.success, "{}", baked.stderr);
     let before = token_requests(&path).len();
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &[
             "plan",
@@ -164,7 +96,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
 
     // Promotion in the same registry: every tag moves, a push token per repository.
     let before = token_requests(&path).len();
-    let out = ok(&run(
+    let out = ok(&stackplan_at_home(
         &repo,
         &[
             "promote",
@@ -207,7 +139,7 @@ fn an_expired_token_is_renewed_once() {
             .unwrap()
     };
     set(-120); // past distribution's 60 s leeway
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &["plan", "--branch", "main", "--registry", &ns],
         home.path(),
@@ -226,7 +158,7 @@ fn an_expired_token_is_renewed_once() {
     scopes.dedup();
     assert!(requests <= 2 * scopes.len(), "{asked:?}");
     // With tokens that live, the same run works.
-    ok(&run(
+    ok(&stackplan_at_home(
         &repo,
         &["plan", "--branch", "main", "--registry", &ns],
         home.path(),
@@ -248,7 +180,7 @@ fn a_tls_registry_is_trusted_through_certs_d_and_an_unknown_ca_is_named() {
     let args = ["plan", "--branch", "main", "--registry", ns.as_str()];
 
     let started = Instant::now();
-    let out = run(&repo, &args, home.path(), None);
+    let out = stackplan_at_home(&repo, &args, home.path(), None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -271,14 +203,14 @@ fn a_tls_registry_is_trusted_through_certs_d_and_an_unknown_ca_is_named() {
     let dir = home.path().join(".docker/certs.d").join(&registry);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(Path::new(&pki).join("ca.crt"), dir.join("ca.crt")).unwrap();
-    let out = run(&repo, &args, home.path(), None);
+    let out = stackplan_at_home(&repo, &args, home.path(), None);
     ok(&out);
     // And in the system folder instead.
     std::fs::remove_dir_all(home.path().join(".docker")).unwrap();
     let dir = home.path().join("etc-docker-certs.d").join(&registry);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(Path::new(&pki).join("ca.crt"), dir.join("ca.crt")).unwrap();
-    ok(&run(&repo, &args, home.path(), None));
+    ok(&stackplan_at_home(&repo, &args, home.path(), None));
 }
 
 #[test]
@@ -293,7 +225,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     let base = format!("BASE_IMAGE={}", env.base_image);
 
     // The stack pushed straight to the registry behind the front.
-    let file = ok(&run(
+    let file = ok(&stackplan_at_home(
         &repo,
         &[
             "bake",
@@ -314,7 +246,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     // Probing through the front while it throttles, fails, resets and stalls.
     arm_faults(&path, "429,ok,503,ok,reset,ok,502,slow,504,ok", 12, 1);
     let started = Instant::now();
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &[
             "plan",
@@ -338,6 +270,11 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
         stderr.contains("registry: ") && stderr.contains("retr"),
         "{stderr}"
     );
+    // No fault served here lasts 20 s (the slow one is 2 s): a read timeout would be a
+    // connection the front held up (its accept loop once waited on a silent connection;
+    // 2 of 5 such probes stalled for 20 s).
+    assert!(!stderr.contains("timeout"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{stderr}");
     let served = faults_served(&path);
     eprintln!("faults served: {served:?}");
     for kind in ["429", "503", "reset", "502", "504", "slow"] {
@@ -346,7 +283,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
 
     // Promotion through the front under faults: every tag moves.
     arm_faults(&path, "ok,429,ok,503,reset", 10, 1);
-    let out = ok(&run(
+    let out = ok(&stackplan_at_home(
         &repo,
         &[
             "promote",
@@ -376,7 +313,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     // retried and for how long, and nothing moved.
     arm_faults(&path, "429", 100, 1);
     let started = Instant::now();
-    let out = run(
+    let out = stackplan_at_home(
         &repo,
         &[
             "promote",
@@ -405,4 +342,41 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     assert!(stderr.contains("--registry-retry-budget"), "{stderr}");
     assert!(digest(&format!("{direct}/base-notebook:2026.3-next")).is_none());
     arm_faults(&path, "", 0, 1);
+}
+
+#[test]
+fn a_connection_that_says_nothing_holds_up_neither_the_fault_front_nor_the_token_server() {
+    let Some(env) = Env::require() else { return };
+    // An HTTP client's spare pooled connection: open, nothing sent. The fault front and the
+    // token server once peeked at every new connection in their accept loop, so one such
+    // connection held up all others until the client's read timeout (20 s for stackplan).
+    let front = var("STACKPLAN_FAULT_REGISTRY", "localhost:5004");
+    let token_registry = var("STACKPLAN_TOKEN_REGISTRY", "localhost:5002");
+    let server = var("STACKPLAN_TOKEN_SERVER", "http://127.0.0.1:5003");
+    let port = |a: &str| a.rsplit(':').next().unwrap().trim_matches('/').to_string();
+    let _idle = [
+        std::net::TcpStream::connect(format!("127.0.0.1:{}", port(&front))).unwrap(),
+        std::net::TcpStream::connect(format!("127.0.0.1:{}", port(&server))).unwrap(),
+    ];
+    let home = tempfile::tempdir().unwrap();
+    let creds = docker_config(&token_registry, &env.user, &env.password);
+    let repo = Repo::example();
+    for registry in [front, token_registry] {
+        let ns = format!("{registry}/e2e-idle-{}", unique());
+        let started = Instant::now();
+        let out = stackplan_at_home(
+            &repo,
+            &["plan", "--branch", "main", "--registry", &ns],
+            home.path(),
+            Some(creds.path()),
+        );
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ok(&out);
+        assert!(
+            took < Duration::from_secs(8),
+            "{registry}: {took:?}: {stderr}"
+        );
+        assert!(!stderr.contains("timeout"), "{registry}: {stderr}");
+    }
 }

@@ -178,3 +178,74 @@ fn every_scale_out_command_runs_and_the_cache_lives_in_the_registry() {
         "stackplan reuse did not write {reused}"
     );
 }
+
+/// With `--cache-to registry`, a branch's first build has no cache image of its own; what it
+/// can import are the stable tags, images. They carry cache because every pushed image gets
+/// inline cache besides the cache image: after the builder's cache is pruned, a new branch's
+/// `--full` build takes every step from the stable images.
+#[test]
+fn a_new_branch_imports_the_cache_of_the_stable_images() {
+    let Some(env) = Env::require() else { return };
+    let repo = crate::env::small_stack(&crate::env::unique());
+    let ns = env.namespace("stable-cache");
+    let base = format!("BASE_IMAGE={}", env.base_image);
+    let builder = crate::env::remote_builder();
+    let args = |extra: &[&str]| -> String {
+        let mut a = vec![
+            "bake",
+            "--push",
+            "--cache-to",
+            "registry",
+            "--registry",
+            &ns,
+            "--build-arg",
+            &base,
+        ];
+        a.extend_from_slice(extra);
+        crate::env::ok(&crate::env::stackplan(&repo, &a, None))
+    };
+    let run = crate::env::bake_on(&repo, &args(&[]), None, Some(&builder));
+    assert!(run.success, "{}", run.stderr);
+    crate::env::ok(&crate::env::stackplan(
+        &repo,
+        &[
+            "promote",
+            "--registry",
+            &ns,
+            "--from",
+            "1-main",
+            "--to",
+            "1-stable",
+        ],
+        None,
+    ));
+    let pruned = Command::new("docker")
+        .args(["buildx", "prune", "--builder", &builder, "--all", "--force"])
+        .output()
+        .unwrap();
+    assert!(pruned.status.success(), "{pruned:?}");
+
+    repo.branch("feat");
+    let file = args(&["--full"]);
+    let bake: serde_json::Value = serde_json::from_str(&file).unwrap();
+    let from = bake["target"]["a1"]["cache-from"].to_string();
+    assert!(
+        from.contains(&format!("{ns}/a1:1-stable")) && !from.contains("buildcache-1-feat"),
+        "{from}"
+    );
+    let run = crate::env::bake_on(&repo, &file, None, Some(&builder));
+    assert!(run.success, "{}", run.stderr);
+    let steps: Vec<_> = run
+        .vertexes
+        .iter()
+        .filter(|v| v.name.contains("RUN echo"))
+        .collect();
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    let cached = steps.iter().filter(|v| v.cached).count();
+    eprintln!("{cached} of 4 RUN steps came from the stable images' inline cache");
+    assert!(
+        cached >= 1,
+        "no step came from the stable images: {steps:?}"
+    );
+    assert!(digest(&format!("{ns}/a1:1-feat")).is_some());
+}
