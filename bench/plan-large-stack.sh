@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Times `stackplan` on a generated stack of N images (default 5000) in a real git checkout,
 # and reports its peak memory. Usage: bench/plan-large-stack.sh [N] [RUNS]
+# (STACKPLAN_BIN=path: time that binary instead of this checkout's release build).
 set -euo pipefail
 
 n=${1:-5000}
 runs=${2:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-bin="$here/target/release/stackplan"
+# STACKPLAN_BIN=path times another build (an older one, for before/after figures).
+if [[ -n ${STACKPLAN_BIN:-} ]]; then
+    bin=$STACKPLAN_BIN
+else
+    cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+    bin="$here/target/release/stackplan"
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
