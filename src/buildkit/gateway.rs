@@ -55,8 +55,41 @@ const INPUT_METADATA_KEYS: &[&str] = &["containerimage.config", "containerimage.
 /// A target's result as its children receive it.
 #[derive(Clone, Debug)]
 pub struct Defined {
-    pub def: Definition,
+    pub result: Built,
     pub metadata: BTreeMap<String, Vec<u8>>,
+}
+
+/// What a frontend returned: one definition, or one per platform (a target with several
+/// `platforms`), keyed by the platform as the frontend names it (`linux/arm64/v8`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Built {
+    One(Definition),
+    PerPlatform(BTreeMap<String, Definition>),
+}
+
+impl Built {
+    /// The result of a bridge solve, when it is one BuildKit can hand on.
+    fn of(result: &gw::Result) -> Option<Built> {
+        match &result.result {
+            Some(gw::result::Result::Ref(r)) => r.def.clone().map(Built::One),
+            Some(gw::result::Result::Refs(map)) => {
+                let defs: Option<BTreeMap<String, Definition>> = map
+                    .refs
+                    .iter()
+                    .map(|(platform, r)| r.def.clone().map(|d| (platform.clone(), d)))
+                    .collect();
+                defs.filter(|d| !d.is_empty()).map(Built::PerPlatform)
+            }
+            _ => None,
+        }
+    }
+
+    fn definitions(&self) -> Vec<&Definition> {
+        match self {
+            Built::One(def) => vec![def],
+            Built::PerPlatform(defs) => defs.values().collect(),
+        }
+    }
 }
 
 /// The name a parent's result goes under in a child's `FrontendInputs`.
@@ -65,7 +98,11 @@ pub fn input_name(parent: &str) -> String {
 }
 
 /// Points the child's `FROM <from>` at its parent's result: the attributes and the input
-/// to add to the child's bridge request.
+/// to add to the child's bridge request. A parent built for several platforms is handed on
+/// per platform, as buildx does for a multi-platform `target:` context: the frontend of a
+/// child built for `linux/arm64` looks up `context:<FROM>::linux/arm64/v8` first, and reads
+/// that platform's image config (`containerimage.config/<platform>` in the parent's result)
+/// as the input's `containerimage.config`.
 pub fn chain_to(
     attrs: &mut BTreeMap<String, String>,
     inputs: &mut BTreeMap<String, Definition>,
@@ -74,28 +111,64 @@ pub fn chain_to(
     result: &Defined,
 ) {
     let name = input_name(parent);
-    attrs.insert(format!("context:{from}"), format!("input:{name}"));
-    if let Some(meta) = input_metadata(&result.metadata) {
-        attrs.insert(format!("input-metadata:{name}"), meta);
+    match &result.result {
+        Built::One(def) => {
+            attrs.insert(format!("context:{from}"), format!("input:{name}"));
+            if let Some(meta) = input_metadata(&result.metadata, None) {
+                attrs.insert(format!("input-metadata:{name}"), meta);
+            }
+            inputs.insert(name, without_source(def));
+        }
+        Built::PerPlatform(defs) => {
+            for (i, (platform, def)) in defs.iter().enumerate() {
+                let input = format!("{name}-{i}");
+                for key in platform_keys(platform) {
+                    attrs.insert(format!("context:{from}::{key}"), format!("input:{input}"));
+                }
+                if let Some(meta) = input_metadata(&result.metadata, Some(platform)) {
+                    attrs.insert(format!("input-metadata:{input}"), meta);
+                }
+                inputs.insert(input, without_source(def));
+            }
+        }
     }
-    // Without the parent's source map (its Dockerfile, for error locations): the ops and
-    // their digests are untouched, and the Docker engine 26's BuildKit (0.13) dereferences
-    // nil while reading the nested definition of a source map that came back through the
-    // gateway — the whole daemon goes down.
-    let def = Definition {
+}
+
+/// The parent's definition without its source map (its Dockerfile, for error locations):
+/// the ops and their digests are untouched, and the Docker engine 26's BuildKit (0.13)
+/// dereferences nil while reading the nested definition of a source map that came back
+/// through the gateway — the whole daemon goes down.
+fn without_source(def: &Definition) -> Definition {
+    Definition {
         source: None,
-        ..result.def.clone()
-    };
-    inputs.insert(name, def);
+        ..def.clone()
+    }
+}
+
+/// The names a frontend may look a platform up by: as the result names it, and without the
+/// variant that normalizing adds (`linux/arm64/v8` is also `linux/arm64`).
+fn platform_keys(platform: &str) -> Vec<String> {
+    let mut keys = vec![platform.to_string()];
+    let parts: Vec<&str> = platform.split('/').collect();
+    if parts.len() == 3 {
+        keys.push(parts[..2].join("/"));
+    }
+    keys
 }
 
 /// `input-metadata:` is a JSON object of base64 strings (Go's encoding of `map[string][]byte`).
-fn input_metadata(metadata: &BTreeMap<String, Vec<u8>>) -> Option<String> {
+/// For one platform of a multi-platform result, its `<key>/<platform>` entries are handed
+/// on under `<key>`.
+fn input_metadata(metadata: &BTreeMap<String, Vec<u8>>, platform: Option<&str>) -> Option<String> {
     use base64::Engine;
     let map: serde_json::Map<String, serde_json::Value> = INPUT_METADATA_KEYS
         .iter()
         .filter_map(|k| {
-            metadata.get(*k).map(|v| {
+            let value = match platform {
+                Some(p) => metadata.get(&format!("{k}/{p}")),
+                None => metadata.get(*k),
+            };
+            value.map(|v| {
                 (
                     k.to_string(),
                     base64::engine::general_purpose::STANDARD.encode(v).into(),
@@ -263,13 +336,10 @@ pub async fn solve(
     let ret = match answer {
         Ok(response) => {
             let result = response.into_inner().result.unwrap_or_default();
-            let def = match &result.result {
-                Some(gw::result::Result::Ref(r)) => r.def.clone(),
-                _ => None,
-            };
-            if let Some(def) = &def {
+            let built = Built::of(&result);
+            if let Some(built) = &built {
                 defined(Defined {
-                    def: def.clone(),
+                    result: built.clone(),
                     metadata: result
                         .metadata
                         .iter()
@@ -277,24 +347,25 @@ pub async fn solve(
                         .collect(),
                 });
             }
-            let built = match def {
-                Some(def) => bridge
+            // Built now, each platform's definition (without the source map, as in
+            // `chain_to`: the engine 26's BuildKit cannot take one back through the gateway).
+            let mut evaluated = Ok(());
+            for def in built.as_ref().map(Built::definitions).unwrap_or_default() {
+                evaluated = bridge
                     .solve(BridgeSolve {
-                        // Without the source map, as in `chain_to`: the engine 26's BuildKit
-                        // cannot take one back through the gateway.
-                        definition: Some(Definition {
-                            source: None,
-                            ..def
-                        }),
-                        cache_imports,
+                        definition: Some(without_source(def)),
+                        cache_imports: cache_imports.clone(),
                         evaluate: true,
                         ..BridgeSolve::default()
                     })
                     .await
                     .map(|_| ())
-                    .map_err(|s| s.message().to_string()),
-                None => Ok(()),
-            };
+                    .map_err(|s| s.message().to_string());
+                if evaluated.is_err() {
+                    break;
+                }
+            }
+            let built = evaluated;
             let ready = match built {
                 Ok(()) => before_export.await,
                 Err(e) => Err(e),
@@ -349,7 +420,7 @@ mod tests {
             ..Definition::default()
         };
         let result = Defined {
-            def: def.clone(),
+            result: Built::One(def.clone()),
             metadata: BTreeMap::from([
                 ("containerimage.config".to_string(), b"{\"a\":1}".to_vec()),
                 ("other".to_string(), b"x".to_vec()),
@@ -373,5 +444,58 @@ mod tests {
             serde_json::json!({"containerimage.config": "eyJhIjoxfQ=="})
         );
         assert_eq!(inputs["parent-base"], def, "the ops travel as they are");
+    }
+
+    #[test]
+    fn a_parent_built_for_several_platforms_is_handed_on_per_platform() {
+        let (amd, arm) = (
+            Definition {
+                def: vec![b"amd".to_vec()],
+                ..Definition::default()
+            },
+            Definition {
+                def: vec![b"arm".to_vec()],
+                ..Definition::default()
+            },
+        );
+        let result = Defined {
+            result: Built::PerPlatform(BTreeMap::from([
+                ("linux/amd64".to_string(), amd.clone()),
+                ("linux/arm64/v8".to_string(), arm.clone()),
+            ])),
+            metadata: BTreeMap::from([
+                (
+                    "containerimage.config/linux/amd64".to_string(),
+                    b"A".to_vec(),
+                ),
+                (
+                    "containerimage.config/linux/arm64/v8".to_string(),
+                    b"R".to_vec(),
+                ),
+            ]),
+        };
+        let (mut attrs, mut inputs) = (BTreeMap::new(), BTreeMap::new());
+        chain_to(&mut attrs, &mut inputs, "ghcr.io/o/base:1", "base", &result);
+        assert_eq!(
+            attrs["context:ghcr.io/o/base:1::linux/amd64"],
+            "input:parent-base-0"
+        );
+        assert_eq!(
+            attrs["context:ghcr.io/o/base:1::linux/arm64/v8"],
+            "input:parent-base-1"
+        );
+        assert_eq!(
+            attrs["context:ghcr.io/o/base:1::linux/arm64"],
+            "input:parent-base-1"
+        );
+        assert!(
+            !attrs.contains_key("context:ghcr.io/o/base:1"),
+            "no platform-less context"
+        );
+        assert_eq!(inputs["parent-base-0"], amd);
+        assert_eq!(inputs["parent-base-1"], arm);
+        let meta: serde_json::Value =
+            serde_json::from_str(&attrs["input-metadata:parent-base-1"]).unwrap();
+        assert_eq!(meta, serde_json::json!({"containerimage.config": "Ug=="}));
     }
 }

@@ -15,6 +15,7 @@ mod image;
 mod jupyter_layout;
 mod no_gateway;
 mod parent_args;
+mod platforms;
 mod promote_publish;
 mod real_registries;
 mod registry_probe;
