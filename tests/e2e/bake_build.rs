@@ -32,11 +32,7 @@ fn generated_stack() -> Repo {
         ));
     }
     files.push(("images/spec.yml".into(), spec));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Repo::with_files(&refs)
+    Repo::with_files(&files)
 }
 
 /// The bake file for the repository's current state, probing the registry.

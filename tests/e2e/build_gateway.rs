@@ -4,13 +4,10 @@
 
 use std::process::Command;
 
-use crate::env::{Env, bake, config, docker, events, layers, manifest, stackplan, text, unique};
+use crate::env::{
+    Env, bake, buildkit_socket, config, docker, events, layers, manifest, stackplan, text, unique,
+};
 use crate::support::Repo;
-
-fn socket() -> String {
-    std::env::var("STACKPLAN_BUILDKIT_ADDR")
-        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR")
-}
 
 /// An empty BuildKit cache, as a fresh builder has.
 fn cold() {
@@ -24,7 +21,7 @@ fn the_example_stack_builds_without_push_on_a_plain_buildkit_socket() {
     repo.branch("nopush");
     let ns = env.namespace("nopush");
     let base = format!("BASE_IMAGE={}", env.base_image);
-    let addr = socket();
+    let addr = buildkit_socket();
     let out = stackplan(
         &repo,
         &[
@@ -104,11 +101,7 @@ fn base_image_stack(nonce: &str, fail_a: bool) -> Repo {
         ));
     }
     files.push(("images/spec.yml".into(), spec));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Repo::with_files(&refs)
+    Repo::with_files(&files)
 }
 
 #[test]
@@ -120,7 +113,7 @@ fn children_get_their_parent_in_graph_from_a_registry_where_nothing_listens() {
     // Nothing listens on port 9: a child can only get its parent from the same graph.
     let ns = format!("127.0.0.1:9/ingraph-{nonce}");
     let base = format!("BASE_IMAGE={}", env.base_image);
-    for addr in [socket(), "docker://".to_string()] {
+    for addr in [buildkit_socket(), "docker://".to_string()] {
         let out = stackplan(
             &repo,
             &[
@@ -168,7 +161,7 @@ fn a_failing_parent_fails_exactly_its_descendants_in_one_graph() {
     repo.branch("ingraphfail");
     let ns = env.namespace("ingraphfail");
     let base = format!("BASE_IMAGE={}", env.base_image);
-    let addr = socket();
+    let addr = buildkit_socket();
     let out = stackplan(
         &repo,
         &[

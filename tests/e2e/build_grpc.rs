@@ -182,8 +182,7 @@ fn a_new_branch_reuses_what_was_built_and_solves_only_the_changed_leaf() {
 #[test]
 fn a_plain_buildkit_socket_works_like_a_sidecar() {
     let Some(env) = Env::require() else { return };
-    let addr = std::env::var("STACKPLAN_BUILDKIT_ADDR")
-        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR");
+    let addr = crate::env::buildkit_socket();
     let repo = small_stack(&unique());
     repo.branch("sidecar");
     let ns = env.namespace("sidecar");

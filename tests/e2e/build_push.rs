@@ -3,7 +3,7 @@
 
 use std::process::Output;
 
-use crate::env::{Env, digest, stackplan, unique};
+use crate::env::{Env, buildkit_socket, digest, stackplan, unique};
 use crate::support::Repo;
 
 fn text(out: &Output) -> String {
@@ -40,16 +40,7 @@ fn stack(nonce: &str, root_repo: &str, ns: &str) -> Repo {
         ));
     }
     files.push(("images/spec.yml".into(), spec));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Repo::with_files(&refs)
-}
-
-fn socket() -> String {
-    std::env::var("STACKPLAN_BUILDKIT_ADDR")
-        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR")
+    Repo::with_files(&files)
 }
 
 /// The summary line of `name` in the output.
@@ -74,7 +65,7 @@ fn a_parent_whose_push_is_refused_fails_its_descendants_and_they_push_nothing() 
     );
     repo.branch("refused");
     let base = format!("BASE_IMAGE={}", env.base_image);
-    let addr = socket();
+    let addr = buildkit_socket();
     let out = stackplan(
         &repo,
         &[
@@ -222,14 +213,14 @@ fn build_by_digest_then_publish(env: &Env, addr: &str, branch: &str) -> String {
 #[test]
 fn push_by_digest_moves_no_tag_until_publish_moves_them_all() {
     let Some(env) = Env::require() else { return };
-    let all = build_by_digest_then_publish(&env, &socket(), "bydigest");
+    let all = build_by_digest_then_publish(&env, &buildkit_socket(), "bydigest");
     assert!(!all.contains("each target is solved on its own"), "{all}");
 }
 
 #[test]
 fn without_a_gateway_each_target_is_solved_on_its_own_and_says_so() {
     let Some(env) = Env::require() else { return };
-    let front = crate::no_gateway::start(&socket());
+    let front = crate::no_gateway::start(&buildkit_socket());
     let all = build_by_digest_then_publish(&env, &front.addr, "nogateway");
     assert!(
         all.contains("it serves no gateway API (LLBBridge); each target is solved on its own"),

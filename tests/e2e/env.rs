@@ -236,11 +236,13 @@ pub fn small_stack(nonce: &str) -> Repo {
         ));
     }
     files.push(("images/spec.yml".into(), spec));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    Repo::with_files(&refs)
+    Repo::with_files(&files)
+}
+
+/// The engine's BuildKit socket, spoken as a plain buildkitd (`scripts/env-up.sh`).
+pub fn buildkit_socket() -> String {
+    std::env::var("STACKPLAN_BUILDKIT_ADDR")
+        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR")
 }
 
 /// A value unique to this moment, to keep runs and tests apart.

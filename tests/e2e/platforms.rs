@@ -3,13 +3,8 @@
 //! copying the index whole. The images are `COPY`s on `scratch`, so building `linux/arm64`
 //! needs no emulator on this machine.
 
-use crate::env::{Env, digest, ok, raw_manifest, stackplan, text, unique};
+use crate::env::{Env, buildkit_socket, digest, ok, raw_manifest, stackplan, text, unique};
 use crate::support::Repo;
-
-fn socket() -> String {
-    std::env::var("STACKPLAN_BUILDKIT_ADDR")
-        .expect("scripts/env-up.sh exports STACKPLAN_BUILDKIT_ADDR")
-}
 
 /// `base` (files only) and `kid` on it through `ARG BASE_IMAGE`, both for two platforms.
 fn stack(nonce: &str) -> Repo {
@@ -71,7 +66,7 @@ fn a_multi_platform_stack_builds_in_one_graph_and_promotes_as_an_index() {
             "--full",
             "--offline",
             "--addr",
-            &socket(),
+            &buildkit_socket(),
             "--registry",
             "127.0.0.1:9/nothing",
         ],
@@ -85,7 +80,7 @@ fn a_multi_platform_stack_builds_in_one_graph_and_promotes_as_an_index() {
             "build",
             "--full",
             "--addr",
-            &socket(),
+            &buildkit_socket(),
             "--registry",
             &ns,
             "--push",

@@ -48,9 +48,7 @@ fn run_steps(log: &str) -> Vec<(String, bool)> {
 #[test]
 fn every_scale_out_command_runs_and_the_cache_lives_in_the_registry() {
     let Some(env) = Env::require() else { return };
-    let buildkit = std::env::var("STACKPLAN_BUILDKIT_ADDR").expect(
-        "STACKPLAN_BUILDKIT_ADDR (the engine's BuildKit socket): source .stackplan-env/env.sh",
-    );
+    let buildkit = crate::env::buildkit_socket();
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scale-out.md"))
             .unwrap();

@@ -38,10 +38,10 @@ impl Repo {
     }
 
     /// A repository with a stack written from `(path, contents)` pairs, committed on main.
-    pub fn with_files(files: &[(&str, &str)]) -> Repo {
+    pub fn with_files<P: AsRef<str>, C: AsRef<str>>(files: &[(P, C)]) -> Repo {
         let repo = Repo::new();
         for (path, contents) in files {
-            repo.write(path, contents);
+            repo.write(path.as_ref(), contents.as_ref());
         }
         repo.commit("initial");
         repo
