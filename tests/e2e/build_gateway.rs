@@ -347,7 +347,10 @@ fn comparable(reference: &str) -> (Vec<Vec<String>>, serde_json::Value) {
     {
         h.as_object_mut().unwrap().remove("created");
     }
-    // The inline cache record: the same graph, each layer stamped with when it was made.
+    // The inline cache record: the same graph (each step's cache key and inputs). Which
+    // steps it maps to a layer of this image is left out: a step two targets of one build
+    // share (base-notebook's `COPY` in both plans) is mapped in whichever image BuildKit
+    // exported it for first, which depends on timing, in a bake as in `stackplan build`.
     if let Some(cache) = cfg.remove("moby.buildkit.cache.v0") {
         use base64::Engine;
         let raw = base64::engine::general_purpose::STANDARD
@@ -356,9 +359,7 @@ fn comparable(reference: &str) -> (Vec<Vec<String>>, serde_json::Value) {
         let text = String::from_utf8(raw).unwrap();
         let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
         for entry in record.as_array_mut().into_iter().flatten() {
-            for layer in entry["layers"].as_array_mut().into_iter().flatten() {
-                layer.as_object_mut().unwrap().remove("createdAt");
-            }
+            entry.as_object_mut().unwrap().remove("layers");
         }
         cfg.insert("moby.buildkit.cache.v0".into(), record);
     }
