@@ -349,7 +349,12 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
         Some(Command::Plan(cmd)) => {
             let plan = inputs::make_plan(&cmd.plan, printer)?;
             let text = match cmd.format {
-                PlanFormat::Json => emit::plan_json::render(&plan),
+                // Written as it is made: a large plan is never held whole as text.
+                PlanFormat::Json => {
+                    return printer.product_with(cmd.output.as_deref(), |out| {
+                        emit::plan_json::write(&plan, out)
+                    });
+                }
                 PlanFormat::Text => emit::plan_text::render(&plan),
                 PlanFormat::Markdown => emit::plan_markdown::render(&plan),
             };

@@ -22,7 +22,7 @@ struct PlanView<'a> {
     unowned_files: &'a [String],
     registry_probed: bool,
     summary: Summary,
-    targets: Vec<TargetView<'a>>,
+    targets: Targets<'a>,
 }
 
 #[derive(Serialize)]
@@ -88,6 +88,15 @@ struct ReasonView {
     message: String,
 }
 
+/// The targets, each viewed as it is written (a plan of thousands is not copied whole).
+struct Targets<'a>(&'a [Target]);
+
+impl Serialize for Targets<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(target_view))
+    }
+}
+
 fn target_view(t: &Target) -> TargetView<'_> {
     TargetView {
         name: &t.name,
@@ -136,8 +145,8 @@ fn target_view(t: &Target) -> TargetView<'_> {
     }
 }
 
-/// The plan as pretty JSON with a final newline.
-pub fn render(plan: &Plan) -> String {
+/// Writes the plan as pretty JSON with a final newline.
+pub fn write(plan: &Plan, out: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
     let view = PlanView {
         branch: &plan.branch,
         base: plan.base.as_deref(),
@@ -162,9 +171,15 @@ pub fn render(plan: &Plan) -> String {
                 none,
             }
         },
-        targets: plan.targets.iter().map(target_view).collect(),
+        targets: Targets(&plan.targets),
     };
-    let mut s = serde_json::to_string_pretty(&view).expect("the plan view is plain data");
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut *out, &view)?;
+    out.write_all(b"\n")
+}
+
+/// The plan as pretty JSON with a final newline.
+pub fn render(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    write(plan, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
