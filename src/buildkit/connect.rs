@@ -136,10 +136,18 @@ pub fn explain(address: &Address, chain: &str) -> Option<String> {
         );
     }
     // The connection dropped right after the handshake: what a TLS daemon that wants (or
-    // refuses) a client certificate does, and a TLS daemon spoken to in plain text.
-    let dropped = ["connection closed", "connection reset", "broken pipe"]
-        .iter()
-        .any(|d| chain.contains(d));
+    // refuses) a client certificate does, and a TLS daemon spoken to in plain text. With
+    // TLS 1.3 the client's handshake ends before the daemon's verdict on its certificate:
+    // the alert may be read, or the connection found closed before the first request
+    // ("connection was not ready"), depending on timing.
+    let dropped = [
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+        "connection was not ready",
+    ]
+    .iter()
+    .any(|d| chain.contains(d));
     if tls.is_some() && dropped {
         return Some(if with_cert {
             "the daemon closed the connection after the TLS handshake: it likely refused our client certificate; check that --tls-cert is signed by the CA the daemon trusts (buildkitd --tlscacert)".into()
@@ -199,4 +207,36 @@ pub async fn upgrade(
     hyper::upgrade::on(response)
         .await
         .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buildkit::address::Tls;
+
+    fn tcp(cert: bool) -> Address {
+        Address::Tcp {
+            authority: "127.0.0.1:1234".into(),
+            tls: Some(Tls {
+                ca: Some("ca.crt".into()),
+                cert: cert.then(|| "client.crt".into()),
+                key: cert.then(|| "client.key".into()),
+                server_name: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_connection_closed_before_the_first_request_is_read_as_the_daemons_verdict() {
+        let chain = "transport error: operation was canceled: connection was not ready";
+        let without = explain(&tcp(false), chain).expect("explained");
+        assert!(
+            without.contains("requires a client certificate"),
+            "{without}"
+        );
+        let with = explain(&tcp(true), chain).expect("explained");
+        assert!(with.contains("refused our client certificate"), "{with}");
+        let alert = explain(&tcp(false), "received fatal alert: CertificateRequired").unwrap();
+        assert!(alert.contains("requires a client certificate"), "{alert}");
+    }
 }
