@@ -41,13 +41,18 @@ pub fn parse(reference: &str) -> Result<Parsed, String> {
         return Ok(parsed);
     }
     oci_spec::distribution::Reference::try_from(reference)
-        .map(|r| Parsed {
-            registry: r.registry().to_string(),
-            repository: r.repository().to_string(),
-            tag: r.tag().map(str::to_string),
-            digest: r.digest().map(str::to_string),
-        })
+        .map(|r| from_oci(&r))
         .map_err(|e| e.to_string())
+}
+
+/// `oci-spec`'s reading of a reference, in this module's terms.
+fn from_oci(r: &oci_spec::distribution::Reference) -> Parsed {
+    Parsed {
+        registry: r.registry().to_string(),
+        repository: r.repository().to_string(),
+        tag: r.tag().map(str::to_string),
+        digest: r.digest().map(str::to_string),
+    }
 }
 
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
@@ -178,12 +183,7 @@ mod tests {
     fn oci(reference: &str) -> Option<Parsed> {
         oci_spec::distribution::Reference::try_from(reference)
             .ok()
-            .map(|r| Parsed {
-                registry: r.registry().to_string(),
-                repository: r.repository().to_string(),
-                tag: r.tag().map(str::to_string),
-                digest: r.digest().map(str::to_string),
-            })
+            .map(|r| from_oci(&r))
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::process::Command;
 
 use crate::env::{
-    Env, bake, buildkit_socket, config, docker, events, layers, manifest, stackplan, text, unique,
+    Env, bake, build_offline, buildkit_socket, config, docker, events, layers, manifest, stackplan,
+    text, unique,
 };
 use crate::support::Repo;
 
@@ -114,23 +115,7 @@ fn children_get_their_parent_in_graph_from_a_registry_where_nothing_listens() {
     let ns = format!("127.0.0.1:9/ingraph-{nonce}");
     let base = format!("BASE_IMAGE={}", env.base_image);
     for addr in [buildkit_socket(), "docker://".to_string()] {
-        let out = stackplan(
-            &repo,
-            &[
-                "build",
-                "--addr",
-                &addr,
-                "--offline",
-                "--full",
-                "--registry",
-                &ns,
-                "--build-arg",
-                &base,
-                "--progress",
-                "plain",
-            ],
-            None,
-        );
+        let out = build_offline(&repo, &addr, &ns, &base);
         assert!(out.status.success(), "{addr}: {}", text(&out));
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("built 4 target(s)"),
@@ -162,23 +147,7 @@ fn a_failing_parent_fails_exactly_its_descendants_in_one_graph() {
     let ns = env.namespace("ingraphfail");
     let base = format!("BASE_IMAGE={}", env.base_image);
     let addr = buildkit_socket();
-    let out = stackplan(
-        &repo,
-        &[
-            "build",
-            "--addr",
-            &addr,
-            "--offline",
-            "--full",
-            "--registry",
-            &ns,
-            "--build-arg",
-            &base,
-            "--progress",
-            "plain",
-        ],
-        None,
-    );
+    let out = build_offline(&repo, &addr, &ns, &base);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(
@@ -244,23 +213,7 @@ fn a_50_mib_context_streams_and_dockerignore_keeps_files_out() {
     repo.branch("big");
     let ns = format!("{}/e2e-big-{nonce}", env.registry);
     let base = format!("BASE_IMAGE={}", env.base_image);
-    let out = stackplan(
-        &repo,
-        &[
-            "build",
-            "--addr",
-            "docker://",
-            "--offline",
-            "--full",
-            "--registry",
-            &ns,
-            "--build-arg",
-            &base,
-            "--progress",
-            "plain",
-        ],
-        None,
-    );
+    let out = build_offline(&repo, "docker://", &ns, &base);
     assert!(out.status.success(), "{}", text(&out));
     let image = format!("{ns}/big:1-big");
     let listing = docker(&[

@@ -239,6 +239,28 @@ pub fn small_stack(nonce: &str) -> Repo {
     Repo::with_files(&files)
 }
 
+/// `stackplan build --offline --full` of `repo` on the BuildKit at `addr`, its images under
+/// `ns`, with one `--build-arg` (the base image) and plain progress.
+pub fn build_offline(repo: &Repo, addr: &str, ns: &str, build_arg: &str) -> std::process::Output {
+    stackplan(
+        repo,
+        &[
+            "build",
+            "--addr",
+            addr,
+            "--offline",
+            "--full",
+            "--registry",
+            ns,
+            "--build-arg",
+            build_arg,
+            "--progress",
+            "plain",
+        ],
+        None,
+    )
+}
+
 /// The engine's BuildKit socket, spoken as a plain buildkitd (`scripts/env-up.sh`).
 pub fn buildkit_socket() -> String {
     std::env::var("STACKPLAN_BUILDKIT_ADDR")

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::env::{Env, bake, layers, ok, stackplan, unique};
+use crate::env::{Env, bake, build_offline, layers, ok, stackplan, unique};
 use crate::support::{Repo, copy_dir};
 
 fn initialized() -> Repo {
@@ -104,23 +104,7 @@ fn stackplan_build_chains_every_variant_in_one_graph() {
     // Nothing listens on port 9: a child can only get its parent from the same graph.
     let ns = format!("127.0.0.1:9/jl-{nonce}");
     let root = format!("ROOT_IMAGE={}", env.base_image);
-    ok(&stackplan(
-        &repo,
-        &[
-            "build",
-            "--addr",
-            "docker://",
-            "--offline",
-            "--full",
-            "--registry",
-            &ns,
-            "--build-arg",
-            &root,
-            "--progress",
-            "plain",
-        ],
-        None,
-    ));
+    ok(&build_offline(&repo, "docker://", &ns, &root));
     let cuda12 = reference(&ns, "pytorch-notebook:cuda12-");
     let l = Command::new("docker")
         .args(["run", "--rm", &cuda12, "cat", "/layers"])

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::env::{Env, bake, docker, layers, ok, stackplan, unique};
+use crate::env::{Env, bake, build_offline, docker, layers, ok, stackplan, unique};
 use crate::support::Repo;
 
 /// root → mid → leaf; every layer appends to /l, so the leaf's /l shows its ancestry.
@@ -78,23 +78,7 @@ fn stackplan_build_chains_them_in_one_graph() {
     // Nothing listens on port 9: a child can only get its parent from the same graph.
     let ns = format!("127.0.0.1:9/args-{nonce}");
     let base = format!("BASE_IMAGE={}", env.base_image);
-    ok(&stackplan(
-        &repo,
-        &[
-            "build",
-            "--addr",
-            "docker://",
-            "--offline",
-            "--full",
-            "--registry",
-            &ns,
-            "--build-arg",
-            &base,
-            "--progress",
-            "plain",
-        ],
-        None,
-    ));
+    ok(&build_offline(&repo, "docker://", &ns, &base));
     let image = format!("{ns}/leaf:1-args");
     assert_eq!(
         docker(&["run", "--rm", &image, "cat", "/l"]),
