@@ -379,13 +379,14 @@ start_registry() {
     env "REGISTRY_HTTP_ADDR=127.0.0.1:$port" \
         "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$state/$name" "$@" \
         setsid docker-registry serve "$config" > "$state/$name.log" 2>&1 &
-    echo $! > "$state/$name.pid"
+    local pid=$!
+    echo "$pid" > "$state/$name.pid"
     for _ in $(seq 100); do
         if curl -s -o /dev/null --max-time 2 "${check_opts[@]}" "$url"; then
-            started+=("registry on 127.0.0.1:$port (pid $(cat "$state/$name.pid"), log $state/$name.log)")
+            started+=("registry on 127.0.0.1:$port (pid $pid, log $state/$name.log)")
             return 0
         fi
-        alive "$state/$name.pid" || break
+        kill -0 "$pid" 2>/dev/null || break  # not `alive`: see start_daemon
         sleep 0.1
     done
     tail -20 "$state/$name.log" >&2
@@ -459,13 +460,17 @@ start_daemon() {
     command -v python3 >/dev/null || apt_install python3
     [[ -L $state/$name.log ]] && rm -f "$state/$name.log"
     setsid "$@" > "$state/$name.log" 2>&1 &
-    echo $! > "$state/$name.pid"
+    local pid=$!
+    echo "$pid" > "$state/$name.pid"
     for _ in $(seq 50); do
         [[ -n $(tcp_listener_pid "$port") ]] && {
-            started+=("$name on 127.0.0.1:$port (pid $(cat "$state/$name.pid"), log $state/$name.log)")
+            started+=("$name on 127.0.0.1:$port (pid $pid, log $state/$name.log)")
             return 0
         }
-        alive "$state/$name.pid" || break
+        # kill -0, not `alive`: until the child has exec'd, its command line is this
+        # script's own (`bash scripts/env-up.sh`, no checkout path in it), and `alive`
+        # would take a daemon still starting for a dead one.
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     tail -20 "$state/$name.log" >&2
