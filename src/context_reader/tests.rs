@@ -9,6 +9,15 @@ use super::*;
 use crate::context::{ContextEntry, blob_id};
 use crate::error::Error;
 
+/// These tests are about what git vouches for: git is asked whatever the contexts' size
+/// (the default asks it only for large ones; `small_contexts_are_hashed_without_git`).
+fn read_contexts(
+    root: &Path,
+    requests: &[ContextRequest],
+) -> Result<BTreeMap<String, ContextFiles>> {
+    read_contexts_with(root, requests, ReadOptions { ask_git_above: 0 })
+}
+
 struct Repo {
     dir: tempfile::TempDir,
 }
@@ -119,6 +128,32 @@ fn sample(repo: &Repo) {
         .symlink("images/x/current.conf", "conf/app.conf")
         .write("images/y/Dockerfile", "FROM x\n")
         .write("README.md", "outside\n");
+}
+
+#[test]
+fn small_contexts_are_hashed_without_git() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.commit();
+    let request = ContextRequest {
+        key: "x".into(),
+        folder: "images/x".into(),
+        dockerfile: "Dockerfile".into(),
+    };
+    let read = |ask_git_above| {
+        let options = ReadOptions { ask_git_above };
+        let mut contexts =
+            read_contexts_with(repo.path(), std::slice::from_ref(&request), options).unwrap();
+        contexts.remove("x").unwrap()
+    };
+    let (hashed, vouched) = (read(u64::MAX), read(0));
+    assert_eq!((hashed.from_git, hashed.from_disk), (0, 3));
+    assert_eq!((vouched.from_git, vouched.from_disk), (3, 0));
+    assert_eq!(hashed.entries, vouched.entries);
+    assert_eq!(hashed.digest(), vouched.digest());
+    // The default threshold is far above this sample's few bytes.
+    let default = super::read_contexts(repo.path(), &[request]).unwrap();
+    assert_eq!(default["x"].from_git, 0);
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub(super) struct Walked {
     pub ignore_file: String,
     /// Sorted by path.
     pub entries: Vec<ContextEntry>,
+    /// The size of its files, in bytes.
+    pub bytes: u64,
 }
 
 /// The context folder and the Dockerfile of a request, relative to the root.
@@ -63,8 +65,10 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
         ignore_file: &ignore_file,
         root,
         entries: Vec::new(),
+        bytes: 0,
     };
     walker.entries_of("", listing, &DirMatches::default())?;
+    let bytes = walker.bytes;
     let mut entries = walker.entries;
     entries.sort();
     let dockerfile_is_link = check_dockerfile(root, key, &folder, &dockerfile, &entries)?;
@@ -75,6 +79,7 @@ pub(super) fn walk(root: &Path, request: &ContextRequest) -> Result<Walked> {
         dockerfile_is_link,
         ignore_file,
         entries,
+        bytes,
     })
 }
 
@@ -168,6 +173,7 @@ struct Walker<'a> {
     ignore_file: &'a str,
     root: &'a Path,
     entries: Vec<ContextEntry>,
+    bytes: u64,
 }
 
 impl Walker<'_> {
@@ -253,6 +259,7 @@ impl Walker<'_> {
                 use std::os::unix::fs::PermissionsExt;
                 let meta = entry.metadata().map_err(|e| self.unreadable(&path, e))?;
                 let executable = meta.permissions().mode() & 0o111 != 0;
+                self.bytes += meta.len();
                 self.push(
                     path,
                     EntryKind::File {

@@ -102,7 +102,14 @@ impl Spec {
     pub fn parse(text: &str, file: &Path) -> Result<(Spec, Vec<Diagnostic>)> {
         let mut ignored = Vec::new();
         let raw: RawSpec = serde_saphyr::with_deserializer_from_str(text, |de| {
-            serde_ignored::deserialize(de, |path| ignored.push(path.to_string()))
+            serde_ignored::deserialize(de, |path| {
+                // serde-saphyr's span wrapper reports its marker field as ignored, once per
+                // spanned value: skipped before it is made into a string.
+                if !matches!(&path, serde_ignored::Path::Map { key, .. } if key == raw::SPAN_MARKER)
+                {
+                    ignored.push(path.to_string());
+                }
+            })
         })
         .map_err(|err| {
             let position = err.location().map(|l| Position {

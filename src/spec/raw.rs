@@ -185,10 +185,14 @@ pub(super) const TAG_KEYS: &[&str] = &["prefix"];
 pub(super) const PLAN_KEYS: &[&str] = &["tag_prefix", "build_args"];
 
 /// Turns the paths serde skipped into warnings naming the closest known key.
+/// The field serde-saphyr's `Spanned` is deserialized with besides the value (not a key
+/// of the user's).
+pub(super) const SPAN_MARKER: &str = "__serde_saphyr_private_spanned";
+
 pub(super) fn unknown_key_warnings(ignored: &[String], file: &Path, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for path in ignored {
-        if path.contains("__serde_saphyr_private") {
+        if path.contains(SPAN_MARKER) {
             continue; // serde-saphyr's span wrapper, not a user key
         }
         // serde_ignored writes `?` for the inside of an Option (`variants.cuda12.?.key`).
