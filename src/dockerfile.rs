@@ -169,11 +169,15 @@ impl Dockerfile {
     }
 
     /// The global `ARG`s' values: a build arg's value, else the default.
-    fn global_scope(&self, build_args: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    /// The global args' values; `build_arg` looks a build arg up by name.
+    fn global_scope<'v>(
+        &self,
+        build_arg: impl Fn(&str) -> Option<&'v str>,
+    ) -> BTreeMap<String, String> {
         let mut scope: BTreeMap<String, String> = BTreeMap::new();
         for arg in &self.global_args {
-            let value = match build_args.get(&arg.name) {
-                Some(v) => Some(v.clone()),
+            let value = match build_arg(&arg.name) {
+                Some(v) => Some(v.to_string()),
                 None => arg.default.as_ref().map(|d| expand(d, &scope).0),
             };
             match value {
@@ -191,7 +195,16 @@ impl Dockerfile {
     /// Applies build args to every `FROM`: a declared global `ARG` takes the build arg's
     /// value, else its default; undeclared variables expand to nothing, as in BuildKit.
     pub fn resolve_bases(&self, build_args: &BTreeMap<String, String>) -> Vec<ResolvedBase> {
-        let scope = self.global_scope(build_args);
+        self.resolve_bases_with(|name| build_args.get(name).map(String::as_str))
+    }
+
+    /// [`Self::resolve_bases`] with the build args looked up by `build_arg`: layered args
+    /// need no merged map per call.
+    pub fn resolve_bases_with<'v>(
+        &self,
+        build_arg: impl Fn(&str) -> Option<&'v str>,
+    ) -> Vec<ResolvedBase> {
+        let scope = self.global_scope(build_arg);
         let mut stage_names: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
@@ -220,7 +233,7 @@ impl Dockerfile {
         &self,
         build_args: &BTreeMap<String, String>,
     ) -> (Vec<String>, Vec<String>) {
-        let scope = self.global_scope(build_args);
+        let scope = self.global_scope(|name| build_args.get(name).map(String::as_str));
         let stage_names: Vec<&str> = self
             .stages
             .iter()

@@ -63,15 +63,19 @@ pub fn find(
     if df.declares_global_arg("BASE_IMAGE") {
         args.insert("BASE_IMAGE".to_string(), parent.reference.to_string());
     }
-    let mut all = build_args.clone();
-    all.extend(args.clone());
+    // The child's build args under the ones set here, looked up without a merged map.
+    let all = |name: &str| {
+        args.get(name)
+            .or_else(|| build_args.get(name))
+            .map(String::as_str)
+    };
     let names_parent = |r: &str| {
         reference::normalize(r).is_some()
             && parent
                 .repositories
                 .contains(&reference::familiar_repository(r))
     };
-    let bases = df.resolve_bases(&all);
+    let bases = df.resolve_bases_with(all);
 
     // The conventional arguments, unless the spec names another one.
     if parent.arg.is_none_or(|a| args.contains_key(a)) {
@@ -110,9 +114,8 @@ pub fn find(
                 continue;
             }
             for value in [parent.reference, parent.tag] {
-                let mut tried = all.clone();
-                tried.insert(var.clone(), value.to_string());
-                let resolved = &df.resolve_bases(&tried)[base.stage];
+                let tried = |name: &str| if name == var { Some(value) } else { all(name) };
+                let resolved = &df.resolve_bases_with(tried)[base.stage];
                 if names_parent(&resolved.reference) {
                     candidates.push((
                         var.clone(),

@@ -132,6 +132,7 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
         ));
     }
     printer.diagnostics(&plan.warnings, &root);
+    super::end_of_run((stack, contexts, registry));
     if args.stack.strict && !plan.warnings.is_empty() {
         return Err(Error::usage("warnings and --strict"));
     }

@@ -348,17 +348,20 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
         Some(Command::Bake(args)) => bake(args, printer),
         Some(Command::Plan(cmd)) => {
             let plan = inputs::make_plan(&cmd.plan, printer)?;
-            let text = match cmd.format {
+            let written = match cmd.format {
                 // Written as it is made: a large plan is never held whole as text.
-                PlanFormat::Json => {
-                    return printer.product_with(cmd.output.as_deref(), |out| {
-                        emit::plan_json::write(&plan, out)
-                    });
+                PlanFormat::Json => printer.product_with(cmd.output.as_deref(), |out| {
+                    emit::plan_json::write(&plan, out)
+                }),
+                PlanFormat::Text => {
+                    printer.product(&emit::plan_text::render(&plan), cmd.output.as_deref())
                 }
-                PlanFormat::Text => emit::plan_text::render(&plan),
-                PlanFormat::Markdown => emit::plan_markdown::render(&plan),
+                PlanFormat::Markdown => {
+                    printer.product(&emit::plan_markdown::render(&plan), cmd.output.as_deref())
+                }
             };
-            printer.product(&text, cmd.output.as_deref())
+            end_of_run(plan);
+            written
         }
         Some(Command::Graph(cmd)) => {
             let plan = inputs::make_plan(&cmd.plan, printer)?;
@@ -495,5 +498,13 @@ fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
         emit::bake::write(&plan, &options, out)
     });
     timings::mark("bake json");
+    end_of_run(plan);
     written
+}
+
+/// A value the command has finished with, left for the OS to take back when the process
+/// exits, which it does next: freeing a plan of 10,000 targets piece by piece costs more
+/// than writing its bake file (measured on the 5,000-image stack).
+pub(crate) fn end_of_run<T>(value: T) {
+    std::mem::forget(value);
 }

@@ -29,6 +29,7 @@ use crate::context::Contexts;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
+use crate::parallel;
 use crate::rebuild::{self, FullRebuild, Reason};
 use crate::reference;
 use crate::spec::{Image, InfoCmd, PlanSpec, Variant};
@@ -320,74 +321,40 @@ pub fn plan(
         .map(|i| (1 + i.variants.len()) * spec.plans.len().max(1))
         .sum();
     let mut targets: Vec<Target> = Vec::with_capacity(capacity);
-    let mut index: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
-    let mut names = NameAllocator::reserving(spec.plans.keys().map(|p| group_name(p)));
     let mut warnings = Vec::new();
-    for key in stack.graph.order() {
-        let image = &spec.images[key];
-        for plan in spec.plans_of(image) {
-            if let (Some(only), Some(p)) = (&opts.only_plan, plan)
-                && &p.name != only
-            {
-                continue;
-            }
-            let plan_name = plan.map(|p| p.name.clone());
-            let parent_index = image
-                .depend_on
-                .as_ref()
-                .and_then(|p| index.get(&(p.clone(), plan_name.clone())).copied());
-            let name = names.allocate(match plan {
-                Some(p) => format!("{}-{}", image.key, p.name),
-                None => image.key.clone(),
-            });
-            let target = make_target(
-                &Place {
+    // Targets of one depth depend only on targets above them: each depth is made over all
+    // cores, in batches moved into the plan as they are made, in the plan's order.
+    for level in slots(stack, opts, &context_digests).chunk_by(|a, b| a.depth == b.depth) {
+        for batch in level.chunks(TARGETS_PER_BATCH) {
+            let made = parallel::map(batch, TARGETS_PER_THREAD, |slot| {
+                let mut warned = Vec::new();
+                let place = Place {
                     stack,
-                    image,
-                    variant: None,
-                    plan,
-                    parent: parent_index.map(|i| &targets[i]),
-                    context: context_digests
-                        .get(key.as_str())
-                        .map(|(digest, dockerfile)| (digest.as_str(), *dockerfile)),
-                },
-                name,
-                decisions.reasons.get(key).map(Vec::as_slice).unwrap_or(&[]),
-                opts,
-                registry,
-                &mut warnings,
-            )?;
-            index.insert((key.clone(), plan_name), targets.len());
-            targets.push(target);
-            // Each variant: its own target on the same parent; children stay on the default.
-            for variant in image.variants.values() {
-                let variant_key = variant.key(key);
-                let name = names.allocate(match plan {
-                    Some(p) => format!("{}-{}-{}", image.key, variant.name, p.name),
-                    None => format!("{}-{}", image.key, variant.name),
-                });
-                let target = make_target(
-                    &Place {
-                        stack,
-                        image,
-                        variant: Some(variant),
-                        plan,
-                        parent: parent_index.map(|i| &targets[i]),
-                        context: context_digests
-                            .get(variant_key.as_str())
-                            .map(|(digest, dockerfile)| (digest.as_str(), *dockerfile)),
-                    },
-                    name,
-                    decisions
-                        .reasons
-                        .get(&variant_key)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]),
+                    image: slot.image,
+                    variant: slot.variant,
+                    plan: slot.plan,
+                    parent: slot.parent.map(|i| &targets[i]),
+                    context: slot.context,
+                };
+                let change_reasons = decisions
+                    .reasons
+                    .get(slot.change_key.as_ref())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                make_target(
+                    &place,
+                    slot.name.clone(),
+                    change_reasons,
                     opts,
                     registry,
-                    &mut warnings,
-                )?;
+                    &mut warned,
+                )
+                .map(|target| (target, warned))
+            });
+            for result in made {
+                let (target, warned) = result?;
                 targets.push(target);
+                warnings.extend(warned);
             }
         }
     }
@@ -411,6 +378,91 @@ pub fn plan(
     };
     decide_actions(&mut plan, registry);
     Ok(plan)
+}
+
+/// Below this many targets per thread, making them on one thread is as fast.
+const TARGETS_PER_THREAD: usize = 64;
+/// Targets made before they are moved into the plan (bounds what is held twice).
+const TARGETS_PER_BATCH: usize = 512;
+
+/// A target to make, decided in the plan's order before any is made: its name (names
+/// are allocated in order), its parent's index in the plan, and where it sits.
+struct Slot<'a> {
+    name: String,
+    depth: usize,
+    image: &'a Image,
+    variant: Option<&'a Variant>,
+    plan: Option<&'a PlanSpec>,
+    parent: Option<usize>,
+    context: Option<(&'a str, &'a str)>,
+    /// The key the change rules' reasons are filed under (the image's, or its variant's).
+    change_key: std::borrow::Cow<'a, str>,
+}
+
+/// Every target of the plan, in its order: parents before children (depth, key, plan; an
+/// image's variants after its default).
+fn slots<'a>(
+    stack: &'a Stack,
+    opts: &PlanOptions,
+    context_digests: &'a BTreeMap<&str, (String, &str)>,
+) -> Vec<Slot<'a>> {
+    let spec = &stack.spec;
+    let context_of = |key: &str| {
+        context_digests
+            .get(key)
+            .map(|(digest, dockerfile)| (digest.as_str(), *dockerfile))
+    };
+    let mut slots = Vec::new();
+    let mut index: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    let mut names = NameAllocator::reserving(spec.plans.keys().map(|p| group_name(p)));
+    for key in stack.graph.order() {
+        let image = &spec.images[key];
+        let depth = stack.graph.depth(key);
+        for plan in spec.plans_of(image) {
+            if let (Some(only), Some(p)) = (&opts.only_plan, plan)
+                && &p.name != only
+            {
+                continue;
+            }
+            let plan_name = plan.map(|p| p.name.as_str());
+            let parent = image
+                .depend_on
+                .as_deref()
+                .and_then(|p| index.get(&(p, plan_name)).copied());
+            index.insert((key.as_str(), plan_name), slots.len());
+            slots.push(Slot {
+                name: names.allocate(match plan {
+                    Some(p) => format!("{}-{}", image.key, p.name),
+                    None => image.key.clone(),
+                }),
+                depth,
+                image,
+                variant: None,
+                plan,
+                parent,
+                context: context_of(key),
+                change_key: key.as_str().into(),
+            });
+            // Each variant: its own target on the same parent; children stay on the default.
+            for variant in image.variants.values() {
+                let variant_key = variant.key(key);
+                slots.push(Slot {
+                    name: names.allocate(match plan {
+                        Some(p) => format!("{}-{}-{}", image.key, variant.name, p.name),
+                        None => format!("{}-{}", image.key, variant.name),
+                    }),
+                    depth,
+                    image,
+                    variant: Some(variant),
+                    plan,
+                    parent,
+                    context: context_of(&variant_key),
+                    change_key: variant_key.into(),
+                });
+            }
+        }
+    }
+    slots
 }
 
 /// Where a target sits: its image (and variant), plan, parent target and context.
@@ -616,3 +668,6 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
     }
     plan.registry_probed = registry.probed;
 }
+
+#[cfg(test)]
+mod tests;
