@@ -61,7 +61,7 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
         Err(e) => return Err(Error::io("cannot read", rules_abs, e)),
     };
 
-    // Every Dockerfile, read over all cores before the stack is checked.
+    // Every Dockerfile, read and parsed over all cores before the stack is checked.
     let wanted: Vec<(String, String)> = spec
         .images
         .values()
@@ -76,7 +76,7 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
     let read = parallel::map(&wanted, DOCKERFILES_PER_THREAD, |(folder, dockerfile)| {
         let folder = location.root.join(join(&location.images_dir, folder));
         match std::fs::read_to_string(folder.join(dockerfile)) {
-            Ok(text) => DockerfileSource::Text(text),
+            Ok(text) => DockerfileSource::parsed(text),
             Err(_) if !folder.is_dir() => DockerfileSource::NoFolder,
             Err(_) => DockerfileSource::Missing,
         }

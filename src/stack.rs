@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::change_rules::ChangeRules;
+use crate::context::blob_id;
 use crate::diagnostic::{Diagnostic, Position};
 use crate::dockerfile::Dockerfile;
 use crate::error::{Error, Result};
@@ -24,6 +25,56 @@ pub enum DockerfileSource {
     /// The folder exists but the Dockerfile does not.
     Missing,
     Text(String),
+    /// Read and parsed by the caller (readers do it on the thread that read the file), with
+    /// the git blob id of the bytes ([`DockerfileSource::parsed`]).
+    Parsed {
+        dockerfile: Dockerfile,
+        id: String,
+    },
+}
+
+impl DockerfileSource {
+    /// A Dockerfile's text parsed, its blob id taken. A text that does not parse stays
+    /// `Text`: assembly reports it, with its snippet.
+    pub fn parsed(text: String) -> DockerfileSource {
+        match Dockerfile::parse(&text) {
+            Ok(dockerfile) => DockerfileSource::Parsed {
+                id: blob_id(text.as_bytes()),
+                dockerfile,
+            },
+            Err(_) => DockerfileSource::Text(text),
+        }
+    }
+
+    /// The parsed Dockerfile and its blob id. A syntax error becomes a located diagnostic
+    /// at `path`, and the text is kept so the error can show the offending line.
+    fn into_parsed(
+        self,
+        path: &str,
+        errors: &mut Vec<Diagnostic>,
+        sources: &mut Vec<(PathBuf, String)>,
+    ) -> Option<(Dockerfile, String)> {
+        let text = match self {
+            DockerfileSource::Parsed { dockerfile, id } => return Some((dockerfile, id)),
+            DockerfileSource::Text(text) => text,
+            DockerfileSource::NoFolder | DockerfileSource::Missing => return None,
+        };
+        match Dockerfile::parse(&text) {
+            Ok(df) => Some((df, blob_id(text.as_bytes()))),
+            Err(e) => {
+                errors.push(
+                    Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
+                        .in_file(path)
+                        .at(Some(Position {
+                            line: e.line,
+                            column: 1,
+                        })),
+                );
+                sources.push((PathBuf::from(path), text));
+                None
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -32,6 +83,9 @@ pub struct Stack {
     pub graph: StackGraph,
     pub rules: ChangeRules,
     pub dockerfiles: BTreeMap<String, Dockerfile>,
+    /// The git blob id of each Dockerfile's bytes, keyed as `dockerfiles`: the context
+    /// reader takes it instead of reading the file again.
+    pub dockerfile_ids: BTreeMap<String, String>,
     /// The images folder relative to the repository root, `/`-separated (`images`).
     pub images_dir: String,
     /// Findings that do not stop planning (unknown keys, suspicious `FROM` lines).
@@ -59,6 +113,7 @@ impl Stack {
             }
         };
         let mut dockerfiles = BTreeMap::new();
+        let mut dockerfile_ids = BTreeMap::new();
         for image in spec.images.values() {
             let folder = join(images_dir, &image.key);
             let path = join(&folder, &image.dockerfile);
@@ -78,9 +133,10 @@ impl Stack {
                         .at(image.position)
                         .help("add the Dockerfile, or set `dockerfile:` to its path inside the image folder"),
                 ),
-                DockerfileSource::Text(text) => {
-                    if let Some(df) = parse_dockerfile(text, &path, &mut errors, &mut sources) {
+                source @ (DockerfileSource::Text(_) | DockerfileSource::Parsed { .. }) => {
+                    if let Some((df, id)) = source.into_parsed(&path, &mut errors, &mut sources) {
                         dockerfiles.insert(image.key.clone(), df);
+                        dockerfile_ids.insert(image.key.clone(), id);
                     }
                 }
             }
@@ -90,10 +146,12 @@ impl Stack {
                 let folder = join(&image.key, &variant.context);
                 let path = join(&join(images_dir, &folder), &variant.dockerfile);
                 match lookup(&folder, &variant.dockerfile) {
-                    DockerfileSource::Text(text) => {
-                        if let Some(df) = parse_dockerfile(text, &path, &mut errors, &mut sources)
+                    source @ (DockerfileSource::Text(_) | DockerfileSource::Parsed { .. }) => {
+                        if let Some((df, id)) =
+                            source.into_parsed(&path, &mut errors, &mut sources)
                         {
                             dockerfiles.insert(variant.key(&image.key), df);
+                            dockerfile_ids.insert(variant.key(&image.key), id);
                         }
                     }
                     // A missing image folder is reported once, above.
@@ -147,6 +205,7 @@ impl Stack {
             graph: graph.expect("no graph error was recorded"),
             rules,
             dockerfiles,
+            dockerfile_ids,
             images_dir: images_dir.to_string(),
             warnings,
         })
@@ -236,31 +295,6 @@ fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) 
         Some(_) => {}
     }
     out
-}
-
-/// Parses a Dockerfile; a syntax error becomes a located diagnostic, and the text is kept
-/// so the error can show the offending line.
-fn parse_dockerfile(
-    text: String,
-    path: &str,
-    errors: &mut Vec<Diagnostic>,
-    sources: &mut Vec<(PathBuf, String)>,
-) -> Option<Dockerfile> {
-    match Dockerfile::parse(&text) {
-        Ok(df) => Some(df),
-        Err(e) => {
-            errors.push(
-                Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
-                    .in_file(path)
-                    .at(Some(Position {
-                        line: e.line,
-                        column: 1,
-                    })),
-            );
-            sources.push((PathBuf::from(path), text));
-            None
-        }
-    }
 }
 
 /// Joins `/`-separated relative paths, treating `.` and `` as the root.

@@ -285,12 +285,14 @@ fn read_contexts(stack: &Stack, root: &std::path::Path) -> Result<Contexts> {
                 key: variant.key(&image.key),
                 folder: join(&folder, &variant.context),
                 dockerfile: variant.dockerfile.clone(),
+                dockerfile_id: stack.dockerfile_ids.get(&variant.key(&image.key)).cloned(),
             });
         }
         requests.push(ContextRequest {
             key: image.key.clone(),
             folder,
             dockerfile: image.dockerfile.clone(),
+            dockerfile_id: stack.dockerfile_ids.get(&image.key).cloned(),
         });
     }
     crate::context_reader::read_contexts(root, &requests)

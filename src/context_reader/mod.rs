@@ -37,6 +37,9 @@ pub struct ContextRequest {
     pub folder: String,
     /// The Dockerfile, relative to `folder`.
     pub dockerfile: String,
+    /// The Dockerfile's blob id when the caller has read it already (the stack parsed it):
+    /// it is not read again.
+    pub dockerfile_id: Option<String>,
 }
 
 /// Below this many contexts per thread, walking them on one thread is as fast.
@@ -44,6 +47,8 @@ const CONTEXTS_PER_THREAD: usize = 32;
 
 /// Where a file's id comes from.
 enum Source {
+    /// Given by the request (a Dockerfile the caller read).
+    Known(String),
     Git(String),
     /// An index into the files hashed from disk.
     Disk(usize),
@@ -102,6 +107,11 @@ pub fn read_contexts_with(
 
     // Every file once, even when contexts share it.
     let mut sources: HashMap<String, Source> = HashMap::new();
+    for (request, w) in requests.iter().zip(&walked) {
+        if let Some(id) = &request.dockerfile_id {
+            sources.insert(w.dockerfile.clone(), Source::Known(id.clone()));
+        }
+    }
     let mut disk: Vec<DiskFile> = Vec::new();
     let mut source_of = |path: String, request: usize, git_ok: bool| {
         sources.entry(path.clone()).or_insert_with(|| {
@@ -137,6 +147,7 @@ pub fn read_contexts_with(
     }
 
     let id_of = |path: &str| match &sources[path] {
+        Source::Known(id) => (id.clone(), false),
         Source::Git(id) => (id.clone(), true),
         Source::Disk(i) => (disk_ids[*i].clone(), false),
     };

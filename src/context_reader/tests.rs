@@ -95,6 +95,7 @@ impl Repo {
                 key: "x".into(),
                 folder: folder.into(),
                 dockerfile: dockerfile.into(),
+                dockerfile_id: None,
             }],
         )?;
         Ok(contexts.remove("x").expect("the context of x"))
@@ -139,6 +140,7 @@ fn small_contexts_are_hashed_without_git() {
         key: "x".into(),
         folder: "images/x".into(),
         dockerfile: "Dockerfile".into(),
+        dockerfile_id: None,
     };
     let read = |ask_git_above| {
         let options = ReadOptions { ask_git_above };
@@ -154,6 +156,35 @@ fn small_contexts_are_hashed_without_git() {
     // The default threshold is far above this sample's few bytes.
     let default = super::read_contexts(repo.path(), &[request]).unwrap();
     assert_eq!(default["x"].from_git, 0);
+}
+
+#[test]
+fn a_dockerfile_id_the_caller_knows_is_not_read_again() {
+    let repo = Repo::new();
+    sample(&repo);
+    let request = |dockerfile_id| ContextRequest {
+        key: "x".into(),
+        folder: "images/x".into(),
+        dockerfile: "Dockerfile".into(),
+        dockerfile_id,
+    };
+    let read = |request| {
+        super::read_contexts(repo.path(), &[request])
+            .unwrap()
+            .remove("x")
+            .unwrap()
+    };
+    let known = blob_id(b"FROM scratch\nCOPY . /\n");
+    let from_disk = read(request(None));
+    assert_eq!(from_disk.dockerfile_id, known);
+    assert_eq!(read(request(Some(known))), from_disk);
+    // The id given is the one used, for the Dockerfile and for its entry in the context.
+    let given = "0".repeat(40);
+    let context = read(request(Some(given.clone())));
+    assert_eq!(context.dockerfile_id, given);
+    assert!(
+        matches!(&entry(&context, "Dockerfile").kind, EntryKind::File { id, .. } if *id == given)
+    );
 }
 
 #[test]
@@ -435,6 +466,7 @@ fn an_unreadable_file_names_itself_and_the_fixes() {
             key: "x".into(),
             folder: "images/x".into(),
             dockerfile: "Dockerfile".into(),
+            dockerfile_id: None,
         },
     )
     .expect("walks");
@@ -557,6 +589,7 @@ fn outside_git_every_file_is_hashed() {
             key: "x".into(),
             folder: "x".into(),
             dockerfile: "Dockerfile".into(),
+            dockerfile_id: None,
         }],
     )
     .expect("reads");
@@ -584,6 +617,7 @@ fn many_contexts_in_one_read() {
             key: format!("i{i}"),
             folder: format!("images/i{i}"),
             dockerfile: "Dockerfile".into(),
+            dockerfile_id: None,
         })
         .collect();
     let contexts = read_contexts(repo.path(), &requests).expect("reads");
