@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::plan::{CacheTo, ParentSource, Plan, Target, group_name};
+use crate::plan::{CacheTo, ParentSource, Plan, SmallMap, Target, group_name};
 
 /// How the targets export their result.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -321,7 +321,7 @@ pub fn esc(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn esc_map(m: &BTreeMap<String, String>) -> BTreeMap<Cow<'_, str>, Cow<'_, str>> {
+fn esc_map(m: &SmallMap<String>) -> BTreeMap<Cow<'_, str>, Cow<'_, str>> {
     m.iter().map(|(k, v)| (esc(k), esc(v))).collect()
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::inputs::BaseImage;
-use crate::plan::{Plan, RefState, Target};
+use crate::plan::{Plan, RefState, SmallMap, Target};
 
 #[derive(Serialize)]
 struct PlanView<'a> {
@@ -60,14 +60,16 @@ struct TargetView<'a> {
     tags: &'a [String],
     cache_from: &'a [String],
     cache_to: Option<&'a str>,
-    build_args: &'a BTreeMap<String, String>,
+    #[serde(serialize_with = "as_map")]
+    build_args: &'a SmallMap<String>,
     context: &'a str,
     dockerfile: &'a str,
     platforms: &'a [String],
     contexts: BTreeMap<String, String>,
     /// The build arg set so the `FROM` names the parent's ref of this run.
     parent_arg: Option<&'a str>,
-    registry: &'a BTreeMap<String, RefState>,
+    #[serde(serialize_with = "as_map")]
+    registry: &'a SmallMap<RefState>,
     info_cmds: Vec<&'a str>,
     integration_tests: bool,
     depth: usize,
@@ -182,4 +184,13 @@ pub fn render(plan: &Plan) -> String {
     let mut out = Vec::new();
     write(plan, &mut out).expect("writing to memory does not fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// A small map as a JSON object (written here rather than by litemap's serde feature,
+/// which writes an empty map as `[]`).
+fn as_map<V: Serialize, S: serde::Serializer>(
+    map: &&SmallMap<V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter())
 }
