@@ -633,17 +633,27 @@ fn make_target(
 /// parent's result when the parent builds. Run again when the registry view grows (the
 /// inputs tags are asked about after the first planning).
 pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
-    // Per decided target: its action, ref and inputs ref.
-    let mut decided: BTreeMap<String, (Action, String, Option<String>)> = BTreeMap::new();
-    for t in &mut plan.targets {
+    // Each target's parent by index (parents come first), then per decided target, by
+    // index: its action, ref and inputs ref.
+    let parents: Vec<Option<usize>> = {
+        let index: std::collections::HashMap<&str, usize> = plan
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        plan.targets
+            .iter()
+            .map(|t| t.parent.as_deref().and_then(|p| index.get(p).copied()))
+            .collect()
+    };
+    let mut decided: Vec<(Action, String, Option<String>)> = Vec::with_capacity(parents.len());
+    for (t, parent) in plan.targets.iter_mut().zip(parents) {
         let inputs_ref = t.inputs_reference();
         if let Some(r) = &inputs_ref {
             t.registry.insert(r.clone(), registry.state(r));
         }
-        let parent = t
-            .parent
-            .as_ref()
-            .and_then(|p| decided.get(p).map(|d| (p.as_str(), d)));
+        let parent = parent.zip(t.parent.as_deref()).map(|(i, name)| (name, &decided[i]));
         let (action, reason) = action::decide(
             &action::Facts {
                 rebuild: t.rebuild,
@@ -668,7 +678,7 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
             }
             _ => None,
         };
-        decided.insert(t.name.clone(), (action, t.reference(), inputs_ref));
+        decided.push((action, t.reference(), inputs_ref));
     }
     plan.registry_probed = registry.probed;
 }
