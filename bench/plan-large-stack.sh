@@ -75,7 +75,7 @@ measure "stackplan check" check
 best_phases="" best_total=999999
 for _ in $(seq "$runs"); do
     phases=$(STACKPLAN_TIMINGS=1 "$bin" bake 2>&1 >/dev/null | sed -n 's/^stackplan: timing: //p')
-    total=$(awk '{ t += $(NF-1) } END { printf "%d", t }' <<<"$phases")
+    total=$(awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ms") t += $i } END { printf "%d", t }' <<<"$phases")
     if (( total < best_total )); then best_total=$total best_phases=$phases; fi
 done
 echo "stackplan bake, by phase (best run, $best_total ms in phases):"

@@ -653,7 +653,9 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
         if let Some(r) = &inputs_ref {
             t.registry.insert(r.clone(), registry.state(r));
         }
-        let parent = parent.zip(t.parent.as_deref()).map(|(i, name)| (name, &decided[i]));
+        let parent = parent
+            .zip(t.parent.as_deref())
+            .map(|(i, name)| (name, &decided[i]));
         let (action, reason) = action::decide(
             &action::Facts {
                 rebuild: t.rebuild,
