@@ -100,18 +100,7 @@ impl Spec {
     /// Parses and validates a spec. Warnings come back beside the spec; errors (all of
     /// them, not only the first) come back as [`Error::Invalid`].
     pub fn parse(text: &str, file: &Path) -> Result<(Spec, Vec<Diagnostic>)> {
-        let mut ignored = Vec::new();
-        let raw: RawSpec = serde_saphyr::with_deserializer_from_str(text, |de| {
-            serde_ignored::deserialize(de, |path| {
-                // serde-saphyr's span wrapper reports its marker field as ignored, once per
-                // spanned value: skipped before it is made into a string.
-                if !matches!(&path, serde_ignored::Path::Map { key, .. } if key == raw::SPAN_MARKER)
-                {
-                    ignored.push(path.to_string());
-                }
-            })
-        })
-        .map_err(|err| {
+        let raw: RawSpec = serde_saphyr::from_str(text).map_err(|err| {
             let position = err.location().map(|l| Position {
                 line: l.line() as usize,
                 column: l.column() as usize,
@@ -126,7 +115,7 @@ impl Spec {
                 sources: vec![(file.to_path_buf(), text.to_string())],
             }
         })?;
-        let mut diagnostics = unknown_key_warnings(&ignored, file, text);
+        let mut diagnostics = unknown_key_warnings(&raw.unknown_keys(), file, text);
         let spec = raw.validate(file, &mut diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(Error::Invalid {

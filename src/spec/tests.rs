@@ -116,6 +116,43 @@ fn unknown_keys_warn_with_the_closest_known_key_and_line() {
 }
 
 #[test]
+fn unknown_keys_at_every_level_warn_in_the_order_of_the_text() {
+    let text = "\
+images:
+  b:
+    image_name: x/b
+    variants:
+      gpu:
+        contxt: gpu
+  a:
+    image_name: x/a
+    colour: red
+plans:
+  p:
+    tag_prefix: '1'
+    tag_prefx: '2'
+tag:
+  prefix: '1'
+  suffix: x
+extra: {nested: [1, 2]}
+";
+    let (_, warnings) = parse(text).unwrap();
+    let messages: Vec<String> = warnings.iter().map(|w| w.message.clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            "unknown key `images.b.variants.gpu.contxt` is ignored",
+            "unknown key `images.a.colour` is ignored",
+            "unknown key `plans.p.tag_prefx` is ignored",
+            "unknown key `tag.suffix` is ignored",
+            "unknown key `extra` is ignored",
+        ]
+    );
+    let lines: Vec<usize> = warnings.iter().map(|w| w.position.unwrap().line).collect();
+    assert_eq!(lines, [6, 9, 13, 16, 17]);
+}
+
+#[test]
 fn yaml_syntax_errors_have_line_and_column() {
     let errs = errors("tag: {prefix: '1'}\nimages:\n  a: {image_name: x\n  b: c\n");
     assert!(errs[0].contains("images/spec.yml:4:"), "{errs:?}");
