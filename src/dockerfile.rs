@@ -418,95 +418,211 @@ fn heredoc_terminators(rest: &str) -> Vec<String> {
 /// Expands `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`;
 /// returns the result and the names used.
 pub fn expand(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
-    let mut out = String::new();
+    let mut out = String::with_capacity(text.len());
     let mut uses = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' && chars.get(i + 1) == Some(&'$') {
-            out.push('$');
-            i += 2;
-            continue;
-        }
-        if c != '$' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        if chars.get(i + 1) == Some(&'{') {
-            // Find the matching brace, allowing nesting in the word.
-            let mut depth = 0;
-            let mut j = i + 1;
-            while j < chars.len() {
-                match chars[j] {
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            let inner: String = chars[i + 2..j.min(chars.len())].iter().collect();
-            let name: String = inner
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            let op = &inner[name.len()..];
-            uses.push(name.clone());
-            let value = scope.get(&name);
-            let (result, more) = if let Some(word) = op.strip_prefix(":-") {
-                match value.filter(|v| !v.is_empty()) {
-                    Some(v) => (v.clone(), vec![]),
-                    None => expand(word, scope),
-                }
-            } else if let Some(word) = op.strip_prefix(":+") {
-                match value.filter(|v| !v.is_empty()) {
-                    Some(_) => expand(word, scope),
-                    None => (String::new(), vec![]),
-                }
-            } else if let Some(word) = op.strip_prefix('-') {
-                match value {
-                    Some(v) => (v.clone(), vec![]),
-                    None => expand(word, scope),
-                }
-            } else if let Some(word) = op.strip_prefix('+') {
-                match value {
-                    Some(_) => expand(word, scope),
-                    None => (String::new(), vec![]),
-                }
-            } else {
-                (value.cloned().unwrap_or_default(), vec![])
-            };
-            out.push_str(&result);
-            uses.extend(more);
-            i = j + 1;
-        } else {
-            let name: String = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
-                .collect();
-            if name.is_empty() {
-                out.push('$');
-                i += 1;
-                continue;
-            }
-            out.push_str(scope.get(&name).map(String::as_str).unwrap_or(""));
-            i += 1 + name.chars().count();
-            uses.push(name);
-        }
-    }
+    expand_into(text, scope, &mut out, &mut uses);
     uses.dedup();
     (out, uses)
+}
+
+/// [`expand`], appending to `out` and `uses`. Scans bytes: every character it looks for is
+/// ASCII, so the text between them is copied as it is.
+fn expand_into(
+    text: &str,
+    scope: &BTreeMap<String, String>,
+    out: &mut String,
+    uses: &mut Vec<String>,
+) {
+    let bytes = text.as_bytes();
+    let is_name = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let mut i = 0;
+    while i < bytes.len() {
+        let next = bytes[i..]
+            .iter()
+            .position(|b| matches!(b, b'\\' | b'$'))
+            .map_or(bytes.len(), |n| i + n);
+        out.push_str(&text[i..next]);
+        i = next;
+        match (bytes.get(i), bytes.get(i + 1)) {
+            (None, _) => break,
+            (Some(b'\\'), Some(b'$')) => {
+                out.push('$');
+                i += 2;
+            }
+            (Some(b'\\'), _) => {
+                out.push('\\');
+                i += 1;
+            }
+            (Some(_), Some(b'{')) => {
+                // Find the matching brace, allowing nesting in the word.
+                let mut depth = 0;
+                let mut j = i + 1;
+                while j < bytes.len() {
+                    match bytes[j] {
+                        b'{' => depth += 1,
+                        b'}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let inner = &text[i + 2..j];
+                let (name, op) = inner.split_at(inner.bytes().take_while(is_name).count());
+                uses.push(name.to_string());
+                let value = scope.get(name);
+                let set = value.filter(|v| !v.is_empty());
+                if let Some(word) = op.strip_prefix(":-") {
+                    match set {
+                        Some(v) => out.push_str(v),
+                        None => expand_into(word, scope, out, uses),
+                    }
+                } else if let Some(word) = op.strip_prefix(":+") {
+                    if set.is_some() {
+                        expand_into(word, scope, out, uses);
+                    }
+                } else if let Some(word) = op.strip_prefix('-') {
+                    match value {
+                        Some(v) => out.push_str(v),
+                        None => expand_into(word, scope, out, uses),
+                    }
+                } else if let Some(word) = op.strip_prefix('+') {
+                    if value.is_some() {
+                        expand_into(word, scope, out, uses);
+                    }
+                } else if let Some(v) = value {
+                    out.push_str(v);
+                }
+                i = j + 1;
+            }
+            (Some(_), _) => {
+                let len = bytes[i + 1..].iter().take_while(|b| is_name(b)).count();
+                if len == 0 {
+                    out.push('$');
+                    i += 1;
+                    continue;
+                }
+                let name = &text[i + 1..i + 1 + len];
+                out.push_str(scope.get(name).map(String::as_str).unwrap_or(""));
+                uses.push(name.to_string());
+                i += 1 + len;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    /// The char-by-char expansion `expand` replaced, kept as its oracle.
+    fn char_by_char(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
+        let mut out = String::new();
+        let mut uses = Vec::new();
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '\\' && chars.get(i + 1) == Some(&'$') {
+                out.push('$');
+                i += 2;
+                continue;
+            }
+            if c != '$' {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            if chars.get(i + 1) == Some(&'{') {
+                // Find the matching brace, allowing nesting in the word.
+                let mut depth = 0;
+                let mut j = i + 1;
+                while j < chars.len() {
+                    match chars[j] {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let inner: String = chars[i + 2..j.min(chars.len())].iter().collect();
+                let name: String = inner
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let op = &inner[name.len()..];
+                uses.push(name.clone());
+                let value = scope.get(&name);
+                let (result, more) = if let Some(word) = op.strip_prefix(":-") {
+                    match value.filter(|v| !v.is_empty()) {
+                        Some(v) => (v.clone(), vec![]),
+                        None => char_by_char(word, scope),
+                    }
+                } else if let Some(word) = op.strip_prefix(":+") {
+                    match value.filter(|v| !v.is_empty()) {
+                        Some(_) => char_by_char(word, scope),
+                        None => (String::new(), vec![]),
+                    }
+                } else if let Some(word) = op.strip_prefix('-') {
+                    match value {
+                        Some(v) => (v.clone(), vec![]),
+                        None => char_by_char(word, scope),
+                    }
+                } else if let Some(word) = op.strip_prefix('+') {
+                    match value {
+                        Some(_) => char_by_char(word, scope),
+                        None => (String::new(), vec![]),
+                    }
+                } else {
+                    (value.cloned().unwrap_or_default(), vec![])
+                };
+                out.push_str(&result);
+                uses.extend(more);
+                i = j + 1;
+            } else {
+                let name: String = chars[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                    .collect();
+                if name.is_empty() {
+                    out.push('$');
+                    i += 1;
+                    continue;
+                }
+                out.push_str(scope.get(&name).map(String::as_str).unwrap_or(""));
+                i += 1 + name.chars().count();
+                uses.push(name);
+            }
+        }
+        uses.dedup();
+        (out, uses)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// Texts made of the pieces that matter (`$`, braces, operators, escapes, names,
+        /// multi-byte characters) expand as the char-by-char version did.
+        #[test]
+        fn expands_as_char_by_char_did(
+            pieces in prop::collection::vec(prop::sample::select(vec![
+                "$", "{", "}", "\\", ":-", ":+", "-", "+", "A", "B", "EMPTY", "_x", "1", "é", "/", ":", " ", "${", "$A", "\\$",
+            ]), 0..24),
+        ) {
+            let text: String = pieces.concat();
+            let scope = args(&[("A", "a"), ("B", "$A"), ("EMPTY", ""), ("_x", "ü")]);
+            prop_assert_eq!(expand(&text, &scope), char_by_char(&text, &scope));
+        }
+    }
 
     fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -125,7 +125,7 @@ pub fn infer(folders: &[Folder], images_dir: &str, opts: &InitOptions) -> Result
         let depend_on = sibling(&base.reference, &keys, &folder.key).cloned();
         if let Some(parent) = &depend_on {
             named_by.entry(parent.clone()).or_default().push((
-                reference::familiar_repository(&base.reference),
+                reference::familiar_repository(&base.reference).to_string(),
                 folder.key.clone(),
             ));
             children.entry(parent.clone()).or_default().push(df.clone());
@@ -138,7 +138,7 @@ pub fn infer(folders: &[Folder], images_dir: &str, opts: &InitOptions) -> Result
                 let s = sibling(&b.reference, &keys, &folder.key).cloned();
                 if let Some(p) = &s {
                     named_by.entry(p.clone()).or_default().push((
-                        reference::familiar_repository(&b.reference),
+                        reference::familiar_repository(&b.reference).to_string(),
                         format!("{}/{name}", folder.key),
                     ));
                 }

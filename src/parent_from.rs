@@ -21,7 +21,7 @@ pub struct Parent<'a> {
     pub tag: &'a str,
     /// Repositories that name the parent (familiar form): its ref's and, under
     /// `--registry`, its spec `image_name`'s.
-    pub repositories: &'a [String],
+    pub repositories: &'a [&'a str],
     /// The spec's `parent_arg`: the argument to set, when detection cannot decide.
     pub arg: Option<&'a str>,
 }
@@ -164,7 +164,7 @@ mod tests {
 
     fn outcome(text: &str, arg: Option<&str>) -> Outcome {
         let df = Dockerfile::parse(text).unwrap();
-        let repos = ["ghcr.io/org/base".to_string()];
+        let repos = ["ghcr.io/org/base"];
         find(
             &df,
             &BTreeMap::new(),

@@ -41,7 +41,7 @@ pub fn familiar(reference: &str) -> String {
         None => (reference, None),
     };
     let (repository, tag) = split_tag(name);
-    let mut out = familiar_name(repository);
+    let mut out = familiar_name(repository).to_string();
     if let Some(tag) = tag.filter(|t| !(*t == "latest" && digest.is_none())) {
         out.push(':');
         out.push_str(tag);
@@ -54,7 +54,7 @@ pub fn familiar(reference: &str) -> String {
 }
 
 /// The repository part of a reference in familiar form (no tag, no digest).
-pub fn familiar_repository(reference: &str) -> String {
+pub fn familiar_repository(reference: &str) -> &str {
     let name = reference.split_once('@').map_or(reference, |(n, _)| n);
     familiar_name(split_tag(name).0)
 }
@@ -68,8 +68,8 @@ fn split_tag(name: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Strips Docker Hub's implicit parts from a repository name.
-fn familiar_name(repository: &str) -> String {
+/// Strips Docker Hub's implicit parts from a repository name (what is left is a suffix of it).
+fn familiar_name(repository: &str) -> &str {
     let (domain, rest) = match repository.split_once('/') {
         Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
             (Some(first), rest)
@@ -78,10 +78,10 @@ fn familiar_name(repository: &str) -> String {
     };
     match domain {
         Some("docker.io" | "index.docker.io") | None => match rest.strip_prefix("library/") {
-            Some(official) if !official.contains('/') => official.to_string(),
-            _ => rest.to_string(),
+            Some(official) if !official.contains('/') => official,
+            _ => rest,
         },
-        Some(domain) => format!("{domain}/{rest}"),
+        Some(_) => repository,
     }
 }
 
