@@ -39,14 +39,29 @@ impl ChangeSet {
 
 /// `./images\\a/` → `images/a`.
 pub fn normalize(path: &str) -> String {
-    // Most paths are normal already (a plan joins tens of thousands): keep them as they are.
-    let is_normal = !path.is_empty()
-        && path.trim() == path
-        && !path.contains('\\')
-        && path.split('/').all(|p| !matches!(p, "" | "." | ".."));
-    if is_normal {
+    if is_normal(path) {
         return path.to_string();
     }
+    rebuild(path)
+}
+
+/// [`normalize`] of a path the caller owns: a normal one is handed back as it is.
+pub fn normalize_owned(path: String) -> String {
+    if is_normal(&path) {
+        return path;
+    }
+    rebuild(&path)
+}
+
+/// Most paths are normal already (a plan joins tens of thousands): they are kept.
+fn is_normal(path: &str) -> bool {
+    !path.is_empty()
+        && path.trim() == path
+        && !path.contains('\\')
+        && path.split('/').all(|p| !matches!(p, "" | "." | ".."))
+}
+
+fn rebuild(path: &str) -> String {
     let path = path.trim().replace('\\', "/");
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {

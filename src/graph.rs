@@ -36,7 +36,9 @@ impl StackGraph {
                 graph.add_edge(p, c, ());
             }
         }
-        if let Some(cycle) = find_cycle(spec) {
+        // petgraph finds whether there is a cycle; the walk that names it runs only then.
+        let Ok(topological) = petgraph::algo::toposort(&graph, None) else {
+            let cycle = find_cycle(spec).expect("petgraph found a cycle");
             let first = &spec.images[&cycle[0]];
             return Err(Diagnostic::error(format!(
                 "depend_on forms a cycle: {}",
@@ -45,18 +47,19 @@ impl StackGraph {
             .in_file(&spec.file)
             .at(first.depend_on_position)
             .help("an image cannot be built on one of its own descendants: remove one depend_on of the cycle"));
-        }
-        // With one parent per image and no cycle, depth is well defined.
-        let mut depth = BTreeMap::new();
-        for key in spec.images.keys() {
-            let mut d = 0;
-            let mut cur = spec.images[key].depend_on.as_ref();
-            while let Some(p) = cur {
-                d += 1;
-                cur = spec.images.get(p).and_then(|i| i.depend_on.as_ref());
+        };
+        // With one parent per image and no cycle, depth is well defined: parents come first
+        // in a topological order, each child one deeper than its parent.
+        let mut depths = vec![0usize; graph.node_count()];
+        for node in topological {
+            for child in graph.neighbors_directed(node, Direction::Outgoing) {
+                depths[child.index()] = depths[node.index()] + 1;
             }
-            depth.insert(key.clone(), d);
         }
+        let depth: BTreeMap<String, usize> = index
+            .iter()
+            .map(|(key, node)| (key.clone(), depths[node.index()]))
+            .collect();
         let mut by_depth: Vec<(usize, &String)> = depth.iter().map(|(k, d)| (*d, k)).collect();
         by_depth.sort();
         let order: Vec<String> = by_depth.into_iter().map(|(_, k)| k.clone()).collect();

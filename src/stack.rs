@@ -307,7 +307,7 @@ pub fn join(dir: &str, name: &str) -> String {
         path.push_str(dir);
         path.push('/');
         path.push_str(name);
-        crate::change_set::normalize(&path)
+        crate::change_set::normalize_owned(path)
     }
 }
 
