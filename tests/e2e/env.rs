@@ -518,8 +518,7 @@ fn bake_once(
     let out = cmd.output().expect("docker buildx bake runs");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let mut vertexes: std::collections::BTreeMap<String, Vertex> = Default::default();
-    let mut de = serde_json::Deserializer::from_str(&stderr).into_iter::<serde_json::Value>();
-    while let Some(Ok(status)) = de.next() {
+    for status in progress_statuses(&stderr) {
         for v in status["vertexes"].as_array().into_iter().flatten() {
             let digest = v["digest"].as_str().unwrap_or_default().to_string();
             let entry = vertexes.entry(digest).or_insert_with(|| Vertex {
@@ -552,6 +551,28 @@ fn bake_once(
         stderr,
         vertexes: vertexes.into_values().collect(),
         metadata,
+    }
+}
+
+/// The statuses of `--progress rawjson`: JSON objects one after the other. buildx may log
+/// a line of its own among them (`http2: server connection error …` was seen): parsing
+/// goes on at the next object, not stops there.
+fn progress_statuses(stderr: &str) -> Vec<serde_json::Value> {
+    let mut statuses = Vec::new();
+    let mut rest = stderr;
+    loop {
+        let mut de = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+        for status in de.by_ref() {
+            match status {
+                Ok(status) => statuses.push(status),
+                Err(_) => break,
+            }
+        }
+        let parsed = de.byte_offset();
+        match rest[parsed..].find("\n{") {
+            Some(next) if parsed < rest.len() => rest = &rest[parsed + next + 1..],
+            _ => return statuses,
+        }
     }
 }
 
@@ -592,4 +613,29 @@ pub fn config(reference: &str) -> serde_json::Value {
         .output()
         .unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// `promote --registry NS --from FROM --to TO`, then `extra`.
+pub fn promote_args<'a>(
+    ns: &'a str,
+    from: &'a str,
+    to: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["promote", "--registry", ns, "--from", from, "--to", to];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn progress_goes_on_past_a_line_buildx_logs_among_the_statuses() {
+    let stderr = "{\n  \"vertexes\": [{\"name\": \"a\"}]\n}\n2026/11/26 00:03:56 http2: server connection error from localhost: connection error: PROTOCOL_ERROR\n{\n  \"vertexes\": [{\"name\": \"b\"}]\n}\n{\"vertexes\": [{\"name\": \"c\"}]}\n";
+    let names: Vec<String> = progress_statuses(stderr)
+        .iter()
+        .flat_map(|s| s["vertexes"].as_array().cloned().unwrap_or_default())
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(progress_statuses("").is_empty());
+    assert!(progress_statuses("not json at all\n").is_empty());
 }

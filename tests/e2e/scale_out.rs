@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::env::{Env, digest};
+use crate::env::{Env, digest, promote_args};
 use crate::support::{Repo, console_commands};
 
 /// A kubeconfig naming a cluster nobody serves: `buildx create --driver kubernetes` reads it
@@ -206,15 +206,7 @@ fn a_new_branch_imports_the_cache_of_the_stable_images() {
     assert!(run.success, "{}", run.stderr);
     crate::env::ok(&crate::env::stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "1-main",
-            "--to",
-            "1-stable",
-        ],
+        &promote_args(&ns, "1-main", "1-stable", &[]),
         None,
     ));
     let pruned = Command::new("docker")
@@ -238,7 +230,8 @@ fn a_new_branch_imports_the_cache_of_the_stable_images() {
         .iter()
         .filter(|v| v.name.contains("RUN echo"))
         .collect();
-    assert_eq!(steps.len(), 4, "{steps:?}");
+    let names: Vec<&str> = run.vertexes.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(steps.len(), 4, "{steps:?}; every vertex: {names:?}");
     let cached = steps.iter().filter(|v| v.cached).count();
     eprintln!("{cached} of 4 RUN steps came from the stable images' inline cache");
     assert!(
