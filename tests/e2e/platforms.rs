@@ -3,7 +3,9 @@
 //! copying the index whole. The images are `COPY`s on `scratch`, so building `linux/arm64`
 //! needs no emulator on this machine.
 
-use crate::env::{Env, buildkit_socket, digest, ok, raw_manifest, stackplan, text, unique};
+use crate::env::{
+    Env, buildkit_socket, digest, ok, promote_args, raw_manifest, stackplan, text, unique,
+};
 use crate::support::Repo;
 
 /// `base` (files only) and `kid` on it through `ARG BASE_IMAGE`, both for two platforms.
@@ -113,15 +115,7 @@ fn a_multi_platform_stack_builds_in_one_graph_and_promotes_as_an_index() {
 
     ok(&stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "{prefix}-stable",
-        ],
+        &promote_args(&ns, "{prefix}-main", "{prefix}-stable", &[]),
         None,
     ));
     for image in ["base", "kid"] {

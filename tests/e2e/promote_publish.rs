@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::env::ok;
-use crate::env::{Env, bake, bake_on, blob_requests, digest, remote_builder, unique};
+use crate::env::{Env, bake, bake_on, blob_requests, digest, promote_args, remote_builder, unique};
 use crate::support::Repo;
 
 fn stackplan(repo: &Repo, args: &[&str]) -> Output {
@@ -45,15 +45,7 @@ fn promotion_copies_manifests_and_moves_no_layer() {
 
     let out = ok(&stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "{prefix}-stable",
-        ],
+        &promote_args(&ns, "{prefix}-main", "{prefix}-stable", &[]),
     ));
     assert_eq!(
         out.lines().filter(|l| l.starts_with("moved ")).count(),
@@ -71,17 +63,7 @@ fn promotion_copies_manifests_and_moves_no_layer() {
     // The global tag takes only a <prefix>-stable source, one plan at a time.
     let refused = stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "stable",
-            "--plan",
-            "py311",
-        ],
+        &promote_args(&ns, "{prefix}-main", "stable", &["--plan", "py311"]),
     );
     assert_eq!(refused.status.code(), Some(2));
     assert!(
@@ -89,17 +71,7 @@ fn promotion_copies_manifests_and_moves_no_layer() {
     );
     ok(&stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "2026.3-stable",
-            "--to",
-            "stable",
-            "--plan",
-            "py311",
-        ],
+        &promote_args(&ns, "2026.3-stable", "stable", &["--plan", "py311"]),
     ));
     for image in ["base-notebook", "rstudio-notebook", "scipy-notebook"] {
         assert_eq!(
@@ -117,16 +89,7 @@ fn promotion_copies_manifests_and_moves_no_layer() {
     // --dry-run says what would move and moves nothing.
     let out = ok(&stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "{prefix}-rc",
-            "--dry-run",
-        ],
+        &promote_args(&ns, "{prefix}-main", "{prefix}-rc", &["--dry-run"]),
     ));
     assert_eq!(
         out.lines().filter(|l| l.starts_with("would move ")).count(),
@@ -143,15 +106,7 @@ fn a_missing_source_changes_nothing() {
     let (repo, ns) = pushed_example(&env, "missing", Some("py311"));
     let out = stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "{prefix}-stable",
-        ],
+        &promote_args(&ns, "{prefix}-main", "{prefix}-stable", &[]),
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -439,17 +394,12 @@ fn manifests_come_out_of_the_bake_and_render_as_pages() {
     let pages = wiki.to_str().unwrap();
     ok(&stackplan(
         &repo,
-        &[
-            "promote",
-            "--registry",
+        &promote_args(
             &ns,
-            "--from",
             "{prefix}-manifests",
-            "--to",
             "{prefix}-stable",
-            "--pages",
-            pages,
-        ],
+            &["--pages", pages],
+        ),
     ));
     let stable =
         std::fs::read_to_string(wiki.join("scipy-notebook-2026.3-py39-stable.md")).unwrap();

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::env::{
-    Env, arm_faults, bake, digest, docker_config, faults_served, ok, stackplan_at_home,
-    token_requests, unique, var,
+    Env, arm_faults, bake, digest, docker_config, faults_served, ok, promote_args,
+    stackplan_at_home, token_requests, unique, var,
 };
 use crate::support::Repo;
 
@@ -98,15 +98,7 @@ fn a_token_registry_gets_one_token_per_repository_for_the_whole_run() {
     let before = token_requests(&path).len();
     let out = ok(&stackplan_at_home(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "{prefix}-stable",
-        ],
+        &promote_args(&ns, "{prefix}-main", "{prefix}-stable", &[]),
         home.path(),
         Some(creds.path()),
     ));
@@ -285,15 +277,7 @@ fn a_throttled_and_flaky_registry_is_retried_and_promotion_holds() {
     arm_faults(&path, "ok,429,ok,503,reset", 10, 1);
     let out = ok(&stackplan_at_home(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-main",
-            "--to",
-            "{prefix}-stable",
-        ],
+        &promote_args(&ns, "{prefix}-main", "{prefix}-stable", &[]),
         home.path(),
         None,
     ));

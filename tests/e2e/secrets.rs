@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::env::{Env, bake, docker_config, unique};
+use crate::env::{Env, bake, docker_config, promote_args, unique};
 use crate::support::Repo;
 
 /// Every form a secret could leak in: as written, and inside a basic-auth header.
@@ -99,16 +99,7 @@ fn no_command_prints_or_writes_a_registry_secret() {
     clean("the bake file", &bake_json, &secrets);
     let promote = run(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-secrets",
-            "--to",
-            "{prefix}-stable",
-            "--dry-run",
-        ],
+        &promote_args(&ns, "{prefix}-secrets", "{prefix}-stable", &["--dry-run"]),
         right.path(),
         &secrets,
     );
@@ -144,15 +135,7 @@ fn no_command_prints_or_writes_a_registry_secret() {
     }
     let promote = run(
         &repo,
-        &[
-            "promote",
-            "--registry",
-            &ns,
-            "--from",
-            "{prefix}-secrets",
-            "--to",
-            "{prefix}-stable",
-        ],
+        &promote_args(&ns, "{prefix}-secrets", "{prefix}-stable", &[]),
         wrong.path(),
         &secrets,
     );
