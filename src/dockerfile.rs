@@ -474,23 +474,20 @@ fn expand_into(
                 let (name, op) = inner.split_at(inner.bytes().take_while(is_name).count());
                 uses.push(name.to_string());
                 let value = scope.get(name);
-                let set = value.filter(|v| !v.is_empty());
-                if let Some(word) = op.strip_prefix(":-") {
-                    match set {
-                        Some(v) => out.push_str(v),
-                        None => expand_into(word, scope, out, uses),
+                // `:-` and `:+` take an empty value for an unset one; `-` and `+` do not.
+                let (op, present) = match op.strip_prefix(':') {
+                    Some(rest) if rest.starts_with(['-', '+']) => {
+                        (rest, value.filter(|v| !v.is_empty()))
                     }
-                } else if let Some(word) = op.strip_prefix(":+") {
-                    if set.is_some() {
-                        expand_into(word, scope, out, uses);
-                    }
-                } else if let Some(word) = op.strip_prefix('-') {
-                    match value {
+                    _ => (op, value),
+                };
+                if let Some(word) = op.strip_prefix('-') {
+                    match present {
                         Some(v) => out.push_str(v),
                         None => expand_into(word, scope, out, uses),
                     }
                 } else if let Some(word) = op.strip_prefix('+') {
-                    if value.is_some() {
+                    if present.is_some() {
                         expand_into(word, scope, out, uses);
                     }
                 } else if let Some(v) = value {
