@@ -61,8 +61,9 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
         Err(e) => return Err(Error::io("cannot read", rules_abs, e)),
     };
 
-    // Every Dockerfile, read and parsed over all cores before the stack is checked.
-    let wanted: Vec<(String, String)> = spec
+    // Every Dockerfile, read and parsed over all cores before the stack is checked; once,
+    // however many images and variants use it (a variant may build the image's own).
+    let mut wanted: Vec<(String, String)> = spec
         .images
         .values()
         .flat_map(|image| {
@@ -73,6 +74,13 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
             std::iter::once((image.key.clone(), image.dockerfile.clone())).chain(variants)
         })
         .collect();
+    wanted.sort_unstable();
+    // How many more than one use each shared file (most images use their own).
+    let mut shared: HashMap<(String, String), usize> = HashMap::new();
+    for pair in wanted.windows(2).filter(|pair| pair[0] == pair[1]) {
+        *shared.entry(pair[0].clone()).or_default() += 1;
+    }
+    wanted.dedup();
     let read = parallel::map(&wanted, DOCKERFILES_PER_THREAD, |(folder, dockerfile)| {
         let folder = location.root.join(join(&location.images_dir, folder));
         match std::fs::read_to_string(folder.join(dockerfile)) {
@@ -89,9 +97,16 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
         rules,
         &location.images_dir,
         |folder, dockerfile| {
-            sources
-                .remove(&(folder.to_string(), dockerfile.to_string()))
-                .unwrap_or(DockerfileSource::Missing)
+            // A copy to each user of a shared file but the last, which takes it.
+            let file = (folder.to_string(), dockerfile.to_string());
+            match shared.get_mut(&file) {
+                Some(more) if *more > 0 => {
+                    *more -= 1;
+                    sources.get(&file).cloned()
+                }
+                _ => sources.remove(&file),
+            }
+            .unwrap_or(DockerfileSource::Missing)
         },
     );
     stack.map_err(|e| with_sources(e, &location.root, &[spec_display, rules_display]))

@@ -19,6 +19,7 @@ use crate::reference;
 use crate::spec::{Image, Spec};
 
 /// What the lookup found for one image's Dockerfile.
+#[derive(Clone)]
 pub enum DockerfileSource {
     /// The image folder `images/<key>/` does not exist.
     NoFolder,

@@ -207,3 +207,26 @@ fn bad_variants_are_reported_where_they_are() {
     // A Dockerfile beside the context, inside the image folder, is fine.
     bad("      cuda12: {dockerfile: ../cuda13/Dockerfile}\n").success();
 }
+
+#[test]
+fn a_variant_may_build_the_images_own_dockerfile_with_other_args() {
+    let repo = stack();
+    repo.write(
+        "images/spec.yml",
+        &SPEC.replace(
+            "      cuda12: {}\n",
+            "      cuda12: {}\n      slim: {context: ., build_args: {SLIM: \"1\"}}\n",
+        ),
+    )
+    .commit("a variant on the image's own Dockerfile");
+    repo.run(&["check"]).success();
+    let plan = plan(&repo, &["--full"]);
+    let (image, slim) = (
+        target(&plan, "pytorch-notebook-py312"),
+        target(&plan, "pytorch-notebook-slim-py312"),
+    );
+    assert_eq!(slim["context"], image["context"]);
+    assert_eq!(slim["dockerfile"], image["dockerfile"]);
+    assert_eq!(slim["build_args"]["SLIM"], "1");
+    assert_ne!(slim["inputs"]["digest"], image["inputs"]["digest"]);
+}
