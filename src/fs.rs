@@ -35,6 +35,21 @@ const DOCKERFILES_PER_THREAD: usize = 64;
 
 /// Reads and checks the stack.
 pub fn load_stack(location: &StackLocation) -> Result<Stack> {
+    assemble_stack(location, read_spec(location)?)
+}
+
+/// The spec and the change rules, parsed: what [`assemble_stack`] checks against the
+/// Dockerfiles. Their image list is known before any Dockerfile is read.
+pub struct SpecFiles {
+    pub spec: Spec,
+    warnings: Vec<crate::diagnostic::Diagnostic>,
+    rules: ChangeRules,
+    spec_display: PathBuf,
+    rules_display: PathBuf,
+}
+
+/// Reads the spec and the change rules.
+pub fn read_spec(location: &StackLocation) -> Result<SpecFiles> {
     let spec_display = location.spec_path();
     let spec_abs = location.root.join(&spec_display);
     let spec_text = std::fs::read_to_string(&spec_abs).map_err(|e| {
@@ -60,6 +75,24 @@ pub fn load_stack(location: &StackLocation) -> Result<Stack> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ChangeRules::without_file(),
         Err(e) => return Err(Error::io("cannot read", rules_abs, e)),
     };
+    Ok(SpecFiles {
+        spec,
+        warnings,
+        rules,
+        spec_display,
+        rules_display,
+    })
+}
+
+/// Reads every Dockerfile of the spec and checks the stack.
+pub fn assemble_stack(location: &StackLocation, files: SpecFiles) -> Result<Stack> {
+    let SpecFiles {
+        spec,
+        warnings,
+        rules,
+        spec_display,
+        rules_display,
+    } = files;
 
     // Every Dockerfile, read and parsed over all cores before the stack is checked; once,
     // however many images and variants use it (a variant may build the image's own).

@@ -9,13 +9,14 @@ use std::sync::{Arc, OnceLock};
 use super::{PlanArgs, Printer, StackArgs, timings};
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
-use crate::context_reader::ContextRequest;
+use crate::context_reader::{self, ContextRequest, ReadOptions};
 use crate::error::{Error, Result};
 use crate::fs::{StackLocation, load_stack};
 use crate::git::Git;
 use crate::plan::{self, Plan, PlanOptions, RegistryView};
 use crate::rebuild;
 use crate::registry::{Registry, RegistryOptions};
+use crate::spec::Spec;
 use crate::stack::Stack;
 use crate::tag;
 
@@ -46,14 +47,26 @@ pub fn load(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
 
 /// The stack of the repository at `root` (see [`repo_root`]).
 fn load_at(args: &StackArgs, root: &std::path::Path, printer: &mut Printer) -> Result<Stack> {
-    let root = root.to_path_buf();
-    let location = StackLocation {
-        root: root.clone(),
+    let stack = load_stack(&location(args, root))?;
+    checked(args, stack, root, printer)
+}
+
+fn location(args: &StackArgs, root: &std::path::Path) -> StackLocation {
+    StackLocation {
+        root: root.to_path_buf(),
         images_dir: crate::change_set::normalize(&args.images),
         spec: args.spec.clone(),
-    };
-    let stack = load_stack(&location)?;
-    printer.diagnostics(&stack.warnings, &root);
+    }
+}
+
+/// The stack, once its warnings are printed (and refused, with `--strict`).
+fn checked(
+    args: &StackArgs,
+    stack: Stack,
+    root: &std::path::Path,
+    printer: &mut Printer,
+) -> Result<Stack> {
+    printer.diagnostics(&stack.warnings, root);
     if args.strict && !stack.warnings.is_empty() {
         return Err(Error::usage_with_help(
             format!("{} warning(s) and --strict", stack.warnings.len()),
@@ -80,12 +93,7 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
             let (revision, source_url) = provenance(args, git.as_ref(), &changes);
             Ok::<_, Error>((changes, raw_branch, revision, source_url))
         });
-        let read = load_at(&args.stack, &root, printer).and_then(|stack| {
-            timings::mark("load stack");
-            let contexts = read_contexts(&stack, &root)?;
-            timings::mark("read contexts");
-            Ok((stack, contexts))
-        });
+        let read = load_with_contexts(&args.stack, &root, printer);
         let from_git = from_git
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -274,28 +282,57 @@ pub fn report_retries(registry: &Registry, printer: &mut Printer) {
     }
 }
 
-/// Every image's build context as BuildKit will receive it.
-fn read_contexts(stack: &Stack, root: &std::path::Path) -> Result<Contexts> {
+/// The stack and every image's build context as BuildKit will receive it. The contexts
+/// are walked as soon as the spec names the images, on the cores the Dockerfiles and the
+/// stack's checks leave free; their files are read once the stack holds the Dockerfiles'
+/// ids (a Dockerfile is not read twice).
+fn load_with_contexts(
+    args: &StackArgs,
+    root: &std::path::Path,
+    printer: &mut Printer,
+) -> Result<(Stack, Contexts)> {
+    let location = location(args, root);
+    let files = crate::fs::read_spec(&location)?;
+    let mut requests = context_requests(&files.spec, &location.images_dir);
+    let (stack, walked) = rayon::join(
+        || crate::fs::assemble_stack(&location, files),
+        || context_reader::walk_contexts(root, &requests),
+    );
+    // The stack's findings come first: a context of a stack that does not hold together
+    // is not worth reporting.
+    let stack = checked(args, stack?, root, printer)?;
+    timings::mark("load stack");
+    for request in &mut requests {
+        request.dockerfile_id = stack.dockerfile_ids.get(&request.key).cloned();
+    }
+    let contexts =
+        context_reader::digest_contexts(root, &requests, walked?, ReadOptions::default())?;
+    timings::mark("read contexts");
+    Ok((stack, contexts))
+}
+
+/// What to read of every image's and variant's context.
+fn context_requests(spec: &Spec, images_dir: &str) -> Vec<ContextRequest> {
     let join = crate::stack::join;
     let mut requests: Vec<ContextRequest> = Vec::new();
-    for image in stack.spec.images.values() {
-        let folder = join(&stack.images_dir, &image.key);
+    for image in spec.images.values() {
+        let folder = join(images_dir, &image.key);
         for variant in image.variants.values() {
             requests.push(ContextRequest {
                 key: variant.key(&image.key),
                 folder: join(&folder, &variant.context),
                 dockerfile: variant.dockerfile.clone(),
-                dockerfile_id: stack.dockerfile_ids.get(&variant.key(&image.key)).cloned(),
+                dockerfile_id: None,
             });
         }
         requests.push(ContextRequest {
             key: image.key.clone(),
             folder,
             dockerfile: image.dockerfile.clone(),
-            dockerfile_id: stack.dockerfile_ids.get(&image.key).cloned(),
+            dockerfile_id: None,
         });
     }
-    crate::context_reader::read_contexts(root, &requests)
+    requests
 }
 
 /// The async runtime for adapters that talk to the network: one per process, so the

@@ -93,11 +93,36 @@ pub fn read_contexts_with(
     requests: &[ContextRequest],
     options: ReadOptions,
 ) -> Result<BTreeMap<String, ContextFiles>> {
-    let walked = parallel::map(requests, CONTEXTS_PER_THREAD, |request| {
+    digest_contexts(root, requests, walk_contexts(root, requests)?, options)
+}
+
+/// The context folders walked: every entry, no file read yet.
+pub struct Walked(Vec<walk::Walked>);
+
+/// Walks the context of every request (the first half of [`read_contexts`]: it needs no
+/// Dockerfile id, so it can run while the stack is still being checked).
+pub fn walk_contexts(root: &Path, requests: &[ContextRequest]) -> Result<Walked> {
+    parallel::map(requests, CONTEXTS_PER_THREAD, |request| {
         walk::walk(root, request)
     })
     .into_iter()
-    .collect::<Result<Vec<_>>>()?;
+    .collect::<Result<Vec<_>>>()
+    .map(Walked)
+}
+
+/// The ids of the walked contexts' files, and the contexts keyed by image key (the second
+/// half of [`read_contexts`]). `requests` are the ones walked, in the same order; their
+/// Dockerfile ids may have been filled in since.
+pub fn digest_contexts(
+    root: &Path,
+    requests: &[ContextRequest],
+    Walked(walked): Walked,
+    options: ReadOptions,
+) -> Result<BTreeMap<String, ContextFiles>> {
+    debug_assert!(
+        walked.len() == requests.len() && walked.iter().zip(requests).all(|(w, r)| w.key == r.key),
+        "the requests walked, in order"
+    );
     let bytes: u64 = walked.iter().map(|w| w.bytes).sum();
     let from_git = if bytes > options.ask_git_above {
         clean_blobs(root, requests)?

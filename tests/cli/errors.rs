@@ -87,6 +87,32 @@ fn an_image_without_its_folder() {
 }
 
 #[test]
+fn a_context_buildkit_could_not_receive_is_refused_once_the_stack_holds() {
+    // The contexts are walked while the stack is checked: a sound stack with a link out of
+    // an image's context is refused for the link, with the fix.
+    let repo = stack(SPEC);
+    std::os::unix::fs::symlink("../../README.md", repo.path().join("images/child/notes.md"))
+        .unwrap();
+    check(&repo).fails_with(&[
+        "image `child`: `images/child/notes.md` is a symlink to `../../README.md`, outside the build context",
+        "images/child/.dockerignore",
+    ]);
+    // A stack that does not hold together is reported for itself, not for its contexts.
+    let broken = stack(&SPEC.replace(
+        "images:\n",
+        "images:\n  ghost:\n    image_name: ghcr.io/org/ghost\n",
+    ));
+    std::os::unix::fs::symlink(
+        "../../README.md",
+        broken.path().join("images/child/notes.md"),
+    )
+    .unwrap();
+    let run = check(&broken);
+    run.fails_with(&["image `ghost` has no folder images/ghost/"]);
+    assert!(!run.stderr.contains("symlink"), "{}", run.stderr);
+}
+
+#[test]
 fn an_image_without_its_dockerfile() {
     let repo = stack(SPEC);
     repo.remove("images/child/Dockerfile")
