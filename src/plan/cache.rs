@@ -8,9 +8,7 @@
 //! is named `stable`): a branch's first build imports from the stable *images*, so the
 //! emitters export inline cache into every pushed image as well as the cache image.
 
-use std::collections::BTreeMap;
-
-use super::{CacheTo, RefState, RegistryView};
+use super::{CacheTo, RefState, RegistryView, SmallMap};
 use crate::tag;
 
 pub struct CacheRefs {
@@ -18,7 +16,7 @@ pub struct CacheRefs {
     /// The registry cache ref, with `--cache-to registry`.
     pub cache_to_ref: Option<String>,
     /// The state of every ref above and of the branch ref.
-    pub registry: BTreeMap<String, RefState>,
+    pub registry: SmallMap<RefState>,
 }
 
 pub fn refs(

@@ -1,13 +1,11 @@
 //! The OCI labels a target's image carries: its version (the tag), the commit and source
 //! it is built from, and its inputs digest when pinned.
 
-use std::collections::BTreeMap;
-
-use super::PlanOptions;
+use super::{PlanOptions, SmallMap};
 use crate::inputs::{self, Inputs};
 
-pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
+pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> SmallMap<String> {
+    let mut labels = SmallMap::new();
     labels.insert(
         "org.opencontainers.image.version".to_string(),
         tag.to_string(),

@@ -583,7 +583,7 @@ fn make_target(
         tags.push(format!("{image_name}:{tag}"));
     }
     Ok(Target {
-        labels: labels::labels(&tag, opts, &inputs).into_iter().collect(),
+        labels: labels::labels(&tag, opts, &inputs),
         name,
         image: image.key.clone(),
         variant: variant.map(|v| v.name.clone()),
@@ -613,7 +613,7 @@ fn make_target(
         parent_from: chain.map(|c| c.from),
         parent_input: None,
         pinned_bases,
-        registry: cache.registry.into_iter().collect(),
+        registry: cache.registry,
         info_cmds: image
             .info_cmds
             .iter()
