@@ -168,8 +168,8 @@ impl Dockerfile {
         Ok(out)
     }
 
-    /// The global `ARG`s' values: a build arg's value, else the default.
-    /// The global args' values; `build_arg` looks a build arg up by name.
+    /// The global `ARG`s' values: a build arg's value (looked up by `build_arg`), else the
+    /// default.
     fn global_scope<'v>(
         &self,
         build_arg: impl Fn(&str) -> Option<&'v str>,

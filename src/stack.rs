@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::change_rules::ChangeRules;
 use crate::context::blob_id;
 use crate::diagnostic::{Diagnostic, Position};
-use crate::dockerfile::Dockerfile;
+use crate::dockerfile::{Dockerfile, ParseError};
 use crate::error::{Error, Result};
 use crate::graph::StackGraph;
 use crate::parent_from;
@@ -38,11 +38,8 @@ impl DockerfileSource {
     /// A Dockerfile's text parsed, its blob id taken. A text that does not parse stays
     /// `Text`: assembly reports it, with its snippet.
     pub fn parsed(text: String) -> DockerfileSource {
-        match Dockerfile::parse(&text) {
-            Ok(dockerfile) => DockerfileSource::Parsed {
-                id: blob_id(text.as_bytes()),
-                dockerfile,
-            },
+        match parse_with_id(&text) {
+            Ok((dockerfile, id)) => DockerfileSource::Parsed { dockerfile, id },
             Err(_) => DockerfileSource::Text(text),
         }
     }
@@ -60,8 +57,8 @@ impl DockerfileSource {
             DockerfileSource::Text(text) => text,
             DockerfileSource::NoFolder | DockerfileSource::Missing => return None,
         };
-        match Dockerfile::parse(&text) {
-            Ok(df) => Some((df, blob_id(text.as_bytes()))),
+        match parse_with_id(&text) {
+            Ok(parsed) => Some(parsed),
             Err(e) => {
                 errors.push(
                     Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
@@ -76,6 +73,11 @@ impl DockerfileSource {
             }
         }
     }
+}
+
+/// A Dockerfile parsed, with the git blob id of the bytes it was parsed from.
+fn parse_with_id(text: &str) -> std::result::Result<(Dockerfile, String), ParseError> {
+    Dockerfile::parse(text).map(|dockerfile| (dockerfile, blob_id(text.as_bytes())))
 }
 
 #[derive(Clone, Debug)]
