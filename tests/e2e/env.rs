@@ -570,8 +570,8 @@ fn progress_statuses(stderr: &str) -> Vec<serde_json::Value> {
         }
         let parsed = de.byte_offset();
         match rest[parsed..].find("\n{") {
-            Some(next) if parsed < rest.len() => rest = &rest[parsed + next + 1..],
-            _ => return statuses,
+            Some(next) => rest = &rest[parsed + next + 1..],
+            None => return statuses,
         }
     }
 }
