@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::pretty_json::{self, Collection};
 use crate::plan::{CacheTo, ParentSource, Plan, SmallMap, Target, group_name};
 
 /// How the targets export their result.
@@ -30,14 +31,6 @@ pub struct BakeOptions {
     /// With `--manifests`: the folder the `<target>-manifest` targets write to
     /// (`<dir>/<image>/<tag>/`).
     pub manifests: Option<String>,
-}
-
-/// A bake file, serialized as it is written: its targets are made one at a time from the
-/// plan, borrowing the plan's strings, so a stack of thousands of images never holds a
-/// second copy of its plan nor the whole text in memory.
-struct BakeFile<'a> {
-    plan: &'a Plan,
-    options: &'a BakeOptions,
 }
 
 #[derive(Serialize)]
@@ -79,102 +72,84 @@ enum Entry<'a> {
     Manifest(&'a Target),
 }
 
-impl Serialize for BakeFile<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let (plan, options) = (self.plan, self.options);
-        let mut entries: Vec<(Cow<'_, str>, Entry<'_>)> = plan
-            .targets
-            .iter()
-            .map(|t| (Cow::Borrowed(t.name.as_str()), Entry::Image(t)))
-            .collect();
-        if options.manifests.is_some() {
-            entries.extend(
-                plan.to_build()
-                    .filter(|t| !t.info_cmds.is_empty())
-                    .map(|t| {
-                        (
-                            Cow::Owned(manifest_target_name(&t.name)),
-                            Entry::Manifest(t),
-                        )
-                    }),
-            );
-        }
-
-        // `default` builds what must be built (and its manifests); `all` names every target;
-        // one group per plan.
-        let manifests: Vec<String> = entries
-            .iter()
-            .filter_map(|(name, e)| match e {
-                Entry::Manifest(_) => Some(name.to_string()),
-                Entry::Image(_) => None,
-            })
-            .collect();
-        let mut default: Vec<&str> = plan.to_build().map(|t| t.name.as_str()).collect();
-        default.extend(manifests.iter().map(String::as_str));
-        let mut group: BTreeMap<String, Group<'_>> = BTreeMap::new();
-        group.insert("default".into(), Group { targets: default });
-        group.insert(
-            "all".into(),
-            Group {
-                targets: plan.targets.iter().map(|t| t.name.as_str()).collect(),
-            },
-        );
-        for p in &plan.plans {
-            let targets = plan
-                .to_build()
-                .filter(|t| t.plan.as_deref() == Some(p.as_str()))
-                .map(|t| t.name.as_str())
-                .collect();
-            group.insert(group_name(p), Group { targets });
-        }
-
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut file = serializer.serialize_map(Some(2))?;
-        file.serialize_entry("group", &group)?;
-        file.serialize_entry(
-            "target",
-            &Targets {
-                entries: &entries,
-                plan,
-                options,
-            },
-        )?;
-        file.end()
-    }
+/// The file's `group` map, written before its targets.
+#[derive(Serialize)]
+struct Head<'a> {
+    group: BTreeMap<String, Group<'a>>,
 }
 
-/// The `target` map, each target made as it is written.
-struct Targets<'a, 'p> {
-    entries: &'a [(Cow<'p, str>, Entry<'p>)],
-    plan: &'p Plan,
-    options: &'p BakeOptions,
-}
-
-impl Serialize for Targets<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (name, entry) in self.entries {
-            let target = match entry {
-                Entry::Image(t) => bake_target(t, self.plan.cache_to, self.options),
-                Entry::Manifest(t) => {
-                    manifest_target(t, self.options.manifests.as_deref().unwrap_or_default())
-                }
-            };
-            map.serialize_entry(name, &target)?;
-        }
-        map.end()
-    }
-}
-
-/// Writes the bake file for `plan` to `out` (pretty-printed, newline-terminated).
+/// Writes the bake file for `plan` to `out` (pretty-printed, newline-terminated). Its
+/// targets are made from the plan as they are written, borrowing the plan's strings, over
+/// the cores ([`pretty_json`]): a stack of thousands of images never holds a second copy
+/// of its plan nor the whole text in memory.
 pub fn write(
     plan: &Plan,
     options: &BakeOptions,
     out: &mut (impl std::io::Write + ?Sized),
 ) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &BakeFile { plan, options })?;
+    let mut entries: Vec<(Cow<'_, str>, Entry<'_>)> = plan
+        .targets
+        .iter()
+        .map(|t| (Cow::Borrowed(t.name.as_str()), Entry::Image(t)))
+        .collect();
+    if options.manifests.is_some() {
+        entries.extend(
+            plan.to_build()
+                .filter(|t| !t.info_cmds.is_empty())
+                .map(|t| {
+                    (
+                        Cow::Owned(manifest_target_name(&t.name)),
+                        Entry::Manifest(t),
+                    )
+                }),
+        );
+    }
+
+    // `default` builds what must be built (and its manifests); `all` names every target;
+    // one group per plan.
+    let manifests: Vec<String> = entries
+        .iter()
+        .filter_map(|(name, e)| match e {
+            Entry::Manifest(_) => Some(name.to_string()),
+            Entry::Image(_) => None,
+        })
+        .collect();
+    let mut default: Vec<&str> = plan.to_build().map(|t| t.name.as_str()).collect();
+    default.extend(manifests.iter().map(String::as_str));
+    let mut group: BTreeMap<String, Group<'_>> = BTreeMap::new();
+    group.insert("default".into(), Group { targets: default });
+    group.insert(
+        "all".into(),
+        Group {
+            targets: plan.targets.iter().map(|t| t.name.as_str()).collect(),
+        },
+    );
+    for p in &plan.plans {
+        let targets = plan
+            .to_build()
+            .filter(|t| t.plan.as_deref() == Some(p.as_str()))
+            .map(|t| t.name.as_str())
+            .collect();
+        group.insert(group_name(p), Group { targets });
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+
+    pretty_json::write_with_collection(
+        out,
+        &Head { group },
+        "target",
+        Collection::Object,
+        &entries,
+        |(name, entry), out| {
+            let target = match entry {
+                Entry::Image(t) => bake_target(t, plan.cache_to, options),
+                Entry::Manifest(t) => {
+                    manifest_target(t, options.manifests.as_deref().unwrap_or_default())
+                }
+            };
+            pretty_json::write_member(out, name, &target)
+        },
+    )?;
     out.write_all(b"\n")
 }
 

@@ -7,3 +7,4 @@ pub mod matrix;
 pub mod plan_json;
 pub mod plan_markdown;
 pub mod plan_text;
+pub mod pretty_json;
