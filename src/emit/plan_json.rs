@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::pretty_json::{self, Collection};
 use crate::inputs::BaseImage;
 use crate::plan::{Plan, RefState, SmallMap, Target};
 
@@ -22,7 +23,7 @@ struct PlanView<'a> {
     unowned_files: &'a [String],
     registry_probed: bool,
     summary: Summary,
-    targets: Targets<'a>,
+    // `targets` follows, written by [`write`].
 }
 
 #[derive(Serialize)]
@@ -88,15 +89,6 @@ struct InputsView<'a> {
 struct ReasonView {
     kind: &'static str,
     message: String,
-}
-
-/// The targets, each viewed as it is written (a plan of thousands is not copied whole).
-struct Targets<'a>(&'a [Target]);
-
-impl Serialize for Targets<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(target_view))
-    }
 }
 
 fn target_view(t: &Target) -> TargetView<'_> {
@@ -173,9 +165,17 @@ pub fn write(plan: &Plan, out: &mut (impl std::io::Write + ?Sized)) -> std::io::
                 none,
             }
         },
-        targets: Targets(&plan.targets),
     };
-    serde_json::to_writer_pretty(&mut *out, &view)?;
+    // Each target viewed as it is written, over the cores: a plan of thousands is not
+    // copied whole.
+    pretty_json::write_with_collection(
+        out,
+        &view,
+        "targets",
+        Collection::Array,
+        &plan.targets,
+        |t, out| Ok(serde_json::to_writer_pretty(out, &target_view(t))?),
+    )?;
     out.write_all(b"\n")
 }
 
