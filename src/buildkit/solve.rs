@@ -143,7 +143,7 @@ pub fn spec(
                 ("name".to_string(), names),
                 ("push".to_string(), "true".to_string()),
             ]);
-            if insecure(&crate::reference::registry_of(&t.reference())) {
+            if insecure(&crate::reference::registry_of(t.reference())) {
                 a.insert("registry.insecure".to_string(), "true".to_string());
             }
             Some(("image".to_string(), a))
@@ -156,7 +156,7 @@ pub fn spec(
                 ("push-by-digest".to_string(), "true".to_string()),
                 ("name-canonical".to_string(), "true".to_string()),
             ]);
-            if insecure(&crate::reference::registry_of(&t.reference())) {
+            if insecure(&crate::reference::registry_of(t.reference())) {
                 a.insert("registry.insecure".to_string(), "true".to_string());
             }
             Some(("image".to_string(), a))

@@ -89,7 +89,7 @@ pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> M
                 image: t.image.clone(),
                 plan: t.plan.clone(),
                 tag: t.tag.clone(),
-                reference: t.reference(),
+                reference: t.reference().to_string(),
                 action,
                 reason,
                 tests: keep(tests),

@@ -26,9 +26,9 @@ pub enum Collection {
 }
 
 /// Members rendered per chunk (one chunk is one task for a core).
-const MEMBERS_PER_CHUNK: usize = 256;
-/// Chunks rendered before they are written: bounds the text held at once.
-const CHUNKS_PER_WAVE: usize = 8;
+const MEMBERS_PER_CHUNK: usize = 128;
+/// Chunks rendered per core before they are written: bounds the text held at once.
+const CHUNKS_PER_CORE: usize = 2;
 /// The indentation of the collection's members: the collection is a field of the top level.
 const MEMBER_INDENT: &[u8] = b"    ";
 
@@ -64,9 +64,9 @@ pub fn write_with_collection<H: Serialize, T: Sync>(
         .enumerate()
         .map(|(i, chunk)| (i * MEMBERS_PER_CHUNK, chunk))
         .collect();
-    for wave in chunks.chunks(CHUNKS_PER_WAVE) {
+    for wave in chunks.chunks(CHUNKS_PER_CORE * rayon::current_num_threads()) {
         let rendered = parallel::map(wave, 1, |&(first, chunk)| {
-            let mut text = Vec::with_capacity(chunk.len() * 1024);
+            let mut text = Vec::with_capacity(chunk.len() * 768);
             for (i, item) in chunk.iter().enumerate() {
                 text.extend_from_slice(if first + i == 0 { b"\n" } else { b",\n" });
                 text.extend_from_slice(MEMBER_INDENT);
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn the_text_is_serde_jsons_for_the_whole() {
         // Empty, one chunk, several waves of chunks.
-        for n in [0, 1, 3, MEMBERS_PER_CHUNK + 1, MEMBERS_PER_CHUNK * CHUNKS_PER_WAVE + 7] {
+        for n in [0, 1, 3, MEMBERS_PER_CHUNK + 1, MEMBERS_PER_CHUNK * 9 + 7] {
             for collection in [Collection::Array, Collection::Object] {
                 assert_eq!(
                     ours(collection, n),
@@ -218,9 +218,14 @@ mod tests {
             items: Vec<u8>,
         }
         let mut out = Vec::new();
-        write_with_collection(&mut out, &Empty {}, "items", Collection::Array, &[1u8, 2], |i, out| {
-            Ok(serde_json::to_writer_pretty(out, i)?)
-        })
+        write_with_collection(
+            &mut out,
+            &Empty {},
+            "items",
+            Collection::Array,
+            &[1u8, 2],
+            |i, out| Ok(serde_json::to_writer_pretty(out, i)?),
+        )
         .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),

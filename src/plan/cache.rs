@@ -34,15 +34,15 @@ pub fn refs(
     ];
     let cache_to_ref =
         (cache_to == CacheTo::Registry).then(|| format!("{image_name}:buildcache-{branch_tag}"));
-    let mut watched: Vec<String> = vec![reference.to_string()];
-    watched.extend(stable_refs.iter().cloned());
-    watched.extend(cache_to_ref.iter().cloned());
+    let watched = std::iter::once(reference)
+        .chain(stable_refs.iter().map(String::as_str))
+        .chain(cache_to_ref.as_deref());
     let states = watched
-        .iter()
-        .map(|r| (r.clone(), registry.state(r)))
+        .map(|r| (r.to_string(), registry.state(r)))
         .collect();
 
-    let mut cache_from: Vec<String> = cache_to_ref.iter().cloned().collect();
+    let mut cache_from: Vec<String> = Vec::with_capacity(4);
+    cache_from.extend(cache_to_ref.iter().cloned());
     cache_from.push(reference.to_string());
     cache_from.extend(stable_refs);
     cache_from.retain(|r| registry.state(r) != RefState::Missing);

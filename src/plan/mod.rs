@@ -102,7 +102,8 @@ pub struct Target {
     pub tag: String,
     /// The tag promoted last: `stable`, or `<variant prefix>-stable` for a variant.
     pub stable_tag: String,
-    /// Refs the build writes: the branch ref, and the inputs ref when the inputs are pinned.
+    /// Refs the build writes: the branch ref ([`Target::reference`]), then the inputs ref
+    /// when the inputs are pinned.
     pub tags: Vec<String>,
     pub cache_from: Vec<String>,
     /// The registry cache ref, with `--cache-to registry`.
@@ -131,8 +132,8 @@ pub struct Target {
 
 impl Target {
     /// `<image_name>:<prefix>-<branch>`.
-    pub fn reference(&self) -> String {
-        format!("{}:{}", self.image_name, self.tag)
+    pub fn reference(&self) -> &str {
+        &self.tags[0]
     }
 
     /// `<image_name>:inputs-<hex>`, when the inputs are pinned.
@@ -524,15 +525,11 @@ fn make_target(
 
     let mut build_args = build_args::resolve(image, variant, plan, &opts.build_args);
     let chain = parent.map(|parent| {
-        let original = format!(
-            "{}:{}",
-            stack.spec.images[image.depend_on.as_deref().unwrap_or_default()].image_name,
-            parent.tag
-        );
+        let original = &stack.spec.images[image.depend_on.as_deref().unwrap_or_default()];
         parent_input::chain(
             &name,
             parent,
-            &original,
+            &original.image_name,
             dockerfile,
             image.parent_arg.as_deref(),
             &build_args,
@@ -633,8 +630,8 @@ fn make_target(
 /// parent's result when the parent builds. Run again when the registry view grows (the
 /// inputs tags are asked about after the first planning).
 pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
-    // Each target's parent by index (parents come first), then per decided target, by
-    // index: its action, ref and inputs ref.
+    // Each target's parent by index: parents come first, so a parent is decided before
+    // its children.
     let parents: Vec<Option<usize>> = {
         let index: std::collections::HashMap<&str, usize> = plan
             .targets
@@ -647,40 +644,44 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
             .map(|t| t.parent.as_deref().and_then(|p| index.get(p).copied()))
             .collect()
     };
-    let mut decided: Vec<(Action, String, Option<String>)> = Vec::with_capacity(parents.len());
-    for (t, parent) in plan.targets.iter_mut().zip(parents) {
+    let Plan {
+        targets,
+        full_rebuild,
+        ..
+    } = plan;
+    for (i, parent) in parents.into_iter().enumerate() {
+        let (decided, undecided) = targets.split_at_mut(i);
+        let t = &mut undecided[0];
+        let parent = parent.map(|p| &decided[p]);
         let inputs_ref = t.inputs_reference();
         if let Some(r) = &inputs_ref {
             t.registry.insert(r.clone(), registry.state(r));
         }
-        let parent = parent
-            .zip(t.parent.as_deref())
-            .map(|(i, name)| (name, &decided[i]));
         let (action, reason) = action::decide(
             &action::Facts {
                 rebuild: t.rebuild,
                 inputs: &t.inputs,
-                reference: &t.reference(),
+                reference: t.reference(),
                 inputs_ref: inputs_ref.as_deref(),
-                parent: parent.map(|(p, (a, _, _))| (p, *a)),
-                full_rebuild: plan.full_rebuild.as_ref(),
+                parent: parent.map(|p| (p.name.as_str(), p.action)),
+                full_rebuild: full_rebuild.as_ref(),
             },
             registry,
         );
         t.action = action;
         t.action_reason = reason;
         t.parent_input = match (parent, &t.parent_from) {
-            (Some((name, (action, parent_ref, parent_inputs))), Some(from)) => {
-                let state = match (action, parent_inputs) {
+            (Some(parent), Some(from)) => {
+                let parent_inputs = parent.inputs_reference();
+                let state = match (parent.action, &parent_inputs) {
                     (Action::Build, _) => ParentState::Builds,
                     (Action::Reuse, Some(inputs_ref)) => ParentState::Reused { inputs_ref },
                     _ => ParentState::Kept,
                 };
-                parent_input::input(from, name, parent_ref, state)
+                parent_input::input(from, &parent.name, parent.reference(), state)
             }
             _ => None,
         };
-        decided.push((action, t.reference(), inputs_ref));
     }
     plan.registry_probed = registry.probed;
 }

@@ -40,22 +40,21 @@ pub struct Chain {
     pub arg: Option<String>,
 }
 
-/// The parent side of a child; `original_ref` is the parent's ref under its spec
-/// `image_name` (before `--registry`), `parent_arg` the spec's `parent_arg`.
+/// The parent side of a child; `original_name` is the parent's spec `image_name` (before
+/// `--registry`), `parent_arg` the spec's `parent_arg`.
 pub fn chain(
     target: &str,
     parent: &Target,
-    original_ref: &str,
+    original_name: &str,
     dockerfile: Option<&Dockerfile>,
     parent_arg: Option<&str>,
     build_args: &BTreeMap<String, String>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Chain {
     let (parent_name, parent_ref) = (&parent.name, parent.reference());
-    let parent_ref = parent_ref.as_str();
     let repositories = [
         reference::familiar_repository(parent_ref),
-        reference::familiar_repository(original_ref),
+        reference::familiar_repository(original_name),
     ];
     let outcome = match dockerfile {
         Some(df) => parent_from::find(
