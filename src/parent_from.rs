@@ -70,7 +70,7 @@ pub fn find(
             .map(String::as_str)
     };
     let names_parent = |r: &str| {
-        reference::normalize(r).is_some()
+        reference::is_valid(r)
             && parent
                 .repositories
                 .contains(&reference::familiar_repository(r))

@@ -57,8 +57,61 @@ fn from_oci(r: &oci_spec::distribution::Reference) -> Parsed {
 
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
+/// A plain reference's parts, as written.
+struct Plain<'a> {
+    /// The registry host, `None` for Docker Hub.
+    registry: Option<&'a str>,
+    path: &'a str,
+    tag: Option<&'a str>,
+    digest: Option<&'a str>,
+}
+
+impl Plain<'_> {
+    /// `library/` goes before a Docker Hub name of one component.
+    fn official(&self) -> bool {
+        self.registry.is_none() && !self.path.contains('/')
+    }
+
+    /// The tag, `latest` when neither a tag nor a digest is given.
+    fn tag(&self) -> Option<&str> {
+        match (self.tag, self.digest) {
+            (None, None) => Some("latest"),
+            (t, _) => t,
+        }
+    }
+
+    /// `registry/repository[:tag][@digest]`, in one string.
+    fn whole(&self) -> String {
+        let registry = self.registry.unwrap_or("docker.io");
+        let optional = |part: Option<&str>| part.map_or(0, |p| p.len() + 1);
+        let mut out = String::with_capacity(
+            registry.len()
+                + 1
+                + if self.official() { "library/".len() } else { 0 }
+                + self.path.len()
+                + optional(self.tag())
+                + optional(self.digest),
+        );
+        out.push_str(registry);
+        out.push('/');
+        if self.official() {
+            out.push_str("library/");
+        }
+        out.push_str(self.path);
+        if let Some(tag) = self.tag() {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+}
+
 /// The reference when it is plain (see the module's doc); `None` leaves it to `oci-spec`.
-pub(super) fn plain(reference: &str) -> Option<Parsed> {
+fn plain_parts(reference: &str) -> Option<Plain<'_>> {
     let (name_tag, digest) = match reference.split_once('@') {
         Some((n, d)) => (n, Some(d)),
         None => (reference, None),
@@ -96,24 +149,48 @@ pub(super) fn plain(reference: &str) -> Option<Parsed> {
     if !path.split('/').all(is_path_component) {
         return None;
     }
-    let (registry, repository) = match domain {
-        Some(d) if d != "docker.io" && d != "index.docker.io" => (d.to_string(), path.to_string()),
-        _ if path.contains('/') => ("docker.io".to_string(), path.to_string()),
-        _ => ("docker.io".to_string(), format!("library/{path}")),
-    };
-    if repository.len() > NAME_TOTAL_LENGTH_MAX {
-        return None;
-    }
-    let tag = match (tag, digest) {
-        (None, None) => Some("latest".to_string()),
-        (t, _) => t.map(str::to_string),
-    };
-    Some(Parsed {
-        registry,
-        repository,
+    let plain = Plain {
+        registry: domain.filter(|d| *d != "docker.io" && *d != "index.docker.io"),
+        path,
         tag,
-        digest: digest.map(str::to_string),
+        digest,
+    };
+    let repository_len = path.len()
+        + if plain.official() {
+            "library/".len()
+        } else {
+            0
+        };
+    (repository_len <= NAME_TOTAL_LENGTH_MAX).then_some(plain)
+}
+
+/// The reference when it is plain, split; `None` leaves it to `oci-spec`.
+pub(super) fn plain(reference: &str) -> Option<Parsed> {
+    let plain = plain_parts(reference)?;
+    Some(Parsed {
+        registry: plain.registry.unwrap_or("docker.io").to_string(),
+        repository: if plain.official() {
+            format!("library/{}", plain.path)
+        } else {
+            plain.path.to_string()
+        },
+        tag: plain.tag().map(str::to_string),
+        digest: plain.digest.map(str::to_string),
     })
+}
+
+/// Whether `reference` parses ([`parse`] without making its parts).
+pub fn is_valid(reference: &str) -> bool {
+    plain_parts(reference).is_some() || parse(reference).is_ok()
+}
+
+/// `registry/repository[:tag][@digest]` ([`Parsed::whole`] of [`parse`], in one string
+/// when the reference is plain).
+pub fn whole(reference: &str) -> Result<String, String> {
+    match plain_parts(reference) {
+        Some(plain) => Ok(plain.whole()),
+        None => parse(reference).map(|p| p.whole()),
+    }
 }
 
 /// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (ASCII only: a Unicode tag goes to `oci-spec`).
@@ -295,6 +372,13 @@ mod tests {
             if let Some(fast) = plain(&r) {
                 prop_assert_eq!(Some(fast), oci(&r), "{}", r);
             }
+        }
+
+        #[test]
+        fn whole_and_validity_agree_with_oci_spec(r in reference_like()) {
+            let by_oci = oci(&r);
+            prop_assert_eq!(whole(&r).ok(), by_oci.as_ref().map(Parsed::whole), "{}", r);
+            prop_assert_eq!(is_valid(&r), by_oci.is_some(), "{}", r);
         }
     }
 }

@@ -110,7 +110,12 @@ pub fn rewrite_registry(image_name: &str, registry: &str) -> String {
 /// The reference in full (`busybox:1.36` → `docker.io/library/busybox:1.36`); `None` when
 /// it does not parse.
 pub fn normalize(reference: &str) -> Option<String> {
-    parse(reference).ok().map(|r| r.whole())
+    grammar::whole(reference).ok()
+}
+
+/// Whether `reference` is a valid image reference ([`normalize`] without the result).
+pub fn is_valid(reference: &str) -> bool {
+    grammar::is_valid(reference)
 }
 
 /// Whether a reference names a digest already (`name@sha256:…`): it needs no resolving.
