@@ -8,7 +8,7 @@
 //! is named `stable`): a branch's first build imports from the stable *images*, so the
 //! emitters export inline cache into every pushed image as well as the cache image.
 
-use super::{CacheTo, RefState, RegistryView, SmallMap};
+use super::{CacheTo, RefState, RegistryView, SmallMap, reference_of, small_map};
 use crate::tag;
 
 pub struct CacheRefs {
@@ -29,23 +29,25 @@ pub fn refs(
     registry: &RegistryView,
 ) -> CacheRefs {
     let stable_refs = [
-        format!("{image_name}:{}", tag::prefix_stable(tag_prefix)),
-        format!("{image_name}:{stable_tag}"),
+        reference_of(image_name, &tag::prefix_stable(tag_prefix)),
+        reference_of(image_name, stable_tag),
     ];
-    let cache_to_ref =
-        (cache_to == CacheTo::Registry).then(|| format!("{image_name}:buildcache-{branch_tag}"));
-    let watched = std::iter::once(reference)
+    let cache_to_ref = (cache_to == CacheTo::Registry)
+        .then(|| reference_of(image_name, &format!("buildcache-{branch_tag}")));
+    let watched: Vec<&str> = std::iter::once(reference)
         .chain(stable_refs.iter().map(String::as_str))
-        .chain(cache_to_ref.as_deref());
-    let states = watched
-        .map(|r| (r.to_string(), registry.state(r)))
+        .chain(cache_to_ref.as_deref())
         .collect();
+    let states = small_map(watched.iter().map(|r| (r.to_string(), registry.state(r))));
 
-    let mut cache_from: Vec<String> = Vec::with_capacity(4);
-    cache_from.extend(cache_to_ref.iter().cloned());
-    cache_from.push(reference.to_string());
-    cache_from.extend(stable_refs);
-    cache_from.retain(|r| registry.state(r) != RefState::Missing);
+    let cache_from: Vec<String> = cache_to_ref
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(reference))
+        .chain(stable_refs.iter().map(String::as_str))
+        .filter(|r| registry.state(r) != RefState::Missing)
+        .map(str::to_string)
+        .collect();
     CacheRefs {
         cache_from,
         cache_to_ref,

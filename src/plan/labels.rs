@@ -5,19 +5,21 @@ use super::{PlanOptions, SmallMap};
 use crate::inputs::{self, Inputs};
 
 pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> SmallMap<String> {
-    let mut labels = SmallMap::new();
-    labels.insert(
-        "org.opencontainers.image.version".to_string(),
-        tag.to_string(),
-    );
-    if let Some(rev) = &opts.revision {
-        labels.insert("org.opencontainers.image.revision".to_string(), rev.clone());
+    let labels = [
+        Some(("org.opencontainers.image.version", tag)),
+        opts.revision
+            .as_deref()
+            .map(|rev| ("org.opencontainers.image.revision", rev)),
+        opts.source_url
+            .as_deref()
+            .map(|src| ("org.opencontainers.image.source", src)),
+        inputs
+            .pinned
+            .then_some((inputs::LABEL, inputs.digest.as_str())),
+    ];
+    let mut map = SmallMap::with_capacity(labels.iter().flatten().count());
+    for (name, value) in labels.into_iter().flatten() {
+        map.insert(name.to_string(), value.to_string());
     }
-    if let Some(src) = &opts.source_url {
-        labels.insert("org.opencontainers.image.source".to_string(), src.clone());
-    }
-    if inputs.pinned {
-        labels.insert(inputs::LABEL.to_string(), inputs.digest.clone());
-    }
-    labels
+    map
 }

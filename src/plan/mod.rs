@@ -73,6 +73,18 @@ pub struct PlanOptions {
 /// targets hold three each; B-trees cost them 10 MiB more on a 5,000-image stack).
 pub type SmallMap<V> = litemap::LiteMap<String, V>;
 
+/// A small map holding exactly `entries` (collected, its vector would hold four at least).
+fn small_map<V>(entries: impl ExactSizeIterator<Item = (String, V)>) -> SmallMap<V> {
+    let mut map = SmallMap::with_capacity(entries.len());
+    map.extend(entries);
+    map
+}
+
+/// `<image_name>:<tag>`, in a string of its size.
+fn reference_of(image_name: &str, tag: &str) -> String {
+    [image_name, ":", tag].concat()
+}
+
 /// One image in one plan.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -140,7 +152,7 @@ impl Target {
     pub fn inputs_reference(&self) -> Option<String> {
         self.inputs
             .tag()
-            .map(|tag| format!("{}:{tag}", self.image_name))
+            .map(|tag| reference_of(&self.image_name, &tag))
     }
 
     pub fn stable_references(&self) -> [String; 2] {
@@ -517,7 +529,7 @@ fn make_target(
             "shorten the branch name with --branch NAME",
         ));
     }
-    let reference = format!("{image_name}:{tag}");
+    let reference = reference_of(&image_name, &tag);
     let dockerfile = match variant {
         Some(v) => stack.dockerfiles.get(&v.key(&image.key)),
         None => stack.dockerfiles.get(&image.key),
@@ -563,22 +575,21 @@ fn make_target(
         opts.cache_to,
         registry,
     );
-    let mut reasons = change_reasons.to_vec();
-    if registry.state(&reference) == RefState::Missing {
-        reasons.push(Reason::BranchTagMissing {
-            reference: reference.clone(),
-        });
-    }
-    if let Some(parent) = parent.filter(|p| p.rebuild) {
-        reasons.push(Reason::Parent {
-            parent: parent.name.clone(),
-        });
-    }
+    let reasons: Vec<Reason> = change_reasons
+        .iter()
+        .cloned()
+        .chain((registry.state(&reference) == RefState::Missing).then(|| {
+            Reason::BranchTagMissing {
+                reference: reference.clone(),
+            }
+        }))
+        .chain(parent.filter(|p| p.rebuild).map(|p| Reason::Parent {
+            parent: p.name.clone(),
+        }))
+        .collect();
 
-    let mut tags = vec![reference];
-    if let Some(tag) = inputs.tag() {
-        tags.push(format!("{image_name}:{tag}"));
-    }
+    let inputs_ref = inputs.tag().map(|tag| reference_of(&image_name, &tag));
+    let tags: Vec<String> = std::iter::once(reference).chain(inputs_ref).collect();
     Ok(Target {
         labels: labels::labels(&tag, opts, &inputs),
         name,
@@ -599,7 +610,7 @@ fn make_target(
         tags,
         cache_from: cache.cache_from,
         cache_to_ref: cache.cache_to_ref,
-        build_args: build_args.into_iter().collect(),
+        build_args: small_map(build_args.into_iter()),
         context: match variant {
             Some(v) => join(&join(&stack.images_dir, &image.key), &v.context),
             None => join(&stack.images_dir, &image.key),
