@@ -17,7 +17,7 @@ mod names;
 mod parent_input;
 mod registry_view;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};
@@ -27,6 +27,7 @@ use crate::action::{self, Action, ActionReason};
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
 use crate::diagnostic::Diagnostic;
+use crate::dockerfile::Dockerfile;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::parallel;
@@ -341,32 +342,15 @@ pub fn plan(
     let mut warnings = Vec::new();
     // Targets of one depth depend only on targets above them: each depth is made over all
     // cores, in batches moved into the plan as they are made, in the plan's order.
-    for level in slots(stack, opts, &context_digests).chunk_by(|a, b| a.depth == b.depth) {
+    for level in
+        slots(stack, opts, &decisions, &context_digests).chunk_by(|a, b| a.depth == b.depth)
+    {
         for batch in level.chunks(TARGETS_PER_BATCH) {
             let made = parallel::map(batch, TARGETS_PER_THREAD, |slot| {
                 let mut warned = Vec::new();
-                let place = Place {
-                    stack,
-                    image: slot.image,
-                    variant: slot.variant,
-                    plan: slot.plan,
-                    parent: slot.parent.map(|i| &targets[i]),
-                    context: slot.context,
-                };
-                let change_reasons = decisions
-                    .reasons
-                    .get(slot.change_key.as_ref())
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                make_target(
-                    &place,
-                    slot.name.clone(),
-                    change_reasons,
-                    opts,
-                    registry,
-                    &mut warned,
-                )
-                .map(|target| (target, warned))
+                let parent = slot.parent.map(|i| &targets[i]);
+                make_target(slot, parent, stack, opts, registry, &mut warned)
+                    .map(|target| (target, warned))
             });
             for result in made {
                 let (target, warned) = result?;
@@ -403,7 +387,9 @@ const TARGETS_PER_THREAD: usize = 64;
 const TARGETS_PER_BATCH: usize = 512;
 
 /// A target to make, decided in the plan's order before any is made: its name (names
-/// are allocated in order), its parent's index in the plan, and where it sits.
+/// are allocated in order), its parent's index in the plan, and what it is made of. What
+/// its image's targets share (the Dockerfile, the parent image, the change reasons) is
+/// looked up once per image, not per target.
 struct Slot<'a> {
     name: String,
     depth: usize,
@@ -411,9 +397,13 @@ struct Slot<'a> {
     variant: Option<&'a Variant>,
     plan: Option<&'a PlanSpec>,
     parent: Option<usize>,
+    /// The spec entry of the image's parent.
+    parent_image: Option<&'a Image>,
+    dockerfile: Option<&'a Dockerfile>,
+    /// The context's digest and the Dockerfile's blob id.
     context: Option<(&'a str, &'a str)>,
-    /// The key the change rules' reasons are filed under (the image's, or its variant's).
-    change_key: std::borrow::Cow<'a, str>,
+    /// What the change rules say of the image (or its variant).
+    change_reasons: &'a [Reason],
 }
 
 /// Every target of the plan, in its order: parents before children (depth, key, plan; an
@@ -421,6 +411,7 @@ struct Slot<'a> {
 fn slots<'a>(
     stack: &'a Stack,
     opts: &PlanOptions,
+    decisions: &'a rebuild::Decisions,
     context_digests: &'a BTreeMap<&str, (String, &str)>,
 ) -> Vec<Slot<'a>> {
     let spec = &stack.spec;
@@ -429,12 +420,28 @@ fn slots<'a>(
             .get(key)
             .map(|(digest, dockerfile)| (digest.as_str(), *dockerfile))
     };
-    let mut slots = Vec::new();
-    let mut index: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    let reasons_of = |key: &str| decisions.reasons.get(key).map_or(&[][..], Vec::as_slice);
+    let mut slots = Vec::with_capacity(spec.images.len() * spec.plans.len().max(1));
+    let mut index: HashMap<(&str, Option<&str>), usize> = HashMap::with_capacity(slots.capacity());
     let mut names = NameAllocator::reserving(spec.plans.keys().map(|p| group_name(p)));
     for key in stack.graph.order() {
         let image = &spec.images[key];
         let depth = stack.graph.depth(key);
+        let parent_image = image.depend_on.as_deref().map(|p| &spec.images[p]);
+        let default = (stack.dockerfiles.get(key), context_of(key), reasons_of(key));
+        let variants: Vec<_> = image
+            .variants
+            .values()
+            .map(|variant| {
+                let variant_key = variant.key(key);
+                (
+                    variant,
+                    stack.dockerfiles.get(&variant_key),
+                    context_of(&variant_key),
+                    reasons_of(&variant_key),
+                )
+            })
+            .collect();
         for plan in spec.plans_of(image) {
             if let (Some(only), Some(p)) = (&opts.only_plan, plan)
                 && &p.name != only
@@ -447,6 +454,7 @@ fn slots<'a>(
                 .as_deref()
                 .and_then(|p| index.get(&(p, plan_name)).copied());
             index.insert((key.as_str(), plan_name), slots.len());
+            let (dockerfile, context, change_reasons) = default;
             slots.push(Slot {
                 name: names.allocate(match plan {
                     Some(p) => format!("{}-{}", image.key, p.name),
@@ -457,12 +465,13 @@ fn slots<'a>(
                 variant: None,
                 plan,
                 parent,
-                context: context_of(key),
-                change_key: key.as_str().into(),
+                parent_image,
+                dockerfile,
+                context,
+                change_reasons,
             });
             // Each variant: its own target on the same parent; children stay on the default.
-            for variant in image.variants.values() {
-                let variant_key = variant.key(key);
+            for &(variant, dockerfile, context, change_reasons) in &variants {
                 slots.push(Slot {
                     name: names.allocate(match plan {
                         Some(p) => format!("{}-{}-{}", image.key, variant.name, p.name),
@@ -473,8 +482,10 @@ fn slots<'a>(
                     variant: Some(variant),
                     plan,
                     parent,
-                    context: context_of(&variant_key),
-                    change_key: variant_key.into(),
+                    parent_image,
+                    dockerfile,
+                    context,
+                    change_reasons,
                 });
             }
         }
@@ -482,34 +493,27 @@ fn slots<'a>(
     slots
 }
 
-/// Where a target sits: its image (and variant), plan, parent target and context.
-struct Place<'a> {
-    stack: &'a Stack,
-    image: &'a Image,
-    variant: Option<&'a Variant>,
-    plan: Option<&'a PlanSpec>,
-    parent: Option<&'a Target>,
-    /// The context's digest and the Dockerfile's blob id.
-    context: Option<(&'a str, &'a str)>,
-}
-
 /// One target, its action still to decide ([`decide_actions`]).
 fn make_target(
-    place: &Place<'_>,
-    name: String,
-    change_reasons: &[Reason],
+    slot: &Slot<'_>,
+    parent: Option<&Target>,
+    stack: &Stack,
     opts: &PlanOptions,
     registry: &RegistryView,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Target> {
-    let Place {
-        stack,
+    let &Slot {
+        ref name,
+        depth,
         image,
         variant,
         plan,
-        parent,
+        parent_image,
+        dockerfile,
         context,
-    } = *place;
+        change_reasons,
+        ..
+    } = slot;
     let image_name = match &opts.registry {
         Some(r) => reference::rewrite_registry(&image.image_name, r),
         None => image.image_name.clone(),
@@ -530,18 +534,13 @@ fn make_target(
         ));
     }
     let reference = reference_of(&image_name, &tag);
-    let dockerfile = match variant {
-        Some(v) => stack.dockerfiles.get(&v.key(&image.key)),
-        None => stack.dockerfiles.get(&image.key),
-    };
 
     let mut build_args = build_args::resolve(image, variant, plan, &opts.build_args);
     let chain = parent.map(|parent| {
-        let original = &stack.spec.images[image.depend_on.as_deref().unwrap_or_default()];
         parent_input::chain(
-            &name,
+            name,
             parent,
-            &original.image_name,
+            parent_image.map_or("", |p| &p.image_name),
             dockerfile,
             image.parent_arg.as_deref(),
             &build_args,
@@ -592,13 +591,13 @@ fn make_target(
     let tags: Vec<String> = std::iter::once(reference).chain(inputs_ref).collect();
     Ok(Target {
         labels: labels::labels(&tag, opts, &inputs),
-        name,
+        name: name.clone(),
         image: image.key.clone(),
         variant: variant.map(|v| v.name.clone()),
         plan: plan.map(|p| p.name.clone()),
         image_name,
         parent: parent.map(|p| p.name.clone()),
-        depth: stack.graph.depth(&image.key),
+        depth,
         rebuild: !reasons.is_empty(),
         reasons,
         action: Action::None,
