@@ -49,20 +49,49 @@ struct BakeTarget<'a> {
     dockerfile_inline: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     contexts: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    args: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    labels: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Escaped::is_empty")]
+    args: Escaped<'a>,
+    #[serde(skip_serializing_if = "Escaped::is_empty")]
+    labels: Escaped<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    cache_from: Vec<String>,
+    cache_from: Vec<CacheSource<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    cache_to: Vec<String>,
+    cache_to: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     platforms: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     output: Vec<String>,
+}
+
+/// A plan's small map (build args, labels), its strings escaped as they are written.
+struct Escaped<'a>(Option<&'a SmallMap<String>>);
+
+impl Escaped<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_none_or(|m| m.is_empty())
+    }
+}
+
+impl Serialize for Escaped<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .into_iter()
+                .flat_map(|m| m.iter())
+                .map(|(k, v)| (esc(k), esc(v))),
+        )
+    }
+}
+
+/// A `cache-from` entry, `type=registry,ref=REF`, written without being made first.
+struct CacheSource<'a>(&'a str);
+
+impl Serialize for CacheSource<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("type=registry,ref={}", esc(self.0)))
+    }
 }
 
 /// What a target of the file is made from.
@@ -189,15 +218,15 @@ fn bake_target<'a>(t: &'a Target, cache_to: CacheTo, options: &BakeOptions) -> B
         })
         .collect();
     let cache_to = match cache_to {
-        CacheTo::Inline => vec!["type=inline".to_string()],
+        CacheTo::Inline => vec![Cow::Borrowed("type=inline")],
         // The cache image, and inline cache in the pushed image: the stable tags a later
         // branch's first build imports from are images, not cache images (see
         // `plan::cache`), and carry cache only when it is inline.
         CacheTo::Registry => t
             .cache_to_ref
             .iter()
-            .map(|r| esc(&format!("type=registry,ref={r},mode=max")).into_owned())
-            .chain(["type=inline".to_string()])
+            .map(|r| Cow::Owned(esc(&format!("type=registry,ref={r},mode=max")).into_owned()))
+            .chain([Cow::Borrowed("type=inline")])
             .collect(),
         CacheTo::None => Vec::new(),
     };
@@ -221,14 +250,10 @@ fn bake_target<'a>(t: &'a Target, cache_to: CacheTo, options: &BakeOptions) -> B
         dockerfile: Some(esc(&t.dockerfile)),
         dockerfile_inline: None,
         contexts,
-        args: esc_map(&t.build_args),
-        labels: esc_map(&t.labels),
+        args: Escaped(Some(&t.build_args)),
+        labels: Escaped(Some(&t.labels)),
         tags,
-        cache_from: t
-            .cache_from
-            .iter()
-            .map(|r| esc(&format!("type=registry,ref={r}")).into_owned())
-            .collect(),
+        cache_from: t.cache_from.iter().map(|r| CacheSource(r)).collect(),
         cache_to,
         platforms: t.platforms.iter().map(|s| esc(s)).collect(),
         output,
@@ -270,8 +295,8 @@ fn manifest_target<'a>(t: &'a Target, dir: &str) -> BakeTarget<'a> {
         dockerfile: None,
         dockerfile_inline: Some(esc(&dockerfile).into_owned()),
         contexts,
-        args: BTreeMap::new(),
-        labels: BTreeMap::new(),
+        args: Escaped(None),
+        labels: Escaped(None),
         tags: Vec::new(),
         cache_from: Vec::new(),
         cache_to: Vec::new(),
@@ -294,10 +319,6 @@ pub fn esc(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(s)
     }
-}
-
-fn esc_map(m: &SmallMap<String>) -> BTreeMap<Cow<'_, str>, Cow<'_, str>> {
-    m.iter().map(|(k, v)| (esc(k), esc(v))).collect()
 }
 
 #[cfg(test)]
