@@ -8,6 +8,7 @@
 //! directives, line continuations, comments, heredocs and `${VAR:-word}` forms, and ignores
 //! every other instruction.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A global `ARG` (declared before the first `FROM`).
@@ -170,20 +171,20 @@ impl Dockerfile {
 
     /// The global `ARG`s' values: a build arg's value (looked up by `build_arg`), else the
     /// default.
-    fn global_scope<'v>(
-        &self,
+    fn global_scope<'s, 'v: 's>(
+        &'s self,
         build_arg: impl Fn(&str) -> Option<&'v str>,
-    ) -> BTreeMap<String, String> {
-        let mut scope: BTreeMap<String, String> = BTreeMap::new();
+    ) -> Scope<'s> {
+        let mut scope = Scope::default();
         for arg in &self.global_args {
             let value = match build_arg(&arg.name) {
-                Some(v) => Some(v.to_string()),
-                None => arg.default.as_ref().map(|d| expand(d, &scope).0),
+                Some(v) => Some(Cow::Borrowed(v)),
+                None => arg
+                    .default
+                    .as_ref()
+                    .map(|d| Cow::Owned(expand_in(d, &scope).0)),
             };
-            match value {
-                Some(v) => scope.insert(arg.name.clone(), v),
-                None => scope.remove(&arg.name),
-            };
+            scope.set(&arg.name, value);
         }
         scope
     }
@@ -208,7 +209,7 @@ impl Dockerfile {
         let mut stage_names: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
-            let (reference, uses) = expand(&stage.base, &scope);
+            let (reference, uses) = expand_in(&stage.base, &scope);
             let is_stage = stage_names
                 .iter()
                 .any(|n| n.eq_ignore_ascii_case(&reference));
@@ -244,7 +245,7 @@ impl Dockerfile {
         for source in &self.sources {
             match source {
                 Source::Image { text, .. } => {
-                    let (value, _) = expand(text, &scope);
+                    let (value, _) = expand_in(text, &scope);
                     let is_stage = value.chars().all(|c| c.is_ascii_digit())
                         || stage_names.iter().any(|n| n.eq_ignore_ascii_case(&value));
                     if !is_stage && !value.is_empty() {
@@ -415,9 +416,45 @@ fn heredoc_terminators(rest: &str) -> Vec<String> {
     out
 }
 
+/// Variables and their values, borrowed where they can be: a Dockerfile's few global
+/// `ARG`s, looked up by name (a map per `FROM` resolved cost every target three copies of
+/// every name and value).
+#[derive(Default)]
+struct Scope<'a> {
+    vars: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+impl<'a> Scope<'a> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// Sets `name` to `value`, or unsets it.
+    fn set(&mut self, name: &'a str, value: Option<Cow<'a, str>>) {
+        self.vars.retain(|(n, _)| *n != name);
+        if let Some(value) = value {
+            self.vars.push((name, value));
+        }
+    }
+}
+
 /// Expands `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`;
 /// returns the result and the names used.
 pub fn expand(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
+    let scope = Scope {
+        vars: scope
+            .iter()
+            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
+            .collect(),
+    };
+    expand_in(text, &scope)
+}
+
+/// [`expand`] with a [`Scope`].
+fn expand_in(text: &str, scope: &Scope<'_>) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len());
     let mut uses = Vec::new();
     expand_into(text, scope, &mut out, &mut uses);
@@ -427,12 +464,7 @@ pub fn expand(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<Stri
 
 /// [`expand`], appending to `out` and `uses`. Scans bytes: every character it looks for is
 /// ASCII, so the text between them is copied as it is.
-fn expand_into(
-    text: &str,
-    scope: &BTreeMap<String, String>,
-    out: &mut String,
-    uses: &mut Vec<String>,
-) {
+fn expand_into(text: &str, scope: &Scope<'_>, out: &mut String, uses: &mut Vec<String>) {
     let bytes = text.as_bytes();
     let is_name = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
     let mut i = 0;
@@ -503,7 +535,7 @@ fn expand_into(
                     continue;
                 }
                 let name = &text[i + 1..i + 1 + len];
-                out.push_str(scope.get(name).map(String::as_str).unwrap_or(""));
+                out.push_str(scope.get(name).unwrap_or(""));
                 uses.push(name.to_string());
                 i += 1 + len;
             }

@@ -547,16 +547,16 @@ fn make_target(
             warnings,
         )
     });
-    if let Some(chain) = &chain {
-        build_args.extend(chain.args.clone());
-    }
+    let no_chain_args = BTreeMap::new();
+    let chain_args = chain.as_ref().map_or(&no_chain_args, |c| &c.args);
+    build_args.extend(chain_args.iter().map(|(k, v)| (k.clone(), v.clone())));
 
     let (inputs, written_bases) = inputs_of::compute(
         &inputs_of::TargetInputs {
             context,
             dockerfile,
             build_args: &build_args,
-            chain_args: &chain.as_ref().map(|c| c.args.clone()).unwrap_or_default(),
+            chain_args,
             parent_from: chain.as_ref().map(|c| c.from.as_str()),
             parent: parent.map(|p| (p.name.as_str(), &p.inputs)),
             platforms: &image.platforms,
