@@ -314,7 +314,7 @@ fn manifest_target<'a>(t: &'a Target, dir: &str) -> BakeTarget<'a> {
 /// Escapes HCL's interpolation (`${`) and directive (`%{`) sequences.
 pub fn esc(s: &str) -> Cow<'_, str> {
     // `{` first: a one-byte search, and most strings have none.
-    if s.contains('{') && (s.contains("${") || s.contains("%{")) {
+    if s.as_bytes().contains(&b'{') && (s.contains("${") || s.contains("%{")) {
         Cow::Owned(s.replace("${", "$${").replace("%{", "%%{"))
     } else {
         Cow::Borrowed(s)

@@ -107,6 +107,11 @@ struct Indented<'a> {
 
 impl Write for Indented<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // serde_json writes a line break on its own, and most pieces hold none.
+        if !buf.contains(&b'\n') {
+            self.out.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
         let mut lines = buf.split(|&b| b == b'\n');
         if let Some(first) = lines.next() {
             self.out.extend_from_slice(first);
