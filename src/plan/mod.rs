@@ -342,9 +342,8 @@ pub fn plan(
     let mut warnings = Vec::new();
     // Targets of one depth depend only on targets above them: each depth is made over all
     // cores, in batches moved into the plan as they are made, in the plan's order.
-    for level in
-        slots(stack, opts, &decisions, &context_digests).chunk_by(|a, b| a.depth == b.depth)
-    {
+    let slots = slots(stack, opts, &decisions, &context_digests);
+    for level in slots.chunk_by(|a, b| a.depth == b.depth) {
         for batch in level.chunks(TARGETS_PER_BATCH) {
             let made = parallel::map(batch, TARGETS_PER_THREAD, |slot| {
                 let mut warned = Vec::new();
@@ -359,6 +358,9 @@ pub fn plan(
             }
         }
     }
+
+    let parents: Vec<Option<usize>> = slots.iter().map(|s| s.parent).collect();
+    drop(slots);
 
     let mut plan = Plan {
         branch: opts.branch.clone(),
@@ -377,7 +379,7 @@ pub fn plan(
         cache_to: opts.cache_to,
         warnings,
     };
-    decide_actions(&mut plan, registry);
+    decide_actions_with(&mut plan, &parents, registry);
     Ok(plan)
 }
 
@@ -640,10 +642,8 @@ fn make_target(
 /// parent's result when the parent builds. Run again when the registry view grows (the
 /// inputs tags are asked about after the first planning).
 pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
-    // Each target's parent by index: parents come first, so a parent is decided before
-    // its children.
     let parents: Vec<Option<usize>> = {
-        let index: std::collections::HashMap<&str, usize> = plan
+        let index: HashMap<&str, usize> = plan
             .targets
             .iter()
             .enumerate()
@@ -654,12 +654,19 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
             .map(|t| t.parent.as_deref().and_then(|p| index.get(p).copied()))
             .collect()
     };
+    decide_actions_with(plan, &parents, registry);
+}
+
+/// [`decide_actions`] with each target's parent by index (planning knows them from its
+/// slots). Parents come first, so a parent is decided before its children.
+fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &RegistryView) {
+    debug_assert_eq!(parents.len(), plan.targets.len());
     let Plan {
         targets,
         full_rebuild,
         ..
     } = plan;
-    for (i, parent) in parents.into_iter().enumerate() {
+    for (i, &parent) in parents.iter().enumerate() {
         let (decided, undecided) = targets.split_at_mut(i);
         let t = &mut undecided[0];
         let parent = parent.map(|p| &decided[p]);

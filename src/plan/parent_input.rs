@@ -128,7 +128,7 @@ pub fn input(
                 reference: parent_ref.to_string(),
             },
         })
-    } else if from != reference::familiar(parent_ref) {
+    } else if !reference::is_familiar_of(from, parent_ref) {
         Some(ParentInput {
             from: from.to_string(),
             source: ParentSource::Image(parent_ref.to_string()),

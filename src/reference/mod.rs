@@ -36,21 +36,37 @@ pub fn check_repository(name: &str) -> Result<(), String> {
 /// This runs for every target on every plan, so it is plain string work on a reference
 /// that is already known to parse (distribution's `FamiliarString`), not a second parse.
 pub fn familiar(reference: &str) -> String {
+    familiar_parts(reference).concat()
+}
+
+/// Whether `text` is [`familiar`]`(reference)`, without making it.
+pub fn is_familiar_of(text: &str, reference: &str) -> bool {
+    let mut rest = text;
+    for part in familiar_parts(reference) {
+        match rest.strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// [`familiar`] in pieces: the name, then `:` and the tag, then `@` and the digest (empty
+/// pieces for what is left out).
+fn familiar_parts(reference: &str) -> [&str; 5] {
     let (name, digest) = match reference.split_once('@') {
         Some((n, d)) => (n, Some(d)),
         None => (reference, None),
     };
     let (repository, tag) = split_tag(name);
-    let mut out = familiar_name(repository).to_string();
-    if let Some(tag) = tag.filter(|t| !(*t == "latest" && digest.is_none())) {
-        out.push(':');
-        out.push_str(tag);
-    }
-    if let Some(digest) = digest {
-        out.push('@');
-        out.push_str(digest);
-    }
-    out
+    let tag = tag.filter(|t| !(*t == "latest" && digest.is_none()));
+    [
+        familiar_name(repository),
+        if tag.is_some() { ":" } else { "" },
+        tag.unwrap_or(""),
+        if digest.is_some() { "@" } else { "" },
+        digest.unwrap_or(""),
+    ]
 }
 
 /// The repository part of a reference in familiar form (no tag, no digest).
@@ -164,6 +180,39 @@ mod tests {
             "localhost:5000/library/busybox:1.36"
         );
         assert_eq!(familiar("docker.io/library/a/b:1"), "library/a/b:1");
+    }
+
+    #[test]
+    fn a_text_is_the_familiar_form_exactly_when_familiar_says_so() {
+        let references = [
+            "docker.io/library/busybox:1.36",
+            "docker.io/library/busybox:latest",
+            "busybox",
+            "ghcr.io/ucsd-ets/nb:2026.3-main",
+            "localhost:5000/b:latest@sha256:00",
+            "docker.io/library/a/b:1",
+        ];
+        let texts = [
+            "busybox:1.36",
+            "busybox",
+            "busybox:",
+            "busybox:1.3",
+            "busybox:1.36x",
+            "ghcr.io/ucsd-ets/nb:2026.3-main",
+            "localhost:5000/b:latest@sha256:00",
+            "localhost:5000/b@sha256:00",
+            "library/a/b:1",
+            "",
+        ];
+        for reference in references {
+            for text in texts {
+                assert_eq!(
+                    is_familiar_of(text, reference),
+                    familiar(reference) == text,
+                    "{text} / {reference}"
+                );
+            }
+        }
     }
 
     #[test]
