@@ -31,9 +31,9 @@ COPY . .
 ARG REVISION=
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    STACKPLAN_BUILD_REVISION="$REVISION" CARGO_PROFILE_RELEASE_STRIP=symbols \
-      cargo build --release --locked \
-    && install -m 0755 target/release/stackplan /usr/local/bin/stackplan
+    STACKPLAN_BUILD_REVISION="$REVISION" CARGO_PROFILE_DIST_STRIP=symbols \
+      cargo build --profile dist --locked \
+    && install -m 0755 target/dist/stackplan /usr/local/bin/stackplan
 
 # ---- binary: just the binary (a named context `binary` with a `stackplan` file replaces it)
 FROM scratch AS binary

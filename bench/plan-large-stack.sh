@@ -11,8 +11,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -n ${STACKPLAN_BIN:-} ]]; then
     bin=$STACKPLAN_BIN
 else
-    cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-    bin="$here/target/release/stackplan"
+    # The binary as it ships (`dist`: the release profile with LTO).
+    cargo build --profile dist --quiet --manifest-path "$here/Cargo.toml"
+    bin="$here/target/dist/stackplan"
 fi
 
 work=$(mktemp -d)

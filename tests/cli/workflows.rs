@@ -196,7 +196,7 @@ fn release_workflow_attaches_checksummed_archives_for_the_action_and_publishes_t
     }
     let build = runs(&jobs["build"]);
     assert!(
-        build.contains("cargo build --locked --release --target"),
+        build.contains("cargo build --locked --profile dist --target"),
         "{build}"
     );
     assert!(build.contains("scripts/package-release.sh"), "{build}");
