@@ -65,7 +65,8 @@ struct BakeTarget<'a> {
     output: Vec<String>,
 }
 
-/// A plan's small map (build args, labels), its strings escaped as they are written.
+/// A plan's small map (build args, labels), its strings escaped as they are written, in the
+/// plan's order (by name).
 struct Escaped<'a>(Option<&'a SmallMap<String>>);
 
 impl Escaped<'_> {
