@@ -3,7 +3,7 @@
 //! Owns cycle detection, the stable order every output uses (depth from the roots, then
 //! key) and the descendants of an image. Knows nothing of plans, tags or files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -18,7 +18,7 @@ pub struct StackGraph {
     index: BTreeMap<String, NodeIndex>,
     /// Image keys, parents before children; among equals by depth, then key.
     order: Vec<String>,
-    depth: BTreeMap<String, usize>,
+    depth: HashMap<String, usize>,
 }
 
 impl StackGraph {
@@ -56,7 +56,7 @@ impl StackGraph {
                 depths[child.index()] = depths[node.index()] + 1;
             }
         }
-        let depth: BTreeMap<String, usize> = index
+        let depth: HashMap<String, usize> = index
             .iter()
             .map(|(key, node)| (key.clone(), depths[node.index()]))
             .collect();

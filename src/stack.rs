@@ -5,7 +5,7 @@
 //! (see [`crate::fs`] for the one that reads a checkout), so tests and benchmarks can build
 //! stacks in memory.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::change_rules::ChangeRules;
@@ -85,10 +85,12 @@ pub struct Stack {
     pub spec: Spec,
     pub graph: StackGraph,
     pub rules: ChangeRules,
-    pub dockerfiles: BTreeMap<String, Dockerfile>,
+    /// Every parsed Dockerfile, by image key (`<image>/<variant>` for a variant's own),
+    /// looked up per image and target, never walked in order.
+    pub dockerfiles: HashMap<String, Dockerfile>,
     /// The git blob id of each Dockerfile's bytes, keyed as `dockerfiles`: the context
     /// reader takes it instead of reading the file again.
-    pub dockerfile_ids: BTreeMap<String, String>,
+    pub dockerfile_ids: HashMap<String, String>,
     /// The images folder relative to the repository root, `/`-separated (`images`).
     pub images_dir: String,
     /// Findings that do not stop planning (unknown keys, suspicious `FROM` lines).
@@ -115,8 +117,8 @@ impl Stack {
                 None
             }
         };
-        let mut dockerfiles = BTreeMap::new();
-        let mut dockerfile_ids = BTreeMap::new();
+        let mut dockerfiles = HashMap::new();
+        let mut dockerfile_ids = HashMap::new();
         for image in spec.images.values() {
             let folder = join(images_dir, &image.key);
             let path = join(&folder, &image.dockerfile);

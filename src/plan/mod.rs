@@ -327,7 +327,7 @@ pub fn plan(
         opts.full_rebuild.clone(),
     );
     // One context digest per image, shared by its plans.
-    let context_digests: BTreeMap<&str, (String, &str)> = contexts
+    let context_digests: HashMap<&str, (String, &str)> = contexts
         .iter()
         .map(|(key, files)| (key.as_str(), (files.digest(), files.dockerfile_id.as_str())))
         .collect();
@@ -414,7 +414,7 @@ fn slots<'a>(
     stack: &'a Stack,
     opts: &PlanOptions,
     decisions: &'a rebuild::Decisions,
-    context_digests: &'a BTreeMap<&str, (String, &str)>,
+    context_digests: &'a HashMap<&str, (String, &str)>,
 ) -> Vec<Slot<'a>> {
     let spec = &stack.spec;
     let context_of = |key: &str| {
