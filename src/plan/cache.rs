@@ -34,19 +34,18 @@ pub fn refs(
     ];
     let cache_to_ref = (cache_to == CacheTo::Registry)
         .then(|| reference_of(image_name, &format!("buildcache-{branch_tag}")));
-    let watched: Vec<&str> = std::iter::once(reference)
-        .chain(stable_refs.iter().map(String::as_str))
-        .chain(cache_to_ref.as_deref())
-        .collect();
-    let states = small_map(watched.iter().map(|r| (r.to_string(), registry.state(r))));
-
-    let cache_from: Vec<String> = cache_to_ref
-        .iter()
-        .map(String::as_str)
+    // In the order the build imports them (the states' map sorts its own).
+    let watched: Vec<&str> = cache_to_ref
+        .as_deref()
+        .into_iter()
         .chain(std::iter::once(reference))
         .chain(stable_refs.iter().map(String::as_str))
+        .collect();
+    let states = small_map(watched.iter().map(|r| (r.to_string(), registry.state(r))));
+    let cache_from: Vec<String> = watched
+        .iter()
         .filter(|r| registry.state(r) != RefState::Missing)
-        .map(str::to_string)
+        .map(|r| r.to_string())
         .collect();
     CacheRefs {
         cache_from,

@@ -689,7 +689,9 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
         t.action_reason = reason;
         t.parent_input = match (parent, &t.parent_from) {
             (Some(parent), Some(from)) => {
-                let parent_inputs = parent.inputs_reference();
+                let parent_inputs = (parent.action == Action::Reuse)
+                    .then(|| parent.inputs_reference())
+                    .flatten();
                 let state = match (parent.action, &parent_inputs) {
                     (Action::Build, _) => ParentState::Builds,
                     (Action::Reuse, Some(inputs_ref)) => ParentState::Reused { inputs_ref },

@@ -10,14 +10,13 @@ pub fn group_name(plan: &str) -> String {
 fn sanitize_name(wanted: &str) -> String {
     wanted
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if is_name_char(c) { c } else { '_' })
         .collect()
+}
+
+/// A character buildx accepts in a name.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
 /// Hands out target names that buildx accepts and that are unique, never one of the
@@ -51,8 +50,7 @@ impl NameAllocator {
 
 /// Whether buildx accepts `name` as it is.
 fn is_name(name: &str) -> bool {
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    name.chars().all(is_name_char)
 }
 
 #[cfg(test)]

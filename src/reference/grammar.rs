@@ -22,17 +22,34 @@ pub struct Parsed {
 impl Parsed {
     /// `registry/repository[:tag][@digest]`.
     pub fn whole(&self) -> String {
-        let mut out = format!("{}/{}", self.registry, self.repository);
-        if let Some(tag) = &self.tag {
-            out.push(':');
-            out.push_str(tag);
-        }
-        if let Some(digest) = &self.digest {
-            out.push('@');
-            out.push_str(digest);
-        }
-        out
+        whole_of(
+            &self.registry,
+            ["", &self.repository],
+            self.tag.as_deref(),
+            self.digest.as_deref(),
+        )
     }
+}
+
+/// `registry/repository[:tag][@digest]` in one string of its size; the repository may come
+/// in two pieces (`library/`, `busybox`).
+fn whole_of(
+    registry: &str,
+    repository: [&str; 2],
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> String {
+    [
+        registry,
+        "/",
+        repository[0],
+        repository[1],
+        if tag.is_some() { ":" } else { "" },
+        tag.unwrap_or(""),
+        if digest.is_some() { "@" } else { "" },
+        digest.unwrap_or(""),
+    ]
+    .concat()
 }
 
 /// Parses `reference`; the error is `oci-spec`'s message.
@@ -82,31 +99,12 @@ impl Plain<'_> {
 
     /// `registry/repository[:tag][@digest]`, in one string.
     fn whole(&self) -> String {
-        let registry = self.registry.unwrap_or("docker.io");
-        let optional = |part: Option<&str>| part.map_or(0, |p| p.len() + 1);
-        let mut out = String::with_capacity(
-            registry.len()
-                + 1
-                + if self.official() { "library/".len() } else { 0 }
-                + self.path.len()
-                + optional(self.tag())
-                + optional(self.digest),
-        );
-        out.push_str(registry);
-        out.push('/');
-        if self.official() {
-            out.push_str("library/");
-        }
-        out.push_str(self.path);
-        if let Some(tag) = self.tag() {
-            out.push(':');
-            out.push_str(tag);
-        }
-        if let Some(digest) = self.digest {
-            out.push('@');
-            out.push_str(digest);
-        }
-        out
+        whole_of(
+            self.registry.unwrap_or("docker.io"),
+            [if self.official() { "library/" } else { "" }, self.path],
+            self.tag(),
+            self.digest,
+        )
     }
 }
 
