@@ -70,7 +70,7 @@ struct TargetView<'a> {
     /// The build arg set so the `FROM` names the parent's ref of this run.
     parent_arg: Option<&'a str>,
     #[serde(serialize_with = "as_map")]
-    registry: &'a SmallMap<RefState>,
+    registry: SmallMap<RefState>,
     info_cmds: Vec<&'a str>,
     integration_tests: bool,
     depth: usize,
@@ -132,7 +132,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         platforms: &t.platforms,
         contexts: crate::emit::bake::contexts(t),
         parent_arg: t.parent_arg.as_deref(),
-        registry: &t.registry,
+        registry: t.registry(),
         info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,
         depth: t.depth,
@@ -188,9 +188,9 @@ pub fn render(plan: &Plan) -> String {
 
 /// A small map as a JSON object (written here rather than by litemap's serde feature,
 /// which writes an empty map as `[]`).
-fn as_map<V: Serialize, S: serde::Serializer>(
-    map: &&SmallMap<V>,
+fn as_map<M: std::borrow::Borrow<SmallMap<V>>, V: Serialize, S: serde::Serializer>(
+    map: &M,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(map.iter())
+    serializer.collect_map(map.borrow().iter())
 }

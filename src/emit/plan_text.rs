@@ -121,10 +121,11 @@ fn target_block(s: &mut String, t: &Target) {
     if t.action != Action::Build {
         return;
     }
+    let states = t.registry();
     let cache: Vec<String> = t
         .cache_from
         .iter()
-        .map(|r| match t.registry.get(r) {
+        .map(|r| match states.get(r) {
             Some(RefState::Present) | None => r.clone(),
             Some(state) => format!("{r} ({state})"),
         })

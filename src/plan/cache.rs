@@ -8,15 +8,16 @@
 //! is named `stable`): a branch's first build imports from the stable *images*, so the
 //! emitters export inline cache into every pushed image as well as the cache image.
 
-use super::{CacheTo, RefState, RegistryView, SmallMap, reference_of, small_map};
+use super::{CacheTo, RefState, RefStates, RegistryView, reference_of};
 use crate::tag;
 
 pub struct CacheRefs {
     pub cache_from: Vec<String>,
     /// The registry cache ref, with `--cache-to registry`.
     pub cache_to_ref: Option<String>,
-    /// The state of every ref above and of the branch ref.
-    pub registry: SmallMap<RefState>,
+    /// The state of every ref above and of the branch ref (the inputs ref's is decided
+    /// later).
+    pub states: RefStates,
 }
 
 pub fn refs(
@@ -34,22 +35,29 @@ pub fn refs(
     ];
     let cache_to_ref = (cache_to == CacheTo::Registry)
         .then(|| reference_of(image_name, &format!("buildcache-{branch_tag}")));
-    // In the order the build imports them (the states' map sorts its own).
-    let watched: Vec<&str> = cache_to_ref
-        .as_deref()
-        .into_iter()
-        .chain(std::iter::once(reference))
-        .chain(stable_refs.iter().map(String::as_str))
-        .collect();
-    let states = small_map(watched.iter().map(|r| (r.to_string(), registry.state(r))));
+    let states = RefStates {
+        cache_to: cache_to_ref.as_deref().map(|r| registry.state(r)),
+        branch: registry.state(reference),
+        prefix_stable: registry.state(&stable_refs[0]),
+        stable: registry.state(&stable_refs[1]),
+        inputs: None,
+    };
+    // In the order the build imports them.
+    let watched = [
+        (cache_to_ref.as_deref(), states.cache_to),
+        (Some(reference), Some(states.branch)),
+        (Some(stable_refs[0].as_str()), Some(states.prefix_stable)),
+        (Some(stable_refs[1].as_str()), Some(states.stable)),
+    ];
     let cache_from: Vec<String> = watched
-        .iter()
-        .filter(|r| registry.state(r) != RefState::Missing)
-        .map(|r| r.to_string())
+        .into_iter()
+        .filter_map(|(r, state)| Some((r?, state?)))
+        .filter(|&(_, state)| state != RefState::Missing)
+        .map(|(r, _)| r.to_string())
         .collect();
     CacheRefs {
         cache_from,
         cache_to_ref,
-        registry: states,
+        states,
     }
 }

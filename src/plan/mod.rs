@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};
-pub use registry_view::{RefState, RegistryView};
+pub use registry_view::{RefState, RefStates, RegistryView};
 
 use crate::action::{self, Action, ActionReason};
 use crate::change_set::ChangeSet;
@@ -136,8 +136,9 @@ pub struct Target {
     /// → `ref@digest` (named contexts `docker-image://…`).
     pub pinned_bases: BTreeMap<String, String>,
     pub labels: SmallMap<String>,
-    /// What the registry said about each ref this target cares about.
-    pub registry: SmallMap<RefState>,
+    /// What the registry said about each ref this target cares about ([`Target::registry`]
+    /// names them).
+    pub ref_states: RefStates,
     /// The image's `info_cmds`, resolved from `all_info_cmds`.
     pub info_cmds: Vec<(String, InfoCmd)>,
     pub integration_tests: bool,
@@ -154,6 +155,26 @@ impl Target {
         self.inputs
             .tag()
             .map(|tag| reference_of(&self.image_name, &tag))
+    }
+
+    /// What the registry said about each ref this target cares about, by ref: the cache
+    /// image's (with `--cache-to registry`), the branch ref's, the two stable refs' and,
+    /// when the inputs are pinned, the inputs ref's.
+    pub fn registry(&self) -> SmallMap<RefState> {
+        let [prefix_stable, stable] = self.stable_references();
+        let states = &self.ref_states;
+        let entries = [
+            self.cache_to_ref.clone().zip(states.cache_to),
+            Some((self.reference().to_string(), states.branch)),
+            Some((prefix_stable, states.prefix_stable)),
+            Some((stable, states.stable)),
+            self.inputs_reference().zip(states.inputs),
+        ];
+        let mut map = SmallMap::with_capacity(entries.iter().flatten().count());
+        for (reference, state) in entries.into_iter().flatten() {
+            map.insert(reference, state);
+        }
+        map
     }
 
     pub fn stable_references(&self) -> [String; 2] {
@@ -246,7 +267,7 @@ pub fn registry_refs(stack: &Stack, opts: &PlanOptions) -> Result<ProbeRefs> {
     let mut tags: Vec<String> = plan
         .targets
         .iter()
-        .flat_map(|t| t.registry.keys().cloned())
+        .flat_map(|t| t.registry().into_iter().map(|(reference, _)| reference))
         .collect();
     tags.sort();
     tags.dedup();
@@ -622,7 +643,7 @@ fn make_target(
         parent_from: chain.map(|c| c.from),
         parent_input: None,
         pinned_bases,
-        registry: cache.registry,
+        ref_states: cache.states,
         info_cmds: image
             .info_cmds
             .iter()
@@ -671,9 +692,7 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
         let t = &mut undecided[0];
         let parent = parent.map(|p| &decided[p]);
         let inputs_ref = t.inputs_reference();
-        if let Some(r) = &inputs_ref {
-            t.registry.insert(r.clone(), registry.state(r));
-        }
+        t.ref_states.inputs = inputs_ref.as_deref().map(|r| registry.state(r));
         let (action, reason) = action::decide(
             &action::Facts {
                 rebuild: t.rebuild,

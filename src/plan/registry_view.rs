@@ -23,6 +23,18 @@ impl fmt::Display for RefState {
     }
 }
 
+/// What the registry said about the refs a target cares about: its cache image's (with
+/// `--cache-to registry`), its branch ref's, its two stable refs' and its inputs ref's
+/// (when its inputs are pinned). Kept by role, not by ref: the refs are the target's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefStates {
+    pub cache_to: Option<RefState>,
+    pub branch: RefState,
+    pub prefix_stable: RefState,
+    pub stable: RefState,
+    pub inputs: Option<RefState>,
+}
+
 /// Which refs exist and the manifest digest each present one points at; empty (all
 /// unknown) when offline.
 #[derive(Clone, Debug, Default)]
