@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::pretty_json::{self, Collection};
-use crate::plan::{CacheTo, ParentSource, Plan, SmallMap, Target, group_name};
+use crate::plan::{CacheTo, ParentSource, Plan, Target, group_name};
 
 /// How the targets export their result.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,9 +50,9 @@ struct BakeTarget<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     contexts: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
     #[serde(skip_serializing_if = "Escaped::is_empty")]
-    args: Escaped<'a>,
+    args: Escaped<'a, String>,
     #[serde(skip_serializing_if = "Escaped::is_empty")]
-    labels: Escaped<'a>,
+    labels: Escaped<'a, &'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -67,21 +67,21 @@ struct BakeTarget<'a> {
 
 /// A plan's small map (build args, labels), its strings escaped as they are written, in the
 /// plan's order (by name).
-struct Escaped<'a>(Option<&'a SmallMap<String>>);
+struct Escaped<'a, K>(Option<&'a litemap::LiteMap<K, String>>);
 
-impl Escaped<'_> {
+impl<K> Escaped<'_, K> {
     fn is_empty(&self) -> bool {
         self.0.is_none_or(|m| m.is_empty())
     }
 }
 
-impl Serialize for Escaped<'_> {
+impl<K: AsRef<str>> Serialize for Escaped<'_, K> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(
             self.0
                 .into_iter()
                 .flat_map(|m| m.iter())
-                .map(|(k, v)| (esc(k), esc(v))),
+                .map(|(k, v)| (esc(k.as_ref()), esc(v))),
         )
     }
 }

@@ -1,10 +1,13 @@
 //! The OCI labels a target's image carries: its version (the tag), the commit and source
 //! it is built from, and its inputs digest when pinned.
 
-use super::{PlanOptions, SmallMap};
+use super::PlanOptions;
 use crate::inputs::{self, Inputs};
 
-pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> SmallMap<String> {
+/// Label names are fixed: they are not copied into each of thousands of targets.
+pub type Labels = litemap::LiteMap<&'static str, String>;
+
+pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> Labels {
     let labels = [
         Some(("org.opencontainers.image.version", tag)),
         opts.revision
@@ -17,9 +20,9 @@ pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> SmallMap<String
             .pinned
             .then_some((inputs::LABEL, inputs.digest.as_str())),
     ];
-    let mut map = SmallMap::with_capacity(labels.iter().flatten().count());
+    let mut map = Labels::with_capacity(labels.iter().flatten().count());
     for (name, value) in labels.into_iter().flatten() {
-        map.insert(name.to_string(), value.to_string());
+        map.insert(name, value.to_string());
     }
     map
 }

@@ -19,6 +19,7 @@ mod registry_view;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use labels::Labels;
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};
 pub use registry_view::{RefState, RefStates, RegistryView};
@@ -135,7 +136,7 @@ pub struct Target {
     /// External images pinned to the digests in the inputs: `FROM` as BuildKit looks it up
     /// → `ref@digest` (named contexts `docker-image://…`).
     pub pinned_bases: BTreeMap<String, String>,
-    pub labels: SmallMap<String>,
+    pub labels: Labels,
     /// What the registry said about each ref this target cares about ([`Target::registry`]
     /// names them).
     pub ref_states: RefStates,
