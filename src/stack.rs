@@ -14,6 +14,7 @@ use crate::diagnostic::{Diagnostic, Position};
 use crate::dockerfile::{Dockerfile, ParseError};
 use crate::error::{Error, Result};
 use crate::graph::StackGraph;
+use crate::parallel;
 use crate::parent_from;
 use crate::reference;
 use crate::spec::{Image, Spec};
@@ -45,10 +46,10 @@ impl DockerfileSource {
     }
 
     /// The parsed Dockerfile and its blob id. A syntax error becomes a located diagnostic
-    /// at `path`, and the text is kept so the error can show the offending line.
+    /// at `path()`, and the text is kept so the error can show the offending line.
     fn into_parsed(
         self,
-        path: &str,
+        path: impl FnOnce() -> String,
         errors: &mut Vec<Diagnostic>,
         sources: &mut Vec<(PathBuf, String)>,
     ) -> Option<(Dockerfile, String)> {
@@ -60,9 +61,10 @@ impl DockerfileSource {
         match parse_with_id(&text) {
             Ok(parsed) => Some(parsed),
             Err(e) => {
+                let path = path();
                 errors.push(
                     Diagnostic::error(format!("cannot read Dockerfile: {}", e.message))
-                        .in_file(path)
+                        .in_file(&path)
                         .at(Some(Position {
                             line: e.line,
                             column: 1,
@@ -119,27 +121,31 @@ impl Stack {
         };
         let mut dockerfiles = HashMap::new();
         let mut dockerfile_ids = HashMap::new();
+        // Paths are joined only for the messages that name them.
         for image in spec.images.values() {
-            let folder = join(images_dir, &image.key);
-            let path = join(&folder, &image.dockerfile);
+            let folder = || join(images_dir, &image.key);
+            let path = || join(&folder(), &image.dockerfile);
             match lookup(&image.key, &image.dockerfile) {
-                DockerfileSource::NoFolder => errors.push(
-                    Diagnostic::error(format!("image `{}` has no folder {folder}/", image.key))
-                        .in_file(&spec.file)
-                        .at(image.position)
-                        .help(format!(
-                            "create {folder}/ with a Dockerfile, or remove `{}` from the spec",
-                            image.key
-                        )),
-                ),
+                DockerfileSource::NoFolder => {
+                    let folder = folder();
+                    errors.push(
+                        Diagnostic::error(format!("image `{}` has no folder {folder}/", image.key))
+                            .in_file(&spec.file)
+                            .at(image.position)
+                            .help(format!(
+                                "create {folder}/ with a Dockerfile, or remove `{}` from the spec",
+                                image.key
+                            )),
+                    )
+                }
                 DockerfileSource::Missing => errors.push(
-                    Diagnostic::error(format!("image `{}` has no Dockerfile at {path}", image.key))
+                    Diagnostic::error(format!("image `{}` has no Dockerfile at {}", image.key, path()))
                         .in_file(&spec.file)
                         .at(image.position)
                         .help("add the Dockerfile, or set `dockerfile:` to its path inside the image folder"),
                 ),
                 source @ (DockerfileSource::Text(_) | DockerfileSource::Parsed { .. }) => {
-                    if let Some((df, id)) = source.into_parsed(&path, &mut errors, &mut sources) {
+                    if let Some((df, id)) = source.into_parsed(path, &mut errors, &mut sources) {
                         dockerfiles.insert(image.key.clone(), df);
                         dockerfile_ids.insert(image.key.clone(), id);
                     }
@@ -149,11 +155,10 @@ impl Stack {
         for image in spec.images.values() {
             for variant in image.variants.values() {
                 let folder = join(&image.key, &variant.context);
-                let path = join(&join(images_dir, &folder), &variant.dockerfile);
+                let path = || join(&join(images_dir, &folder), &variant.dockerfile);
                 match lookup(&folder, &variant.dockerfile) {
                     source @ (DockerfileSource::Text(_) | DockerfileSource::Parsed { .. }) => {
-                        if let Some((df, id)) =
-                            source.into_parsed(&path, &mut errors, &mut sources)
+                        if let Some((df, id)) = source.into_parsed(path, &mut errors, &mut sources)
                         {
                             dockerfiles.insert(variant.key(&image.key), df);
                             dockerfile_ids.insert(variant.key(&image.key), id);
@@ -161,42 +166,31 @@ impl Stack {
                     }
                     // A missing image folder is reported once, above.
                     DockerfileSource::NoFolder if !dockerfiles.contains_key(&image.key) => {}
-                    _ => errors.push(
-                        Diagnostic::error(format!(
-                            "variant `{}` of image `{}` has no Dockerfile at {path}",
-                            variant.name, image.key
-                        ))
-                        .in_file(&spec.file)
-                        .at(image.position)
-                        .help(format!(
-                            "add {path}, or set the variant's `context:` (a folder inside images/{}/) and `dockerfile:`",
-                            image.key
-                        )),
-                    ),
+                    _ => {
+                        let path = path();
+                        errors.push(
+                            Diagnostic::error(format!(
+                                "variant `{}` of image `{}` has no Dockerfile at {path}",
+                                variant.name, image.key
+                            ))
+                            .in_file(&spec.file)
+                            .at(image.position)
+                            .help(format!(
+                                "add {path}, or set the variant's `context:` (a folder inside images/{}/) and `dockerfile:`",
+                                image.key
+                            )),
+                        )
+                    }
                 }
             }
         }
         if let Some(graph) = &graph {
-            for key in graph.order() {
-                let image = &spec.images[key];
-                if let (Some(parent), Some(df)) = (&image.depend_on, dockerfiles.get(key)) {
-                    let parent = &spec.images[parent];
-                    let path = join(&join(images_dir, key), &image.dockerfile);
-                    warnings.extend(check_child_from(image, parent, df, &path));
-                }
-                if let Some(parent) = &image.depend_on {
-                    let parent = &spec.images[parent];
-                    for variant in image.variants.values() {
-                        if let Some(df) = dockerfiles.get(&variant.key(key)) {
-                            let path = join(
-                                &join(&join(images_dir, key), &variant.context),
-                                &variant.dockerfile,
-                            );
-                            warnings.extend(check_child_from(image, parent, df, &path));
-                        }
-                    }
-                }
-            }
+            // Each child's `FROM` is checked on its own, over the cores; the warnings come
+            // in the graph's order.
+            let found = parallel::map(graph.order(), CHECKS_PER_THREAD, |key| {
+                child_warnings(&spec, &dockerfiles, images_dir, key)
+            });
+            warnings.extend(found.into_iter().flatten());
         }
         if !errors.is_empty() {
             errors.extend(warnings);
@@ -217,9 +211,46 @@ impl Stack {
     }
 }
 
+/// Below this many images per thread, checking their `FROM`s on one thread is as fast.
+const CHECKS_PER_THREAD: usize = 64;
+
+/// [`check_child_from`] of an image and of its variants, each finding in its Dockerfile.
+fn child_warnings(
+    spec: &Spec,
+    dockerfiles: &HashMap<String, Dockerfile>,
+    images_dir: &str,
+    key: &str,
+) -> Vec<Diagnostic> {
+    let image = &spec.images[key];
+    let Some(parent) = &image.depend_on else {
+        return Vec::new();
+    };
+    let parent = &spec.images[parent];
+    let folder = || join(images_dir, key);
+    let mut out = Vec::new();
+    if let Some(df) = dockerfiles.get(key) {
+        let found = check_child_from(image, parent, df);
+        if !found.is_empty() {
+            let path = join(&folder(), &image.dockerfile);
+            out.extend(found.into_iter().map(|d| d.in_file(&path)));
+        }
+    }
+    for variant in image.variants.values() {
+        if let Some(df) = dockerfiles.get(&variant.key(key)) {
+            let found = check_child_from(image, parent, df);
+            if !found.is_empty() {
+                let path = join(&join(&folder(), &variant.context), &variant.dockerfile);
+                out.extend(found.into_iter().map(|d| d.in_file(&path)));
+            }
+        }
+    }
+    out
+}
+
 /// Warns when a child's `FROM` cannot follow its parent: no build arg stackplan can set
-/// makes it name the parent's image_name ([`crate::parent_from`]).
-fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) -> Vec<Diagnostic> {
+/// makes it name the parent's image_name ([`crate::parent_from`]). The findings are not
+/// yet in a file.
+fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let first_line = df.stages.first().map(|s| Position {
         line: s.line,
@@ -233,7 +264,6 @@ fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) 
                 "image `{}`: parent_arg `{arg}` is not a global ARG of its Dockerfile",
                 image.key
             ))
-            .in_file(path)
             .at(first_line)
             .help(format!(
                 "declare `ARG {arg}` before the first FROM and use it in the FROM that builds on `{}`, or fix `parent_arg`",
@@ -262,7 +292,6 @@ fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) 
                 parent.key,
                 outcome.ambiguous.join(", ")
             ))
-            .in_file(path)
             .at(first_line)
             .help(format!(
                 "say which one in the spec: `parent_arg: {}` under image `{}`",
@@ -275,7 +304,6 @@ fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) 
                 "image `{}` depends on `{}`, but no FROM in its Dockerfile names {}",
                 image.key, parent.key, parent.image_name
             ))
-            .in_file(path)
             .at(first_line)
             .help(format!(
                 "write `ARG BASE_TAG` then `FROM {}:${{BASE_TAG}}` (or `ARG BASE_IMAGE` then `FROM ${{BASE_IMAGE}}`) so the child builds on the parent of the same run",
@@ -287,7 +315,6 @@ fn check_child_from(image: &Image, parent: &Image, df: &Dockerfile, path: &str) 
                 "image `{}` builds FROM {} with a fixed tag, not ${{BASE_TAG}}",
                 image.key, parent.image_name
             ))
-            .in_file(path)
             .at(Some(Position {
                 line: named.line,
                 column: 1,
