@@ -14,7 +14,6 @@ use crate::diagnostic::{Diagnostic, Position};
 use crate::dockerfile::{Dockerfile, ParseError};
 use crate::error::{Error, Result};
 use crate::graph::StackGraph;
-use crate::parallel;
 use crate::parent_from;
 use crate::reference;
 use crate::spec::{Image, Spec};
@@ -185,12 +184,9 @@ impl Stack {
             }
         }
         if let Some(graph) = &graph {
-            // Each child's `FROM` is checked on its own, over the cores; the warnings come
-            // in the graph's order.
-            let found = parallel::map(graph.order(), CHECKS_PER_THREAD, |key| {
-                child_warnings(&spec, &dockerfiles, images_dir, key)
-            });
-            warnings.extend(found.into_iter().flatten());
+            for key in graph.order() {
+                warnings.extend(child_warnings(&spec, &dockerfiles, images_dir, key));
+            }
         }
         if !errors.is_empty() {
             errors.extend(warnings);
@@ -210,9 +206,6 @@ impl Stack {
         })
     }
 }
-
-/// Below this many images per thread, checking their `FROM`s on one thread is as fast.
-const CHECKS_PER_THREAD: usize = 64;
 
 /// [`check_child_from`] of an image and of its variants, each finding in its Dockerfile.
 fn child_warnings(
