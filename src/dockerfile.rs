@@ -441,19 +441,8 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// Expands `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`;
-/// returns the result and the names used.
-pub fn expand(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
-    let scope = Scope {
-        vars: scope
-            .iter()
-            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
-            .collect(),
-    };
-    expand_in(text, &scope)
-}
-
-/// [`expand`] with a [`Scope`].
+/// Expands `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`
+/// in `scope`; returns the result and the names used.
 fn expand_in(text: &str, scope: &Scope<'_>) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len());
     let mut uses = Vec::new();
@@ -462,7 +451,7 @@ fn expand_in(text: &str, scope: &Scope<'_>) -> (String, Vec<String>) {
     (out, uses)
 }
 
-/// [`expand`], appending to `out` and `uses`. Scans bytes: every character it looks for is
+/// [`expand_in`], appending to `out` and `uses`. Scans bytes: every character it looks for is
 /// ASCII, so the text between them is copied as it is.
 fn expand_into(text: &str, scope: &Scope<'_>, out: &mut String, uses: &mut Vec<String>) {
     let bytes = text.as_bytes();
@@ -549,7 +538,18 @@ mod tests {
 
     use proptest::prelude::*;
 
-    /// The char-by-char expansion `expand` replaced, kept as its oracle.
+    /// [`expand_in`] over a map, as the tests write their scopes.
+    fn expand(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
+        let scope = Scope {
+            vars: scope
+                .iter()
+                .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
+                .collect(),
+        };
+        expand_in(text, &scope)
+    }
+
+    /// The char-by-char expansion `expand_in` replaced, kept as its oracle.
     fn char_by_char(text: &str, scope: &BTreeMap<String, String>) -> (String, Vec<String>) {
         let mut out = String::new();
         let mut uses = Vec::new();
