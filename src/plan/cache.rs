@@ -42,16 +42,15 @@ pub fn refs(
         stable: registry.state(&stable_refs[1]),
         inputs: None,
     };
-    // In the order the build imports them.
     let watched = [
-        (cache_to_ref.as_deref(), states.cache_to),
-        (Some(reference), Some(states.branch)),
-        (Some(stable_refs[0].as_str()), Some(states.prefix_stable)),
-        (Some(stable_refs[1].as_str()), Some(states.stable)),
+        cache_to_ref.as_deref(),
+        Some(reference),
+        Some(stable_refs[0].as_str()),
+        Some(stable_refs[1].as_str()),
+        None,
     ];
-    let cache_from: Vec<String> = watched
-        .into_iter()
-        .filter_map(|(r, state)| Some((r?, state?)))
+    let cache_from: Vec<String> = states
+        .of_refs(watched)
         .filter(|&(_, state)| state != RefState::Missing)
         .map(|(r, _)| r.to_string())
         .collect();

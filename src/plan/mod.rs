@@ -163,17 +163,17 @@ impl Target {
     /// when the inputs are pinned, the inputs ref's.
     pub fn registry(&self) -> SmallMap<RefState> {
         let [prefix_stable, stable] = self.stable_references();
-        let states = &self.ref_states;
-        let entries = [
-            self.cache_to_ref.clone().zip(states.cache_to),
-            Some((self.reference().to_string(), states.branch)),
-            Some((prefix_stable, states.prefix_stable)),
-            Some((stable, states.stable)),
-            self.inputs_reference().zip(states.inputs),
+        let inputs = self.inputs_reference();
+        let refs = [
+            self.cache_to_ref.as_deref(),
+            Some(self.reference()),
+            Some(prefix_stable.as_str()),
+            Some(stable.as_str()),
+            inputs.as_deref(),
         ];
-        let mut map = SmallMap::with_capacity(entries.iter().flatten().count());
-        for (reference, state) in entries.into_iter().flatten() {
-            map.insert(reference, state);
+        let mut map = SmallMap::with_capacity(self.ref_states.of_refs(refs).count());
+        for (reference, state) in self.ref_states.of_refs(refs) {
+            map.insert(reference.to_string(), state);
         }
         map
     }

@@ -35,6 +35,28 @@ pub struct RefStates {
     pub inputs: Option<RefState>,
 }
 
+impl RefStates {
+    /// Each ref beside its state, given the target's refs in the roles' order: the cache
+    /// image's, the branch ref, the `<prefix>-stable` ref, the `stable` ref, the inputs ref.
+    /// That is the order a build imports its cache from; a role without a ref or a state is
+    /// left out.
+    pub fn of_refs<'a>(
+        &self,
+        refs: [Option<&'a str>; 5],
+    ) -> impl Iterator<Item = (&'a str, RefState)> + use<'a> {
+        let states = [
+            self.cache_to,
+            Some(self.branch),
+            Some(self.prefix_stable),
+            Some(self.stable),
+            self.inputs,
+        ];
+        refs.into_iter()
+            .zip(states)
+            .filter_map(|(reference, state)| Some((reference?, state?)))
+    }
+}
+
 /// Which refs exist and the manifest digest each present one points at; empty (all
 /// unknown) when offline.
 #[derive(Clone, Debug, Default)]
