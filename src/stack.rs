@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::graph::StackGraph;
 use crate::parent_from;
 use crate::reference;
-use crate::spec::{Image, Spec};
+use crate::spec::{Image, Spec, Variant};
 
 /// What the lookup found for one image's Dockerfile.
 #[derive(Clone)]
@@ -122,11 +122,10 @@ impl Stack {
         let mut dockerfile_ids = HashMap::new();
         // Paths are joined only for the messages that name them.
         for image in spec.images.values() {
-            let folder = || join(images_dir, &image.key);
-            let path = || join(&folder(), &image.dockerfile);
+            let path = || dockerfile_path(images_dir, image);
             match lookup(&image.key, &image.dockerfile) {
                 DockerfileSource::NoFolder => {
-                    let folder = folder();
+                    let folder = join(images_dir, &image.key);
                     errors.push(
                         Diagnostic::error(format!("image `{}` has no folder {folder}/", image.key))
                             .in_file(&spec.file)
@@ -154,7 +153,7 @@ impl Stack {
         for image in spec.images.values() {
             for variant in image.variants.values() {
                 let folder = join(&image.key, &variant.context);
-                let path = || join(&join(images_dir, &folder), &variant.dockerfile);
+                let path = || variant_dockerfile_path(images_dir, image, variant);
                 match lookup(&folder, &variant.dockerfile) {
                     source @ (DockerfileSource::Text(_) | DockerfileSource::Parsed { .. }) => {
                         if let Some((df, id)) = source.into_parsed(path, &mut errors, &mut sources)
@@ -219,25 +218,41 @@ fn child_warnings(
         return Vec::new();
     };
     let parent = &spec.images[parent];
-    let folder = || join(images_dir, key);
+    // The path is joined only when there is a finding to put in it.
+    let in_file = |found: Vec<Diagnostic>, path: &dyn Fn() -> String| {
+        if found.is_empty() {
+            return found;
+        }
+        let path = path();
+        found.into_iter().map(|d| d.in_file(&path)).collect()
+    };
     let mut out = Vec::new();
     if let Some(df) = dockerfiles.get(key) {
-        let found = check_child_from(image, parent, df);
-        if !found.is_empty() {
-            let path = join(&folder(), &image.dockerfile);
-            out.extend(found.into_iter().map(|d| d.in_file(&path)));
-        }
+        out.extend(in_file(check_child_from(image, parent, df), &|| {
+            dockerfile_path(images_dir, image)
+        }));
     }
     for variant in image.variants.values() {
         if let Some(df) = dockerfiles.get(&variant.key(key)) {
-            let found = check_child_from(image, parent, df);
-            if !found.is_empty() {
-                let path = join(&join(&folder(), &variant.context), &variant.dockerfile);
-                out.extend(found.into_iter().map(|d| d.in_file(&path)));
-            }
+            out.extend(in_file(check_child_from(image, parent, df), &|| {
+                variant_dockerfile_path(images_dir, image, variant)
+            }));
         }
     }
     out
+}
+
+/// An image's Dockerfile, relative to the repository root.
+fn dockerfile_path(images_dir: &str, image: &Image) -> String {
+    join(&join(images_dir, &image.key), &image.dockerfile)
+}
+
+/// A variant's Dockerfile, relative to the repository root.
+fn variant_dockerfile_path(images_dir: &str, image: &Image, variant: &Variant) -> String {
+    join(
+        &join(&join(images_dir, &image.key), &variant.context),
+        &variant.dockerfile,
+    )
 }
 
 /// Warns when a child's `FROM` cannot follow its parent: no build arg stackplan can set
