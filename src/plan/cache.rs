@@ -8,8 +8,7 @@
 //! is named `stable`): a branch's first build imports from the stable *images*, so the
 //! emitters export inline cache into every pushed image as well as the cache image.
 
-use super::{CacheTo, RefState, RefStates, RegistryView, reference_of};
-use crate::tag;
+use super::{CacheTo, RefState, RefStates, RegistryView, reference_of, stable_references};
 
 pub struct CacheRefs {
     pub cache_from: Vec<String>,
@@ -29,10 +28,7 @@ pub fn refs(
     cache_to: CacheTo,
     registry: &RegistryView,
 ) -> CacheRefs {
-    let stable_refs = [
-        reference_of(image_name, &tag::prefix_stable(tag_prefix)),
-        reference_of(image_name, stable_tag),
-    ];
+    let stable_refs = stable_references(image_name, tag_prefix, stable_tag);
     let cache_to_ref = (cache_to == CacheTo::Registry)
         .then(|| reference_of(image_name, &format!("buildcache-{branch_tag}")));
     let states = RefStates {

@@ -87,6 +87,15 @@ fn reference_of(image_name: &str, tag: &str) -> String {
     [image_name, ":", tag].concat()
 }
 
+/// The refs a target is promoted to: `<image_name>:<prefix>-stable`, then
+/// `<image_name>:<stable tag>`.
+fn stable_references(image_name: &str, tag_prefix: &str, stable_tag: &str) -> [String; 2] {
+    [
+        reference_of(image_name, &tag::prefix_stable(tag_prefix)),
+        reference_of(image_name, stable_tag),
+    ]
+}
+
 /// One image in one plan.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -179,14 +188,7 @@ impl Target {
     }
 
     pub fn stable_references(&self) -> [String; 2] {
-        [
-            format!(
-                "{}:{}",
-                self.image_name,
-                tag::prefix_stable(&self.tag_prefix)
-            ),
-            format!("{}:{}", self.image_name, self.stable_tag),
-        ]
+        stable_references(&self.image_name, &self.tag_prefix, &self.stable_tag)
     }
 
     pub fn builds(&self) -> bool {
