@@ -24,6 +24,9 @@ use crate::context::{ENCODING_VERSION, field, sha256};
 /// The OCI label every image stackplan builds carries: its inputs digest.
 pub const LABEL: &str = "dev.stackplan.inputs.digest";
 
+/// Why inputs are unpinned when their context was not read and nothing else unpins them.
+const CONTEXT_NOT_READ: &str = "the build context was not read";
+
 /// The tag an image is pushed under besides its own: `inputs-<64 hex digits>`, so a later
 /// plan finds an image with the same inputs with one HEAD request.
 pub fn inputs_tag(digest: &str) -> String {
@@ -57,6 +60,12 @@ impl Inputs {
     /// The inputs tag, when the digest is pinned (an unpinned digest never names an image).
     pub fn tag(&self) -> Option<String> {
         self.pinned.then(|| inputs_tag(&self.digest))
+    }
+
+    /// Whether only the unread context keeps these inputs from being pinned: reading it
+    /// pins them.
+    pub fn pinned_but_for_context(&self) -> bool {
+        !self.pinned && self.unpinned.len() == 1 && self.unpinned[0] == CONTEXT_NOT_READ
     }
 
     /// `sha256:ab12cd34ef56…` for messages.
@@ -95,21 +104,11 @@ pub fn compute(ing: &Ingredients<'_>) -> Inputs {
     let mut out = Vec::with_capacity(512);
     field(&mut out, ENCODING_VERSION.as_bytes());
     field(&mut out, b"target");
-    match ing.context {
-        Some((context, dockerfile)) => {
-            field(&mut out, b"context");
-            field(&mut out, context.as_bytes());
-            field(&mut out, b"dockerfile");
-            field(&mut out, dockerfile.as_bytes());
-        }
-        None => {
-            return Inputs {
-                digest: String::new(),
-                pinned: false,
-                unpinned: vec!["the build context was not read".into()],
-                bases: ing.bases.clone(),
-            };
-        }
+    if let Some((context, dockerfile)) = ing.context {
+        field(&mut out, b"context");
+        field(&mut out, context.as_bytes());
+        field(&mut out, b"dockerfile");
+        field(&mut out, dockerfile.as_bytes());
     }
     for (k, v) in ing.build_args {
         field(&mut out, b"arg");
@@ -155,6 +154,20 @@ pub fn compute(ing: &Ingredients<'_>) -> Inputs {
         field(&mut out, b"remote");
         field(&mut out, source.as_bytes());
         unpinned.push(format!("ADD {source} has no --checksum"));
+    }
+    if ing.context.is_none() {
+        // No digest without the context. The context is named only when nothing else
+        // unpins: a reader that leaves out the contexts of targets unpinned anyway
+        // changes no reason.
+        if unpinned.is_empty() {
+            unpinned.push(CONTEXT_NOT_READ.to_string());
+        }
+        return Inputs {
+            digest: String::new(),
+            pinned: false,
+            unpinned,
+            bases,
+        };
     }
     Inputs {
         digest: sha256(&out),

@@ -17,6 +17,13 @@ pub fn map<T: Sync, R: Send>(
     items.par_iter().with_min_len(per_thread).map(f).collect()
 }
 
+/// A scoped thread's result; a panic in the thread goes on in the caller.
+pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,7 +176,7 @@ enum Route {
 }
 
 pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
-    let (plan, root) = inputs::make_plan_at(&cmd.plan, printer)?;
+    let (plan, root) = inputs::make_plan_at(&cmd.plan, inputs::Digests::Pinned, printer)?;
     let tls = Tls {
         ca: cmd.tls_ca.clone(),
         cert: cmd.tls_cert.clone(),

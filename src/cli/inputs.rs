@@ -13,6 +13,7 @@ use crate::context_reader::{self, ContextRequest, ReadOptions};
 use crate::error::{Error, Result};
 use crate::fs::{StackLocation, load_stack};
 use crate::git::Git;
+use crate::parallel::joined;
 use crate::plan::{self, Plan, PlanOptions, RegistryView};
 use crate::rebuild;
 use crate::registry::{Registry, RegistryOptions};
@@ -43,6 +44,15 @@ pub(super) fn repo_root(args: &StackArgs) -> Result<PathBuf> {
 
 pub fn load(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
     load_at(args, &repo_root(args)?, printer)
+}
+
+/// The stack and every build context read as a plan that shows their digests reads them:
+/// what `check` vouches for.
+pub fn load_with_contexts(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
+    let root = repo_root(args)?;
+    let (stack, contexts) = read_with_contexts(args, &root, printer)?;
+    super::end_of_run(contexts);
+    Ok(stack)
 }
 
 /// The stack of the repository at `root` (see [`repo_root`]).
@@ -76,30 +86,53 @@ fn checked(
     Ok(stack)
 }
 
-pub fn make_plan(args: &PlanArgs, printer: &mut Printer) -> Result<Plan> {
-    make_plan_at(args, printer).map(|(plan, _)| plan)
+pub fn make_plan(args: &PlanArgs, digests: Digests, printer: &mut Printer) -> Result<Plan> {
+    make_plan_at(args, digests, printer).map(|(plan, _)| plan)
+}
+
+/// Which inputs digests a command's output shows, and so which contexts it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digests {
+    /// Every target's, pinned or not (`plan --format json`): every context is read.
+    All,
+    /// The pinned ones, in tags, labels and reuse. Offline, no context is read when no
+    /// target can pin ([`plan::contexts_matter`]): their digests would show nowhere.
+    Pinned,
 }
 
 /// The plan and the repository root it was made in.
-pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, PathBuf)> {
+pub fn make_plan_at(
+    args: &PlanArgs,
+    digests: Digests,
+    printer: &mut Printer,
+) -> Result<(Plan, PathBuf)> {
     let root = repo_root(&args.stack)?;
     let git = Git::discover(&root);
+    // Online the contexts are read with the stack, on the cores the Dockerfiles leave
+    // free, as most targets pin once the registry answers. Offline only a stack whose
+    // bases are written by digest pins: the stack is read first, and its contexts only if
+    // they matter.
+    let read_ahead = digests == Digests::All || !args.offline;
     // git works out the change set in its own processes while the stack and its contexts
     // are read: on a large stack neither waits for the other.
     let (stack, contexts, from_git) = std::thread::scope(|scope| {
-        let from_git = scope.spawn(|| {
-            let changes = change_set(args, git.as_ref())?;
-            let raw_branch = branch(args, git.as_ref())?;
-            let (revision, source_url) = provenance(args, git.as_ref(), &changes);
-            Ok::<_, Error>((changes, raw_branch, revision, source_url))
-        });
-        let read = load_with_contexts(&args.stack, &root, printer);
-        let from_git = from_git
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let from_git = scope.spawn(|| from_git(args, git.as_ref()));
+        let read = if read_ahead {
+            read_with_contexts(&args.stack, &root, printer).map(|(s, c)| (s, Some(c)))
+        } else {
+            let stack = load_at(&args.stack, &root, printer);
+            timings::mark("load stack");
+            stack.map(|s| (s, None))
+        };
+        let from_git = joined(from_git);
         read.map(|(stack, contexts)| (stack, contexts, from_git))
     })?;
-    let (changes, raw_branch, revision, source_url) = from_git?;
+    let FromGit {
+        changes,
+        raw_branch,
+        revision,
+        source_url,
+    } = from_git?;
     timings::mark("change set");
     let branch = tag::branch_tag(&raw_branch)?;
     let full_rebuild = rebuild::full_rebuild(
@@ -124,6 +157,11 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
         probe(&stack, &options, &registry_of_run(args), printer)?
     };
     timings::mark("probe");
+    let contexts = match contexts {
+        Some(contexts) => contexts,
+        None if plan::contexts_matter(&stack, &options, &registry) => read_contexts(&root, &stack)?,
+        None => Contexts::default(),
+    };
     let mut plan = plan::plan(&stack, &changes, &contexts, &options, &registry)?;
     // The plan holds all its outputs need. Freed now, the stack and the contexts leave
     // their memory to the outputs: 3 MiB less at the peak of a 5,000-image bake, for
@@ -151,19 +189,43 @@ pub fn make_plan_at(args: &PlanArgs, printer: &mut Printer) -> Result<(Plan, Pat
     Ok((plan, root))
 }
 
-/// The OCI `revision` and `source` labels' values: the flags, else CI's environment, else
-/// git.
-fn provenance(
-    args: &PlanArgs,
-    git: Option<&Git>,
-    changes: &ChangeSet,
-) -> (Option<String>, Option<String>) {
-    let revision = match (&args.revision, &changes.head, git) {
-        (Some(rev), _, _) => Some(rev.clone()).filter(|r| !r.is_empty()),
-        (None, Some(head), _) => Some(head.clone()),
-        (None, None, Some(git)) => git.commit("HEAD").ok(),
-        (None, None, None) => None,
-    };
+/// What git says of the run, or the flags and CI's environment in its place.
+struct FromGit {
+    changes: ChangeSet,
+    /// The branch as named, before it is made a tag.
+    raw_branch: String,
+    /// The OCI `revision` and `source` labels' values.
+    revision: Option<String>,
+    source_url: Option<String>,
+}
+
+/// Each question is put to git in its own processes, side by side: a run waits for the
+/// longest, not for their sum.
+fn from_git(args: &PlanArgs, git: Option<&Git>) -> Result<FromGit> {
+    std::thread::scope(|scope| {
+        let raw_branch = scope.spawn(|| branch(args, git));
+        let source_url = scope.spawn(|| source_url(args, git));
+        // Without --head the change set's head is the working tree, and the revision
+        // HEAD's commit.
+        let head_commit = (args.revision.is_none() && args.head.is_none())
+            .then(|| scope.spawn(|| git.and_then(|g| g.commit("HEAD").ok())));
+        let changes = change_set(args, git)?;
+        let revision = match (&args.revision, &changes.head) {
+            (Some(rev), _) => Some(rev.clone()).filter(|r| !r.is_empty()),
+            (None, Some(head)) => Some(head.clone()),
+            (None, None) => head_commit.and_then(joined),
+        };
+        Ok(FromGit {
+            raw_branch: joined(raw_branch)?,
+            source_url: joined(source_url),
+            revision,
+            changes,
+        })
+    })
+}
+
+/// The OCI `source` label's value: the flag, else CI's environment, else git's `origin`.
+fn source_url(args: &PlanArgs, git: Option<&Git>) -> Option<String> {
     let source_url = match &args.source_url {
         Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
         None => None,
@@ -177,8 +239,7 @@ fn provenance(
                 _ => git.and_then(|g| g.source_url()),
             },
         );
-    let source_url = source_url.filter(|_| args.source_url.as_deref() != Some(""));
-    (revision, source_url)
+    source_url.filter(|_| args.source_url.as_deref() != Some(""))
 }
 
 /// Every target of the stack with its image name and tag prefix, for commands that act on
@@ -290,7 +351,7 @@ pub fn report_retries(registry: &Registry, printer: &mut Printer) {
 /// are walked as soon as the spec names the images, on the cores the Dockerfiles and the
 /// stack's checks leave free; their files are read once the stack holds the Dockerfiles'
 /// ids (a Dockerfile is not read twice).
-fn load_with_contexts(
+fn read_with_contexts(
     args: &StackArgs,
     root: &std::path::Path,
     printer: &mut Printer,
@@ -306,13 +367,27 @@ fn load_with_contexts(
     // is not worth reporting.
     let stack = checked(args, stack?, root, printer)?;
     timings::mark("load stack");
-    for request in &mut requests {
-        request.dockerfile_id = stack.dockerfile_ids.get(&request.key).cloned();
-    }
+    with_dockerfile_ids(&mut requests, &stack);
     let contexts =
         context_reader::digest_contexts(root, &requests, walked?, ReadOptions::default())?;
     timings::mark("read contexts");
     Ok((stack, contexts))
+}
+
+/// Every image's context, once the stack holds its Dockerfiles' ids.
+fn read_contexts(root: &std::path::Path, stack: &Stack) -> Result<Contexts> {
+    let mut requests = context_requests(&stack.spec, &stack.images_dir);
+    with_dockerfile_ids(&mut requests, stack);
+    let contexts = context_reader::read_contexts(root, &requests)?;
+    timings::mark("read contexts");
+    Ok(contexts)
+}
+
+/// The Dockerfiles' ids the stack knows: they are not read again.
+fn with_dockerfile_ids(requests: &mut [ContextRequest], stack: &Stack) {
+    for request in requests {
+        request.dockerfile_id = stack.dockerfile_ids.get(&request.key).cloned();
+    }
 }
 
 /// What to read of every image's and variant's context.

@@ -58,7 +58,8 @@ pub enum Command {
     Plan(PlanCmd),
     /// Draw the stack's DAG (Graphviz DOT or Mermaid), rebuilt targets marked.
     Graph(GraphCmd),
-    /// Validate the spec, change_ignore.json and every Dockerfile; plan nothing.
+    /// Validate the spec, change_ignore.json, every Dockerfile and every build context; plan
+    /// nothing.
     Check(CheckCmd),
     /// Write a first images/spec.yml inferred from the Dockerfiles of an existing images folder.
     Init(init::InitCmd),
@@ -347,7 +348,12 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
         None => bake(cli.bake, printer),
         Some(Command::Bake(args)) => bake(args, printer),
         Some(Command::Plan(cmd)) => {
-            let plan = inputs::make_plan(&cmd.plan, printer)?;
+            // Only the JSON shows the digests of unpinned inputs.
+            let digests = match cmd.format {
+                PlanFormat::Json => inputs::Digests::All,
+                PlanFormat::Text | PlanFormat::Markdown => inputs::Digests::Pinned,
+            };
+            let plan = inputs::make_plan(&cmd.plan, digests, printer)?;
             let written = match cmd.format {
                 // Written as it is made: a large plan is never held whole as text.
                 PlanFormat::Json => printer.product_with(cmd.output.as_deref(), |out| {
@@ -364,7 +370,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             written
         }
         Some(Command::Graph(cmd)) => {
-            let plan = inputs::make_plan(&cmd.plan, printer)?;
+            let plan = inputs::make_plan(&cmd.plan, inputs::Digests::Pinned, printer)?;
             let text = match cmd.format {
                 GraphFormat::Dot => emit::graph::dot(&plan),
                 GraphFormat::Mermaid => emit::graph::mermaid(&plan),
@@ -397,9 +403,9 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             printer.product(&String::from_utf8_lossy(&out), None)
         }
         Some(Command::Check(cmd)) => {
-            let stack = inputs::load(&cmd.stack, printer)?;
+            let stack = inputs::load_with_contexts(&cmd.stack, printer)?;
             printer.status(&format!(
-                "ok: {} images, {} plans, {} roots; every Dockerfile read",
+                "ok: {} images, {} plans, {} roots; every Dockerfile and build context read",
                 stack.spec.images.len(),
                 stack.spec.plans.len(),
                 stack.spec.roots.len()
@@ -441,7 +447,7 @@ fn doctor(cmd: DoctorCmd, printer: &mut Printer) -> Result<()> {
 }
 
 fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<()> {
-    let (plan, root) = inputs::make_plan_at(&cmd.plan, printer)?;
+    let (plan, root) = inputs::make_plan_at(&cmd.plan, inputs::Digests::Pinned, printer)?;
     let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
     let m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
     let github_output = match &cmd.github_output {
@@ -472,7 +478,7 @@ fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<()> {
 }
 
 fn bake(args: BakeArgs, printer: &mut Printer) -> Result<()> {
-    let plan = inputs::make_plan(&args.plan, printer)?;
+    let plan = inputs::make_plan(&args.plan, inputs::Digests::Pinned, printer)?;
     let output = if args.push {
         emit::bake::Output::Push
     } else if args.push_by_digest {

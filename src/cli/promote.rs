@@ -95,7 +95,7 @@ pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
             "write it with `docker buildx bake -f bake.json --metadata-file FILE`",
         )
     })?;
-    let plan = inputs::make_plan(&cmd.plan, printer)?;
+    let plan = inputs::make_plan(&cmd.plan, inputs::Digests::Pinned, printer)?;
     let mut moves = Vec::new();
     let mut missing = Vec::new();
     for t in plan.to_build() {

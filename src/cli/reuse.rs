@@ -50,7 +50,7 @@ pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
             "drop --offline (and unset STACKPLAN_OFFLINE)",
         ));
     }
-    let plan = inputs::make_plan(&cmd.plan, printer)?;
+    let plan = inputs::make_plan(&cmd.plan, inputs::Digests::Pinned, printer)?;
     let moves = moves(&plan);
     if moves.is_empty() {
         let (build, _, none) = plan.action_counts();

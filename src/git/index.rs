@@ -103,9 +103,7 @@ impl Git {
                 )
             });
             let attributes = self.run_raw(self.root(), &attribute_args, Some(&stdin));
-            let modified = modified
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let modified = crate::parallel::joined(modified);
             (modified, attributes)
         });
         for path in modified?.split(|&b| b == 0) {

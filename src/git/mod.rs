@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use crate::change_set::{ChangeSet, normalize};
 use crate::error::{Error, Result};
+use crate::parallel::joined;
 
 mod index;
 
@@ -129,6 +130,25 @@ impl Git {
     /// Files changed between `base` and `head` (the working tree, with untracked files,
     /// when `head` is `None`). Renames and copies count with both paths.
     pub fn changed_files(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
+        // The diff stats the tracked files and the untracked listing walks the folders:
+        // separate processes, run side by side.
+        let (diff, untracked) = std::thread::scope(|scope| {
+            let untracked = head
+                .is_none()
+                .then(|| scope.spawn(|| self.untracked_files()));
+            (self.diff(base, head), untracked.map(joined))
+        });
+        let mut files = diff?;
+        if let Some(untracked) = untracked {
+            files.extend(untracked?);
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
+    /// `git diff --name-status` between `base` and `head` (the working tree when `None`).
+    fn diff(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
         let mut args = vec![
             "diff",
             "--name-status",
@@ -137,39 +157,40 @@ impl Git {
             "--no-ext-diff",
             base,
         ];
-        if let Some(head) = head {
-            args.push(head);
-        }
-        let diff = self.run(&args)?;
-        let mut files = parse_name_status(&diff);
-        if head.is_none() {
-            let untracked = self.run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
-            files.extend(
-                untracked
-                    .split('\0')
-                    .filter(|s| !s.is_empty())
-                    .map(normalize),
-            );
-        }
-        files.sort();
-        files.dedup();
-        Ok(files)
+        args.extend(head);
+        // Revisions only: a file named like one is not a path here.
+        args.push("--");
+        Ok(parse_name_status(&self.run(&args)?))
     }
 
-    /// The change set between two revisions.
+    /// Files git does not track and does not ignore.
+    fn untracked_files(&self) -> Result<Vec<String>> {
+        let untracked = self.run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
+        Ok(untracked
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(normalize)
+            .collect())
+    }
+
+    /// The change set between two revisions (the working tree when `head` is `None`).
+    ///
+    /// Its git commands do not wait for one another: the revisions are checked while the
+    /// files are listed, and a revision that is not a commit is the error reported.
     pub fn change_set(&self, base: &str, head: Option<&str>) -> Result<ChangeSet> {
-        let head_commit = match head {
-            Some(h) => Some(self.commit(h)?),
-            None => None,
-        };
-        let base_commit = self.commit(base)?;
-        let files = self.changed_files(&base_commit, head_commit.as_deref())?;
-        let message_rev = head_commit.clone().unwrap_or_else(|| "HEAD".to_string());
-        Ok(ChangeSet {
-            files,
-            base: Some(base_commit),
-            head: head_commit,
-            head_message: self.message(&message_rev).ok(),
+        std::thread::scope(|scope| {
+            let message = scope.spawn(|| self.message(head.unwrap_or("HEAD")).ok());
+            let head_commit = head.map(|h| scope.spawn(|| self.commit(h)));
+            let base_commit = scope.spawn(|| self.commit(base));
+            let files = self.changed_files(base, head);
+            let head_commit = head_commit.map(joined).transpose()?;
+            let base_commit = joined(base_commit)?;
+            Ok(ChangeSet {
+                files: files?,
+                base: Some(base_commit),
+                head: head_commit,
+                head_message: joined(message),
+            })
         })
     }
 

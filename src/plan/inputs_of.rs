@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{RefState, RegistryView};
+use super::{PlanOptions, RefState, RegistryView, build_args};
 use crate::dockerfile::Dockerfile;
 use crate::inputs::{self, BaseImage, Ingredients, Inputs};
 use crate::reference;
+use crate::spec::{Image, Variant};
+use crate::stack::Stack;
 
 /// What a Dockerfile reads from outside with these build args: the external images, as
 /// resolved (not normalized) — every non-stage `FROM` but the one that builds on the parent,
@@ -124,4 +126,44 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Vec<St
         remote_sources: &remotes,
     });
     (inputs, written)
+}
+
+/// Whether a context's digest can show in the plan: in an inputs tag, a label, a reuse.
+/// Only pinned inputs show, and a child of unpinned inputs is unpinned, so only the roots'
+/// targets are asked whether their context is all that is left to pin (the spec puts no
+/// child in a plan its parent skips: every child's target has a parent target). When none
+/// is, a plan made without the contexts differs only in the unpinned digests, left empty.
+pub fn contexts_matter(stack: &Stack, opts: &PlanOptions, registry: &RegistryView) -> bool {
+    let spec = &stack.spec;
+    let no_chain_args = BTreeMap::new();
+    let pins_without_context = |image: &Image, variant: Option<&Variant>, plan| {
+        let key = variant.map_or_else(|| image.key.clone(), |v| v.key(&image.key));
+        let build_args = build_args::resolve(image, variant, plan, &opts.build_args);
+        let target = TargetInputs {
+            context: None,
+            dockerfile: stack.dockerfiles.get(&key),
+            build_args: &build_args,
+            chain_args: &no_chain_args,
+            parent_from: None,
+            parent: None,
+            platforms: &image.platforms,
+        };
+        compute(&target, registry).0.pinned_but_for_context()
+    };
+    let roots = spec.images.values().filter(|i| i.depend_on.is_none());
+    roots.into_iter().any(|image| {
+        spec.plans_of(image)
+            .into_iter()
+            .filter(|plan| match (&opts.only_plan, plan) {
+                (Some(only), Some(p)) => &p.name == only,
+                _ => true,
+            })
+            .any(|plan| {
+                pins_without_context(image, None, plan)
+                    || image
+                        .variants
+                        .values()
+                        .any(|v| pins_without_context(image, Some(v), plan))
+            })
+    })
 }

@@ -19,6 +19,7 @@ mod registry_view;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use inputs_of::contexts_matter;
 pub use labels::Labels;
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};

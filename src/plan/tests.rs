@@ -91,3 +91,105 @@ fn a_level_made_over_all_cores_keeps_the_order_of_targets_and_warnings() {
         .collect();
     assert_eq!(warned, expected_warned);
 }
+
+/// A stack from its spec and each folder's Dockerfile (a variant's folder is
+/// `<key>/<variant>`).
+fn stack_of(spec: &str, dockerfiles: &[(&str, &str)]) -> Stack {
+    let (spec, warnings) = Spec::parse(spec, Path::new("images/spec.yml")).expect("spec");
+    Stack::assemble(
+        spec,
+        warnings,
+        ChangeRules::without_file(),
+        "images",
+        |folder, _| {
+            let text = dockerfiles.iter().find(|(f, _)| *f == folder);
+            DockerfileSource::Text(text.expect("a Dockerfile").1.to_string())
+        },
+    )
+    .expect("stack")
+}
+
+const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Offline, with a child built on `root` in both plans.
+fn contexts_matter_offline(spec_images: &str, root: &str, only_plan: Option<&str>) -> bool {
+    let spec = format!(
+        "tag: {{prefix: '1'}}\nplans:\n  a: {{tag_prefix: '1'}}\n  b: {{tag_prefix: '1-b'}}\nimages:\n  root:\n    image_name: example.com/root\n{spec_images}  child:\n    image_name: example.com/child\n    depend_on: root\n"
+    );
+    let child = "ARG BASE_TAG=latest\nFROM example.com/root:${BASE_TAG}\n";
+    let stack = stack_of(
+        &spec,
+        &[
+            ("root", root),
+            ("root/slim", "FROM scratch\n"),
+            ("child", child),
+        ],
+    );
+    let options = PlanOptions {
+        branch: "main".into(),
+        only_plan: only_plan.map(str::to_string),
+        ..PlanOptions::default()
+    };
+    contexts_matter(&stack, &options, &RegistryView::default())
+}
+
+#[test]
+fn contexts_matter_only_when_a_target_can_pin() {
+    // A base by tag cannot pin offline, and its children inherit that.
+    assert!(!contexts_matter_offline("", "FROM busybox\n", None));
+    assert!(!contexts_matter_offline(
+        "",
+        "FROM scratch\nADD https://example.com/x /x\n",
+        None
+    ));
+    // By digest, or from nothing: the context is all that is left.
+    assert!(contexts_matter_offline(
+        "",
+        &format!("FROM busybox@{DIGEST}\n"),
+        None
+    ));
+    assert!(contexts_matter_offline("", "FROM scratch\n", None));
+    // A build arg that pins in one plan only: asked per plan.
+    let per_plan = format!("    plan_build_args:\n      b: {{BASE: busybox@{DIGEST}}}\n");
+    let root = "ARG BASE=busybox\nFROM ${BASE}\n";
+    assert!(contexts_matter_offline(&per_plan, root, None));
+    assert!(!contexts_matter_offline(&per_plan, root, Some("a")));
+    assert!(contexts_matter_offline(&per_plan, root, Some("b")));
+    // A variant is a target of its own.
+    let variant = "    variants:\n      slim: {}\n";
+    assert!(contexts_matter_offline(variant, "FROM busybox\n", None));
+}
+
+#[test]
+fn a_plan_made_without_contexts_that_do_not_matter_differs_only_in_unpinned_digests() {
+    let spec = "tag: {prefix: '1'}\nimages:\n  root:\n    image_name: example.com/root\n  child:\n    image_name: example.com/child\n    depend_on: root\n    variants:\n      slim: {}\n";
+    let child = "ARG BASE_TAG=latest\nFROM example.com/root:${BASE_TAG}\n";
+    let stack = stack_of(
+        spec,
+        &[
+            ("root", "FROM busybox\n"),
+            ("child", child),
+            ("child/slim", child),
+        ],
+    );
+    let options = PlanOptions {
+        branch: "main".into(),
+        ..PlanOptions::default()
+    };
+    let registry = RegistryView::default();
+    assert!(!contexts_matter(&stack, &options, &registry));
+    let contexts: Contexts = ["root", "child", "child/slim"]
+        .into_iter()
+        .map(|key| (key.to_string(), crate::context::ContextFiles::default()))
+        .collect();
+    let changes = ChangeSet::from_paths(["images/root/Dockerfile"]);
+    let with = plan(&stack, &changes, &contexts, &options, &registry).expect("plan");
+    let without = plan(&stack, &changes, &Contexts::default(), &options, &registry).expect("plan");
+    assert_eq!(with.targets.len(), 3);
+    for (mut a, b) in with.targets.into_iter().zip(without.targets) {
+        assert!(a.inputs.digest.starts_with("sha256:") && b.inputs.digest.is_empty());
+        assert!(!a.inputs.unpinned.is_empty());
+        a.inputs.digest.clear();
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+}

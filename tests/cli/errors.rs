@@ -89,14 +89,21 @@ fn an_image_without_its_folder() {
 #[test]
 fn a_context_buildkit_could_not_receive_is_refused_once_the_stack_holds() {
     // The contexts are walked while the stack is checked: a sound stack with a link out of
-    // an image's context is refused for the link, with the fix.
+    // an image's context is refused for the link, with the fix, wherever a context is read:
+    // by `check`, and by a plan that shows its digest.
     let repo = stack(SPEC);
     std::os::unix::fs::symlink("../../README.md", repo.path().join("images/child/notes.md"))
         .unwrap();
-    check(&repo).fails_with(&[
+    let refused = [
         "image `child`: `images/child/notes.md` is a symlink to `../../README.md`, outside the build context",
         "images/child/.dockerignore",
-    ]);
+    ];
+    repo.run(&["check"]).fails_with(&refused);
+    let json = ["plan", "--format", "json", "--branch", "x", "--full"];
+    repo.run(&json).fails_with(&refused);
+    // Offline, no target of this stack can pin (its root builds FROM a tag): no digest
+    // shows in the text plan or the bake file, so no context is read for them.
+    check(&repo).success();
     // A stack that does not hold together is reported for itself, not for its contexts.
     let broken = stack(&SPEC.replace(
         "images:\n",
@@ -107,9 +114,10 @@ fn a_context_buildkit_could_not_receive_is_refused_once_the_stack_holds() {
         broken.path().join("images/child/notes.md"),
     )
     .unwrap();
-    let run = check(&broken);
-    run.fails_with(&["image `ghost` has no folder images/ghost/"]);
-    assert!(!run.stderr.contains("symlink"), "{}", run.stderr);
+    for run in [broken.run(&["check"]), broken.run(&json)] {
+        run.fails_with(&["image `ghost` has no folder images/ghost/"]);
+        assert!(!run.stderr.contains("symlink"), "{}", run.stderr);
+    }
 }
 
 #[test]

@@ -155,3 +155,62 @@ fn offline_inputs_are_unpinned_and_carry_no_inputs_tag() {
         );
     }
 }
+
+/// Offline, a stack whose root builds from nothing pins: `bake` (which reads contexts only
+/// when a target can pin) tags and labels every target with the digest `plan --format json`
+/// (which always reads them) reports; a file in a context moves it.
+#[test]
+fn offline_a_stack_that_pins_bakes_the_digests_the_plan_reports() {
+    let repo = Repo::with_files(&[
+        (
+            "images/spec.yml",
+            "tag: {prefix: '1'}\nimages:\n  root:\n    image_name: ghcr.io/o/root\n  child:\n    image_name: ghcr.io/o/child\n    depend_on: root\n",
+        ),
+        ("images/root/Dockerfile", "FROM scratch\nCOPY a /a\n"),
+        ("images/root/a", "1\n"),
+        (
+            "images/child/Dockerfile",
+            "ARG BASE_TAG=latest\nFROM ghcr.io/o/root:${BASE_TAG}\n",
+        ),
+    ]);
+    let baked = |repo: &Repo| -> BTreeMap<String, (String, serde_json::Value)> {
+        let plan = repo.run(&["plan", "--format", "json", "--full"]);
+        let plan = plan.success().json();
+        let bake = repo.run(&["bake", "--full"]);
+        let bake = bake.success().json();
+        plan["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let name = t["name"].as_str().unwrap().to_string();
+                assert_eq!(t["inputs"]["pinned"], true, "{t:#}");
+                let digest = t["inputs"]["digest"].as_str().unwrap().to_string();
+                let target = bake["target"][&name].clone();
+                assert_eq!(
+                    target["labels"]["dev.stackplan.inputs.digest"], digest,
+                    "{target:#}"
+                );
+                (name, (digest, target["tags"].clone()))
+            })
+            .collect()
+    };
+    let before = baked(&repo);
+    assert_eq!(before.len(), 2);
+    for (name, (digest, tags)) in &before {
+        let hex = digest.trim_start_matches("sha256:");
+        assert_eq!(
+            tags[1],
+            format!("ghcr.io/o/{name}:inputs-{hex}"),
+            "the inputs tag of {name}"
+        );
+    }
+    repo.write("images/root/a", "2\n");
+    let after = baked(&repo);
+    for name in ["root", "child"] {
+        assert_ne!(
+            before[name].0, after[name].0,
+            "{name} moves with root's context"
+        );
+    }
+}
