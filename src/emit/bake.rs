@@ -177,7 +177,7 @@ pub fn write(
                     manifest_target(t, options.manifests.as_deref().unwrap_or_default())
                 }
             };
-            pretty_json::write_member(out, name, &target)
+            out.entry(name, &target)
         },
     )?;
     out.write_all(b"\n")

@@ -174,7 +174,7 @@ pub fn write(plan: &Plan, out: &mut (impl std::io::Write + ?Sized)) -> std::io::
         "targets",
         Collection::Array,
         &plan.targets,
-        |t, out| Ok(serde_json::to_writer_pretty(out, &target_view(t))?),
+        |t, out| out.value(&target_view(t)),
     )?;
     out.write_all(b"\n")
 }

@@ -6,9 +6,8 @@
 //! the chunks are written in order, a few at a time (the whole text is never held at once).
 //!
 //! The text is byte for byte what `serde_json::to_writer_pretty` writes for the whole
-//! value: a member rendered alone is the same text as inside the whole but for its
-//! indentation, which [`Indented`] adds after each line break (pretty JSON has line breaks
-//! only between tokens: serde_json escapes one inside a string).
+//! value: a member is rendered by serde_json's serializer with a [`Nested`] formatter, its
+//! pretty printer's layout begun at the member's depth rather than at the top level.
 
 use std::io::{self, Write};
 
@@ -34,14 +33,14 @@ const MEMBER_INDENT: &[u8] = b"    ";
 
 /// Writes `head` (a struct) with one more field, last: `key`, holding one member per item,
 /// as `serde_json::to_writer_pretty` would write the whole. `render` writes an item's
-/// member as `to_writer_pretty` writes a value at the top level.
+/// member ([`Member::value`] for an array, [`Member::entry`] for an object).
 pub fn write_with_collection<H: Serialize, T: Sync>(
     out: &mut (impl Write + ?Sized),
     head: &H,
     key: &str,
     collection: Collection,
     items: &[T],
-    render: impl Fn(&T, &mut dyn Write) -> io::Result<()> + Sync + Send,
+    render: impl Fn(&T, &mut Member<'_>) -> io::Result<()> + Sync + Send,
 ) -> io::Result<()> {
     let head = serde_json::to_vec_pretty(head)?;
     // A struct with fields ends with "\n}"; one without is "{}".
@@ -70,13 +69,7 @@ pub fn write_with_collection<H: Serialize, T: Sync>(
             for (i, item) in chunk.iter().enumerate() {
                 text.extend_from_slice(if first + i == 0 { b"\n" } else { b",\n" });
                 text.extend_from_slice(MEMBER_INDENT);
-                render(
-                    item,
-                    &mut Indented {
-                        out: &mut text,
-                        indent: MEMBER_INDENT,
-                    },
-                )?;
+                render(item, &mut Member { text: &mut text })?;
             }
             Ok::<_, io::Error>(text)
         });
@@ -91,40 +84,110 @@ pub fn write_with_collection<H: Serialize, T: Sync>(
     out.write_all(b"\n}")
 }
 
-/// Writes an object member, `"key": value`, as pretty JSON.
-pub fn write_member(out: &mut dyn Write, key: &str, value: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, key)?;
-    out.write_all(b": ")?;
-    serde_json::to_writer_pretty(out, value)?;
-    Ok(())
+/// One member of the collection, written where it stands in the whole.
+pub struct Member<'a> {
+    text: &'a mut Vec<u8>,
 }
 
-/// Text written with `indent` after every line break.
-struct Indented<'a> {
-    out: &'a mut Vec<u8>,
-    indent: &'a [u8],
-}
-
-impl Write for Indented<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // serde_json writes a line break on its own, and most pieces hold none.
-        if !buf.contains(&b'\n') {
-            self.out.extend_from_slice(buf);
-            return Ok(buf.len());
-        }
-        let mut lines = buf.split(|&b| b == b'\n');
-        if let Some(first) = lines.next() {
-            self.out.extend_from_slice(first);
-        }
-        for line in lines {
-            self.out.push(b'\n');
-            self.out.extend_from_slice(self.indent);
-            self.out.extend_from_slice(line);
-        }
-        Ok(buf.len())
+impl Member<'_> {
+    /// An array's member: `value`.
+    pub fn value(&mut self, value: &impl Serialize) -> io::Result<()> {
+        let mut serializer = serde_json::Serializer::with_formatter(&mut *self.text, Nested::new());
+        Ok(value.serialize(&mut serializer)?)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// An object's member: `"key": value`.
+    pub fn entry(&mut self, key: &str, value: &impl Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut *self.text, key)?;
+        self.text.extend_from_slice(b": ");
+        self.value(value)
+    }
+}
+
+/// The layout of `serde_json::to_writer_pretty` (two spaces a level, a line per element),
+/// begun at the depth of the collection's members: inside the top-level object and the
+/// collection.
+struct Nested {
+    depth: usize,
+    /// Whether the collection being written holds anything yet.
+    has_value: bool,
+}
+
+impl Nested {
+    fn new() -> Nested {
+        Nested {
+            depth: MEMBER_INDENT.len() / 2,
+            has_value: false,
+        }
+    }
+
+    fn open<W: Write + ?Sized>(&mut self, out: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        out.write_all(bracket)
+    }
+
+    fn close<W: Write + ?Sized>(&mut self, out: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(out)?;
+        }
+        out.write_all(bracket)
+    }
+
+    /// A line break and the current depth's indentation.
+    fn line<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        out.write_all(b"\n")?;
+        for _ in 0..self.depth {
+            out.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn element<W: Write + ?Sized>(&self, out: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        self.line(out)
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        self.open(out, b"[")
+    }
+
+    fn end_array<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        self.close(out, b"]")
+    }
+
+    fn begin_array_value<W: Write + ?Sized>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        self.element(out, first)
+    }
+
+    fn end_array_value<W: Write + ?Sized>(&mut self, _out: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        self.open(out, b"{")
+    }
+
+    fn end_object<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        self.close(out, b"}")
+    }
+
+    fn begin_object_key<W: Write + ?Sized>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        self.element(out, first)
+    }
+
+    fn begin_object_value<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        out.write_all(b": ")
+    }
+
+    fn end_object_value<W: Write + ?Sized>(&mut self, _out: &mut W) -> io::Result<()> {
+        self.has_value = true;
         Ok(())
     }
 }
@@ -170,8 +233,8 @@ mod tests {
             collection,
             &items,
             |&i, out| match collection {
-                Collection::Array => Ok(serde_json::to_writer_pretty(out, &member(i))?),
-                Collection::Object => write_member(out, &format!("m{i:05}"), &member(i)),
+                Collection::Array => out.value(&member(i)),
+                Collection::Object => out.entry(&format!("m{i:05}"), &member(i)),
             },
         )
         .unwrap();
@@ -229,7 +292,7 @@ mod tests {
             "items",
             Collection::Array,
             &[1u8, 2],
-            |i, out| Ok(serde_json::to_writer_pretty(out, i)?),
+            |i, out| out.value(i),
         )
         .unwrap();
         assert_eq!(
