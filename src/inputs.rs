@@ -101,32 +101,38 @@ pub struct Ingredients<'a> {
 /// Computes a target's inputs digest.
 pub fn compute(ing: &Ingredients<'_>) -> Inputs {
     let mut unpinned = Vec::new();
-    let mut out = Vec::with_capacity(512);
-    field(&mut out, ENCODING_VERSION.as_bytes());
-    field(&mut out, b"target");
+    // Without the context there is no digest to encode: only the reasons are gathered.
+    let mut encoding = ing.context.map(|_| Vec::with_capacity(512));
+    let mut put = |value: &[u8]| {
+        if let Some(out) = encoding.as_mut() {
+            field(out, value);
+        }
+    };
+    put(ENCODING_VERSION.as_bytes());
+    put(b"target");
     if let Some((context, dockerfile)) = ing.context {
-        field(&mut out, b"context");
-        field(&mut out, context.as_bytes());
-        field(&mut out, b"dockerfile");
-        field(&mut out, dockerfile.as_bytes());
+        put(b"context");
+        put(context.as_bytes());
+        put(b"dockerfile");
+        put(dockerfile.as_bytes());
     }
     for (k, v) in ing.build_args {
-        field(&mut out, b"arg");
-        field(&mut out, k.as_bytes());
-        field(&mut out, v.as_bytes());
+        put(b"arg");
+        put(k.as_bytes());
+        put(v.as_bytes());
     }
     let mut platforms: Vec<&String> = ing.platforms.iter().collect();
     platforms.sort();
     platforms.dedup();
     for p in platforms {
-        field(&mut out, b"platform");
-        field(&mut out, p.as_bytes());
+        put(b"platform");
+        put(p.as_bytes());
     }
-    field(&mut out, b"stage");
-    field(&mut out, ing.stage.unwrap_or_default().as_bytes());
+    put(b"stage");
+    put(ing.stage.unwrap_or_default().as_bytes());
     if let Some((name, parent)) = ing.parent {
-        field(&mut out, b"parent");
-        field(&mut out, parent.digest.as_bytes());
+        put(b"parent");
+        put(parent.digest.as_bytes());
         if !parent.pinned {
             unpinned.push(format!("the parent {name} is unpinned"));
         }
@@ -135,13 +141,13 @@ pub fn compute(ing: &Ingredients<'_>) -> Inputs {
     bases.sort_by(|a, b| a.reference.cmp(&b.reference));
     bases.dedup_by(|a, b| a.reference == b.reference);
     for base in &bases {
-        field(&mut out, b"base");
+        put(b"base");
         match &base.digest {
             // Content-addressed: the same image under another name is the same input.
-            Some(digest) => field(&mut out, digest.as_bytes()),
+            Some(digest) => put(digest.as_bytes()),
             None => {
-                field(&mut out, b"unpinned");
-                field(&mut out, base.reference.as_bytes());
+                put(b"unpinned");
+                put(base.reference.as_bytes());
                 unpinned.push(format!(
                     "{} is not resolved to a digest ({})",
                     base.reference,
@@ -151,14 +157,13 @@ pub fn compute(ing: &Ingredients<'_>) -> Inputs {
         }
     }
     for source in ing.remote_sources {
-        field(&mut out, b"remote");
-        field(&mut out, source.as_bytes());
+        put(b"remote");
+        put(source.as_bytes());
         unpinned.push(format!("ADD {source} has no --checksum"));
     }
-    if ing.context.is_none() {
-        // No digest without the context. The context is named only when nothing else
-        // unpins: a reader that leaves out the contexts of targets unpinned anyway
-        // changes no reason.
+    let Some(encoding) = encoding else {
+        // The context is named only when nothing else unpins: a reader that leaves out the
+        // contexts of targets unpinned anyway changes no reason.
         if unpinned.is_empty() {
             unpinned.push(CONTEXT_NOT_READ.to_string());
         }
@@ -168,9 +173,9 @@ pub fn compute(ing: &Ingredients<'_>) -> Inputs {
             unpinned,
             bases,
         };
-    }
+    };
     Inputs {
-        digest: sha256(&out),
+        digest: sha256(&encoding),
         pinned: unpinned.is_empty(),
         unpinned,
         bases,

@@ -69,11 +69,12 @@ pub fn find(
             .or_else(|| build_args.get(name))
             .map(String::as_str)
     };
+    // The cheap test first: most `FROM`s that name the parent's repository are valid.
     let names_parent = |r: &str| {
-        reference::is_valid(r)
-            && parent
-                .repositories
-                .contains(&reference::familiar_repository(r))
+        parent
+            .repositories
+            .contains(&reference::familiar_repository(r))
+            && reference::is_valid(r)
     };
     let bases = df.resolve_bases_with(all);
 

@@ -110,12 +110,16 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Vec<St
         None => (Vec::new(), Vec::new()),
     };
     let bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, registry)).collect();
-    let hashed_args: BTreeMap<String, String> = t
-        .build_args
-        .iter()
-        .filter(|(k, _)| !t.chain_args.contains_key(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    // Encoded only with a context: without one there is no digest.
+    let hashed_args: BTreeMap<String, String> = match t.context {
+        Some(_) => t
+            .build_args
+            .iter()
+            .filter(|(k, _)| !t.chain_args.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
     let inputs = inputs::compute(&Ingredients {
         context: t.context,
         build_args: &hashed_args,
