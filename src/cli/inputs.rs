@@ -12,7 +12,7 @@ use crate::context::Contexts;
 use crate::context_reader::{self, ContextRequest, ReadOptions};
 use crate::error::{Error, Result};
 use crate::fs::{StackLocation, load_stack};
-use crate::git::Git;
+use crate::git::{Base, Git};
 use crate::parallel::joined;
 use crate::plan::{self, Plan, PlanOptions, RegistryView};
 use crate::rebuild;
@@ -480,10 +480,14 @@ fn change_set(args: &PlanArgs, git: Option<&Git>) -> Result<ChangeSet> {
         ));
     };
     let head_rev = args.head.as_deref().unwrap_or("HEAD");
+    let fork_point;
     let base = match &args.base {
-        Some(b) => b.clone(),
+        Some(b) => Base::Rev(b),
         None => match git.default_base(head_rev, &args.default_branch) {
-            Ok(b) => b,
+            Ok(commit) => {
+                fork_point = commit;
+                Base::Commit(&fork_point)
+            }
             // With --full the change set does not decide anything: no base is fine.
             Err(_) if args.full => {
                 return Ok(ChangeSet {
@@ -495,5 +499,5 @@ fn change_set(args: &PlanArgs, git: Option<&Git>) -> Result<ChangeSet> {
             Err(e) => return Err(e),
         },
     };
-    git.change_set(&base, args.head.as_deref())
+    git.change_set(base, args.head.as_deref())
 }

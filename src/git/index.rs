@@ -156,7 +156,7 @@ impl Git {
         Ok(out.stdout)
     }
 
-    fn output(&self, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
+    pub(super) fn output(&self, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
         let spawn_error = |e: std::io::Error| Error::Git {
             command: args.join(" "),
             message: e.to_string(),

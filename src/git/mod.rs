@@ -15,6 +15,15 @@ use crate::parallel::joined;
 
 mod index;
 
+/// Where a change set starts.
+#[derive(Clone, Copy, Debug)]
+pub enum Base<'a> {
+    /// A revision as given (`--base`): checked to be a commit.
+    Rev(&'a str),
+    /// A commit id git gave ([`Git::default_base`]).
+    Commit(&'a str),
+}
+
 /// A git working tree.
 #[derive(Clone, Debug)]
 pub struct Git {
@@ -97,22 +106,28 @@ impl Git {
     }
 
     /// The default base: where `head` forked from the default branch (`origin/<name>`,
-    /// else `<name>`).
+    /// else `<name>`), as a commit id.
+    ///
+    /// `merge-base` is asked straight away: only when it cannot read a candidate is the
+    /// candidate checked, to tell a missing branch from a missing head.
     pub fn default_base(&self, head: &str, default_branch: &str) -> Result<String> {
         let candidates = [
             format!("origin/{default_branch}"),
             default_branch.to_string(),
         ];
         for candidate in &candidates {
-            if self.commit(candidate).is_ok() {
-                return self
-                    .run(&["merge-base", candidate, head])
-                    .map(|s| s.trim().to_string())
-                    .map_err(|_| Error::Git {
-                        command: format!("merge-base {candidate} {head}"),
-                        message: format!("{head} shares no history with {candidate}"),
-                        help: Some("pass --base REV, or fetch the full history".into()),
-                    });
+            let out = self.output(self.root(), &["merge-base", candidate, head], None)?;
+            match out.status.code() {
+                Some(0) => return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+                // Both commits exist and share no history.
+                Some(1) => return Err(no_shared_history(head, candidate)),
+                // A revision git cannot read: the next candidate, unless this one exists
+                // (then the head is what is missing).
+                _ if self.commit(candidate).is_ok() => {
+                    self.commit(head)?;
+                    return Err(no_shared_history(head, candidate));
+                }
+                _ => {}
             }
         }
         Err(Error::Git {
@@ -177,14 +192,23 @@ impl Git {
     ///
     /// Its git commands do not wait for one another: the revisions are checked while the
     /// files are listed, and a revision that is not a commit is the error reported.
-    pub fn change_set(&self, base: &str, head: Option<&str>) -> Result<ChangeSet> {
+    pub fn change_set(&self, base: Base<'_>, head: Option<&str>) -> Result<ChangeSet> {
         std::thread::scope(|scope| {
             let message = scope.spawn(|| self.message(head.unwrap_or("HEAD")).ok());
             let head_commit = head.map(|h| scope.spawn(|| self.commit(h)));
-            let base_commit = scope.spawn(|| self.commit(base));
-            let files = self.changed_files(base, head);
+            let base_commit = match base {
+                Base::Rev(rev) => Some(scope.spawn(move || self.commit(rev))),
+                Base::Commit(_) => None,
+            };
+            let base_rev = match base {
+                Base::Rev(rev) | Base::Commit(rev) => rev,
+            };
+            let files = self.changed_files(base_rev, head);
             let head_commit = head_commit.map(joined).transpose()?;
-            let base_commit = joined(base_commit)?;
+            let base_commit = match base_commit {
+                Some(checked) => joined(checked)?,
+                None => base_rev.to_string(),
+            };
             Ok(ChangeSet {
                 files: files?,
                 base: Some(base_commit),
@@ -210,6 +234,14 @@ impl Git {
     pub fn source_url(&self) -> Option<String> {
         let url = self.run(&["remote", "get-url", "origin"]).ok()?;
         https_url(url.trim())
+    }
+}
+
+fn no_shared_history(head: &str, candidate: &str) -> Error {
+    Error::Git {
+        command: format!("merge-base {candidate} {head}"),
+        message: format!("{head} shares no history with {candidate}"),
+        help: Some("pass --base REV, or fetch the full history".into()),
     }
 }
 

@@ -381,3 +381,38 @@ fn no_spec_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_default_base_that_cannot_be_found_says_why() {
+    let repo = Repo::example();
+    // Neither origin/main nor main.
+    repo.git(&["branch", "-m", "main", "trunk"]);
+    let run = repo.run(&["plan", "--branch", "x"]);
+    run.fails_with(&[
+        "neither origin/main nor main exists",
+        "--default-branch NAME",
+    ]);
+    repo.run(&["plan", "--branch", "x", "--default-branch", "trunk"])
+        .success();
+    // A head that is not a commit is named as such, not as a missing branch.
+    let run = repo.run(&[
+        "plan",
+        "--branch",
+        "x",
+        "--default-branch",
+        "trunk",
+        "--head",
+        "nope",
+    ]);
+    run.fails_with(&["`nope` is not a commit of this repository"]);
+    // A branch with no history in common with the default one.
+    repo.git(&["checkout", "-q", "--orphan", "alone"]);
+    repo.commit("unrelated");
+    let run = repo.run(&["plan", "--branch", "x", "--default-branch", "trunk"]);
+    run.fails_with(&["HEAD shares no history with trunk"]);
+    // origin/<name> goes first, whether or not main would do.
+    repo.git(&["update-ref", "refs/remotes/origin/trunk", "alone"]);
+    repo.git(&["checkout", "-q", "trunk"]);
+    let run = repo.run(&["plan", "--branch", "x", "--default-branch", "trunk"]);
+    run.fails_with(&["HEAD shares no history with origin/trunk"]);
+}
