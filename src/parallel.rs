@@ -17,19 +17,6 @@ pub fn map<T: Sync, R: Send>(
     items.par_iter().with_min_len(per_thread).map(f).collect()
 }
 
-/// Lowers the calling thread's priority (Linux, where each thread has its own): it, the
-/// threads it starts and the processes it spawns then take the cores only when the rest of
-/// the run leaves them free. For work that finishes early on its own, such as git's
-/// processes beside the stack's reading, which the plan waits for first.
-pub fn in_background() {
-    #[cfg(target_os = "linux")]
-    {
-        // The nice value rises by 10 (at most 19); failing to lower a priority changes
-        // nothing else.
-        let _ = rustix::process::nice(10);
-    }
-}
-
 /// A scoped thread's result; a panic in the thread goes on in the caller.
 pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle

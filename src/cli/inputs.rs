@@ -202,9 +202,6 @@ struct FromGit {
 /// Each question is put to git in its own processes, side by side: a run waits for the
 /// longest, not for their sum.
 fn from_git(args: &PlanArgs, git: Option<&Git>) -> Result<FromGit> {
-    // git's answers are ready before the stack is read: its processes take the cores the
-    // reading leaves free rather than slowing it down.
-    crate::parallel::in_background();
     std::thread::scope(|scope| {
         let raw_branch = scope.spawn(|| branch(args, git));
         let source_url = scope.spawn(|| source_url(args, git));
