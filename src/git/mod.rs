@@ -6,12 +6,11 @@
 //! `git diff -z --name-status` is a stable, script-friendly interface.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use crate::change_set::{ChangeSet, normalize};
 use crate::error::{Error, Result};
-use crate::parallel::joined;
 
 mod index;
 
@@ -67,42 +66,38 @@ impl Git {
     }
 
     fn run(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("git")
+        self.start(args).text()
+    }
+
+    /// Starts a git command without waiting for it: several run side by side from one
+    /// thread, each read when its answer is needed ([`Started::text`]).
+    fn start(&self, args: &[&str]) -> Started {
+        let child = Command::new("git")
             .arg("-C")
             .arg(&self.root)
             .args(args)
-            .output()
-            .map_err(|e| Error::Git {
-                command: args.join(" "),
-                message: e.to_string(),
-                help: Some("is git installed and on PATH?".into()),
-            })?;
-        if !out.status.success() {
-            return Err(Error::Git {
-                command: args.join(" "),
-                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                help: None,
-            });
-        }
-        String::from_utf8(out.stdout).map_err(|_| Error::Git {
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        Started {
             command: args.join(" "),
-            message: "output is not UTF-8".into(),
-            help: None,
-        })
+            child,
+        }
     }
 
     /// The commit id `rev` names.
     pub fn commit(&self, rev: &str) -> Result<String> {
-        self.run(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-            .map(|s| s.trim().to_string())
-            .map_err(|_| Error::Git {
-                command: format!("rev-parse {rev}"),
-                message: format!("`{rev}` is not a commit of this repository"),
-                help: Some(
-                    "check the revision; in CI fetch enough history (actions/checkout `fetch-depth: 0`)"
-                        .into(),
-                ),
-            })
+        commit_of(rev, self.start_commit(rev))
+    }
+
+    fn start_commit(&self, rev: &str) -> Started {
+        self.start(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])
     }
 
     /// The default base: where `head` forked from the default branch (`origin/<name>`,
@@ -145,26 +140,14 @@ impl Git {
     /// Files changed between `base` and `head` (the working tree, with untracked files,
     /// when `head` is `None`). Renames and copies count with both paths.
     pub fn changed_files(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
-        // The diff stats the tracked files and the untracked listing walks the folders:
-        // separate processes, run side by side.
-        let (diff, untracked) = std::thread::scope(|scope| {
-            let untracked = head
-                .is_none()
-                .then(|| scope.spawn(|| self.untracked_files()));
-            (self.diff(base, head), untracked.map(joined))
-        });
-        let mut files = diff?;
-        if let Some(untracked) = untracked {
-            files.extend(untracked?);
-        }
-        files.sort();
-        files.dedup();
-        Ok(files)
+        let (diff, untracked) = self.start_changed_files(base, head);
+        changed_files_of(diff, untracked)
     }
 
-    /// `git diff --name-status` between `base` and `head` (the working tree when `None`).
-    fn diff(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
-        let mut args = vec![
+    /// The diff stats the tracked files and the untracked listing walks the folders: both
+    /// run at once.
+    fn start_changed_files(&self, base: &str, head: Option<&str>) -> (Started, Option<Started>) {
+        let mut diff = vec![
             "diff",
             "--name-status",
             "-z",
@@ -172,49 +155,45 @@ impl Git {
             "--no-ext-diff",
             base,
         ];
-        args.extend(head);
+        diff.extend(head);
         // Revisions only: a file named like one is not a path here.
-        args.push("--");
-        Ok(parse_name_status(&self.run(&args)?))
-    }
-
-    /// Files git does not track and does not ignore.
-    fn untracked_files(&self) -> Result<Vec<String>> {
-        let untracked = self.run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
-        Ok(untracked
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .map(normalize)
-            .collect())
+        diff.push("--");
+        let untracked = head
+            .is_none()
+            .then(|| self.start(&["ls-files", "--others", "--exclude-standard", "-z"]));
+        (self.start(&diff), untracked)
     }
 
     /// The change set between two revisions (the working tree when `head` is `None`).
     ///
-    /// Its git commands do not wait for one another: the revisions are checked while the
-    /// files are listed, and a revision that is not a commit is the error reported.
+    /// Its git commands run at once: the revisions are checked while the files are listed,
+    /// and a revision that is not a commit is the error reported.
     pub fn change_set(&self, base: Base<'_>, head: Option<&str>) -> Result<ChangeSet> {
-        std::thread::scope(|scope| {
-            let message = scope.spawn(|| self.message(head.unwrap_or("HEAD")).ok());
-            let head_commit = head.map(|h| scope.spawn(|| self.commit(h)));
-            let base_commit = match base {
-                Base::Rev(rev) => Some(scope.spawn(move || self.commit(rev))),
-                Base::Commit(_) => None,
-            };
-            let base_rev = match base {
-                Base::Rev(rev) | Base::Commit(rev) => rev,
-            };
-            let files = self.changed_files(base_rev, head);
-            let head_commit = head_commit.map(joined).transpose()?;
-            let base_commit = match base_commit {
-                Some(checked) => joined(checked)?,
-                None => base_rev.to_string(),
-            };
-            Ok(ChangeSet {
-                files: files?,
-                base: Some(base_commit),
-                head: head_commit,
-                head_message: joined(message),
-            })
+        let base_rev = match base {
+            Base::Rev(rev) | Base::Commit(rev) => rev,
+        };
+        let message = self.start(&["log", "-1", "--format=%B", head.unwrap_or("HEAD")]);
+        let head_commit = head.map(|h| (h, self.start_commit(h)));
+        let base_commit = match base {
+            Base::Rev(rev) => Some(self.start_commit(rev)),
+            Base::Commit(_) => None,
+        };
+        let (diff, untracked) = self.start_changed_files(base_rev, head);
+        // Every command is waited for before any answer is judged.
+        let files = changed_files_of(diff, untracked);
+        let head_commit = head_commit.map(|(h, started)| commit_of(h, started));
+        let base_commit = base_commit.map(|started| commit_of(base_rev, started));
+        let head_message = message.text().ok();
+        let head_commit = head_commit.transpose()?;
+        let base_commit = match base_commit {
+            Some(checked) => checked?,
+            None => base_rev.to_string(),
+        };
+        Ok(ChangeSet {
+            files: files?,
+            base: Some(base_commit),
+            head: head_commit,
+            head_message,
         })
     }
 
@@ -235,6 +214,74 @@ impl Git {
         let url = self.run(&["remote", "get-url", "origin"]).ok()?;
         https_url(url.trim())
     }
+}
+
+/// A git command started by [`Git::start`].
+struct Started {
+    command: String,
+    child: std::io::Result<Child>,
+}
+
+impl Started {
+    /// Its standard output, once it has ended well.
+    fn text(self) -> Result<String> {
+        let command = self.command;
+        let out = self
+            .child
+            .and_then(Child::wait_with_output)
+            .map_err(|e| Error::Git {
+                command: command.clone(),
+                message: e.to_string(),
+                help: Some("is git installed and on PATH?".into()),
+            })?;
+        if !out.status.success() {
+            return Err(Error::Git {
+                command,
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                help: None,
+            });
+        }
+        String::from_utf8(out.stdout).map_err(|_| Error::Git {
+            command,
+            message: "output is not UTF-8".into(),
+            help: None,
+        })
+    }
+}
+
+/// The commit id from a started [`Git::start_commit`] of `rev`.
+fn commit_of(rev: &str, started: Started) -> Result<String> {
+    started
+        .text()
+        .map(|s| s.trim().to_string())
+        .map_err(|_| {
+            Error::Git {
+            command: format!("rev-parse {rev}"),
+            message: format!("`{rev}` is not a commit of this repository"),
+            help: Some(
+                "check the revision; in CI fetch enough history (actions/checkout `fetch-depth: 0`)"
+                    .into(),
+            ),
+        }
+        })
+}
+
+/// The files of a started diff and untracked listing, sorted, without duplicates.
+fn changed_files_of(diff: Started, untracked: Option<Started>) -> Result<Vec<String>> {
+    let diff = diff.text();
+    let untracked = untracked.map(Started::text);
+    let mut files = parse_name_status(&diff?);
+    if let Some(untracked) = untracked {
+        files.extend(
+            untracked?
+                .split('\0')
+                .filter(|s| !s.is_empty())
+                .map(normalize),
+        );
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 fn no_shared_history(head: &str, candidate: &str) -> Error {
