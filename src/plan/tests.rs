@@ -18,22 +18,27 @@ fn wide_stack(children: usize) -> Stack {
             "  c{i:04}:\n    image_name: example.com/c{i:04}\n    depend_on: root\n"
         ));
     }
-    let (spec, warnings) = Spec::parse(&spec, Path::new("images/spec.yml")).expect("spec");
+    stack_with(&spec, |folder| {
+        let i: usize = folder
+            .strip_prefix('c')
+            .map_or(1, |n| n.parse().expect("n"));
+        if folder == "root" || !i.is_multiple_of(3) {
+            "ARG BASE_TAG=latest\nFROM example.com/root:${BASE_TAG}\n".into()
+        } else {
+            "FROM busybox\n".into()
+        }
+    })
+}
+
+/// A stack from its spec, each folder's Dockerfile given by `dockerfile(folder)`.
+fn stack_with(spec: &str, mut dockerfile: impl FnMut(&str) -> String) -> Stack {
+    let (spec, warnings) = Spec::parse(spec, Path::new("images/spec.yml")).expect("spec");
     Stack::assemble(
         spec,
         warnings,
         ChangeRules::without_file(),
         "images",
-        |folder, _| {
-            let i: usize = folder
-                .strip_prefix('c')
-                .map_or(1, |n| n.parse().expect("n"));
-            DockerfileSource::Text(if folder == "root" || !i.is_multiple_of(3) {
-                "ARG BASE_TAG=latest\nFROM example.com/root:${BASE_TAG}\n".into()
-            } else {
-                "FROM busybox\n".into()
-            })
-        },
+        |folder, _| DockerfileSource::Text(dockerfile(folder)),
     )
     .expect("stack")
 }
@@ -95,18 +100,10 @@ fn a_level_made_over_all_cores_keeps_the_order_of_targets_and_warnings() {
 /// A stack from its spec and each folder's Dockerfile (a variant's folder is
 /// `<key>/<variant>`).
 fn stack_of(spec: &str, dockerfiles: &[(&str, &str)]) -> Stack {
-    let (spec, warnings) = Spec::parse(spec, Path::new("images/spec.yml")).expect("spec");
-    Stack::assemble(
-        spec,
-        warnings,
-        ChangeRules::without_file(),
-        "images",
-        |folder, _| {
-            let text = dockerfiles.iter().find(|(f, _)| *f == folder);
-            DockerfileSource::Text(text.expect("a Dockerfile").1.to_string())
-        },
-    )
-    .expect("stack")
+    stack_with(spec, |folder| {
+        let text = dockerfiles.iter().find(|(f, _)| *f == folder);
+        text.expect("a Dockerfile").1.to_string()
+    })
 }
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
