@@ -102,7 +102,7 @@ pub fn spec(
         }
     }
     let cache_imports: Vec<(String, BTreeMap<String, String>)> = t
-        .cache_from
+        .cache_from()
         .iter()
         .map(|r| {
             (

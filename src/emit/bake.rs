@@ -56,7 +56,7 @@ struct BakeTarget<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    cache_from: Vec<CacheSource<'a>>,
+    cache_from: Vec<CacheSource>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cache_to: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -87,11 +87,11 @@ impl<K: AsRef<str>> Serialize for Escaped<'_, K> {
 }
 
 /// A `cache-from` entry, `type=registry,ref=REF`, written without being made first.
-struct CacheSource<'a>(&'a str);
+struct CacheSource(String);
 
-impl Serialize for CacheSource<'_> {
+impl Serialize for CacheSource {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("type=registry,ref={}", esc(self.0)))
+        serializer.collect_str(&format_args!("type=registry,ref={}", esc(&self.0)))
     }
 }
 
@@ -254,7 +254,7 @@ fn bake_target<'a>(t: &'a Target, cache_to: CacheTo, options: &BakeOptions) -> B
         args: Escaped(Some(&t.build_args)),
         labels: Escaped(Some(&t.labels)),
         tags,
-        cache_from: t.cache_from.iter().map(|r| CacheSource(r)).collect(),
+        cache_from: t.cache_from().into_iter().map(CacheSource).collect(),
         cache_to,
         platforms: t.platforms.iter().map(|s| esc(s)).collect(),
         output,

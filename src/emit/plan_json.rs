@@ -59,7 +59,7 @@ struct TargetView<'a> {
     tag_prefix: &'a str,
     tag: &'a str,
     tags: &'a [String],
-    cache_from: &'a [String],
+    cache_from: Vec<String>,
     cache_to: Option<&'a str>,
     #[serde(serialize_with = "as_map")]
     build_args: &'a SmallMap<String>,
@@ -124,7 +124,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         tag_prefix: &t.tag_prefix,
         tag: &t.tag,
         tags: &t.tags,
-        cache_from: &t.cache_from,
+        cache_from: t.cache_from(),
         cache_to: t.cache_to_ref.as_deref(),
         build_args: &t.build_args,
         context: &t.context,

@@ -41,8 +41,9 @@ pub fn render(plan: &Plan) -> String {
         if t.action_reason != crate::action::ActionReason::ChangeRules {
             why.push_str(&format!("<br>{}", cell(&t.action_reason.to_string())));
         }
-        let cache = if t.builds() && !t.cache_from.is_empty() {
-            t.cache_from
+        let cache_from = t.cache_from();
+        let cache = if t.builds() && !cache_from.is_empty() {
+            cache_from
                 .iter()
                 .map(|c| format!("`{c}`"))
                 .collect::<Vec<_>>()

@@ -123,7 +123,7 @@ fn target_block(s: &mut String, t: &Target) {
     }
     let states = t.registry();
     let cache: Vec<String> = t
-        .cache_from
+        .cache_from()
         .iter()
         .map(|r| match states.get(r) {
             Some(RefState::Present) | None => r.clone(),

@@ -8,10 +8,12 @@
 //! is named `stable`): a branch's first build imports from the stable *images*, so the
 //! emitters export inline cache into every pushed image as well as the cache image.
 
-use super::{CacheTo, RefState, RefStates, RegistryView, reference_of, stable_references};
+use super::{CacheTo, RefStates, RegistryView, reference_of, stable_references};
 
+/// A target's cache refs. Its cache sources are made from them on demand
+/// ([`super::Target::cache_from`]): the branch ref and the two stable refs, less the
+/// missing ones, after the cache image's.
 pub struct CacheRefs {
-    pub cache_from: Vec<String>,
     /// The registry cache ref, with `--cache-to registry`.
     pub cache_to_ref: Option<String>,
     /// The state of every ref above and of the branch ref (the inputs ref's is decided
@@ -38,20 +40,7 @@ pub fn refs(
         stable: registry.state(&stable_refs[1]),
         inputs: None,
     };
-    let watched = [
-        cache_to_ref.as_deref(),
-        Some(reference),
-        Some(stable_refs[0].as_str()),
-        Some(stable_refs[1].as_str()),
-        None,
-    ];
-    let cache_from: Vec<String> = states
-        .of_refs(watched)
-        .filter(|&(_, state)| state != RefState::Missing)
-        .map(|(r, _)| r.to_string())
-        .collect();
     CacheRefs {
-        cache_from,
         cache_to_ref,
         states,
     }
