@@ -154,8 +154,8 @@ pub fn contexts_matter(stack: &Stack, opts: &PlanOptions, registry: &RegistryVie
         };
         compute(&target, registry).0.pinned_but_for_context()
     };
-    let roots = spec.images.values().filter(|i| i.depend_on.is_none());
-    roots.into_iter().any(|image| {
+    let mut roots = spec.images.values().filter(|i| i.depend_on.is_none());
+    roots.any(|image| {
         spec.plans_of(image)
             .into_iter()
             .filter(|plan| match (&opts.only_plan, plan) {
