@@ -9,12 +9,10 @@
 //! folders.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-use super::Git;
-use crate::error::{Error, Result};
+use super::{Git, failed};
+use crate::error::Result;
 
 /// The attributes that make git write a blob to disk as other bytes.
 const CONVERSION_ATTRIBUTES: [&str; 6] = [
@@ -154,53 +152,6 @@ impl Git {
             return Err(failed(&args.join(" "), &out));
         }
         Ok(out.stdout)
-    }
-
-    pub(super) fn output(&self, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
-        let spawn_error = |e: std::io::Error| Error::Git {
-            command: args.join(" "),
-            message: e.to_string(),
-            help: Some("is git installed and on PATH?".into()),
-        };
-        let mut command = Command::new("git");
-        command
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(spawn_error)?;
-        let Some(input) = stdin else {
-            return child.wait_with_output().map_err(spawn_error);
-        };
-        // Write on another thread: git answers while it reads, and would block on a full
-        // stdout pipe while we block on a full stdin pipe.
-        let mut pipe = child.stdin.take();
-        std::thread::scope(|scope| {
-            let writer = scope.spawn(move || {
-                if let Some(pipe) = pipe.as_mut() {
-                    // A write error shows as git's own failure below.
-                    let _ = pipe.write_all(input);
-                }
-                drop(pipe);
-            });
-            let out = child.wait_with_output().map_err(spawn_error);
-            let _ = writer.join();
-            out
-        })
-    }
-}
-
-fn failed(command: &str, out: &Output) -> Error {
-    Error::Git {
-        command: command.to_string(),
-        message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        help: None,
     }
 }
 

@@ -5,8 +5,9 @@
 //! whose config, worktrees, shallow clones and credential setup CI already handles, and
 //! `git diff -z --name-status` is a stable, script-friendly interface.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 
 use crate::change_set::{ChangeSet, normalize};
@@ -72,18 +73,40 @@ impl Git {
     /// Starts a git command without waiting for it: several run side by side from one
     /// thread, each read when its answer is needed ([`Started::text`]).
     fn start(&self, args: &[&str]) -> Started {
-        let child = Command::new("git")
-            .arg("-C")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
+        let child = command(&self.root, args, Stdio::null()).spawn();
         Started {
             command: args.join(" "),
             child,
         }
+    }
+
+    /// Runs git in `dir`, writing `stdin` to it, and waits for it (any exit status).
+    fn output(&self, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
+        let spawn_error = |e: std::io::Error| not_run(&args.join(" "), e);
+        let piped = if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        let mut child = command(dir, args, piped).spawn().map_err(spawn_error)?;
+        let Some(input) = stdin else {
+            return child.wait_with_output().map_err(spawn_error);
+        };
+        // Write on another thread: git answers while it reads, and would block on a full
+        // stdout pipe while we block on a full stdin pipe.
+        let mut pipe = child.stdin.take();
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                if let Some(pipe) = pipe.as_mut() {
+                    // A write error shows as git's own failure below.
+                    let _ = pipe.write_all(input);
+                }
+                drop(pipe);
+            });
+            let out = child.wait_with_output().map_err(spawn_error);
+            let _ = writer.join();
+            out
+        })
     }
 
     /// The commit id `rev` names.
@@ -138,14 +161,9 @@ impl Git {
     }
 
     /// Files changed between `base` and `head` (the working tree, with untracked files,
-    /// when `head` is `None`). Renames and copies count with both paths.
-    pub fn changed_files(&self, base: &str, head: Option<&str>) -> Result<Vec<String>> {
-        let (diff, untracked) = self.start_changed_files(base, head);
-        changed_files_of(diff, untracked)
-    }
-
-    /// The diff stats the tracked files and the untracked listing walks the folders: both
-    /// run at once.
+    /// when `head` is `None`; renames and copies count with both paths), read by
+    /// [`changed_files_of`]. The diff stats the tracked files and the untracked listing
+    /// walks the folders: both run at once.
     fn start_changed_files(&self, base: &str, head: Option<&str>) -> (Started, Option<Started>) {
         let mut diff = vec![
             "diff",
@@ -216,6 +234,37 @@ impl Git {
     }
 }
 
+/// `git -C <dir> <args>`, its output and errors piped.
+fn command(dir: &Path, args: &[&str], stdin: Stdio) -> Command {
+    let mut command = Command::new("git");
+    command
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// git could not be started, or its pipes read.
+fn not_run(command: &str, e: std::io::Error) -> Error {
+    Error::Git {
+        command: command.to_string(),
+        message: e.to_string(),
+        help: Some("is git installed and on PATH?".into()),
+    }
+}
+
+/// git ran and failed: what it said on stderr.
+fn failed(command: &str, out: &Output) -> Error {
+    Error::Git {
+        command: command.to_string(),
+        message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        help: None,
+    }
+}
+
 /// A git command started by [`Git::start`].
 struct Started {
     command: String,
@@ -229,17 +278,9 @@ impl Started {
         let out = self
             .child
             .and_then(Child::wait_with_output)
-            .map_err(|e| Error::Git {
-                command: command.clone(),
-                message: e.to_string(),
-                help: Some("is git installed and on PATH?".into()),
-            })?;
+            .map_err(|e| not_run(&command, e))?;
         if !out.status.success() {
-            return Err(Error::Git {
-                command,
-                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                help: None,
-            });
+            return Err(failed(&command, &out));
         }
         String::from_utf8(out.stdout).map_err(|_| Error::Git {
             command,
