@@ -5,7 +5,10 @@
 //! is resolved with its own `ARG` defaults ([`crate::dockerfile`]); a `FROM` whose
 //! repository ends with a sibling folder's name (`$REGISTRY/$OWNER/base-notebook`) makes
 //! that sibling the parent, and the repository children use names the parent
-//! (`image_name`). What cannot be read from the Dockerfiles comes from flags
+//! (`image_name`). A `FROM` that resolves to a placeholder `<sibling>` (kubeflow's
+//! example-notebook-servers write `ARG BASE_IMG=<jupyter>` and `FROM $BASE_IMG`, their
+//! Makefiles passing the real reference) makes that sibling the parent too; it names no
+//! repository, so the name comes from `--image-prefix` or the other images. What cannot be read from the Dockerfiles comes from flags
 //! (`--image-prefix`, `--tag-prefix`); every guess is said in a comment beside it.
 
 use std::collections::BTreeMap;
@@ -83,11 +86,29 @@ fn final_base(df: &Dockerfile) -> Option<Base> {
 /// The sibling a resolved `FROM` names: its repository's last part is the sibling's key,
 /// or the repository is the sibling's `--image-prefix` name.
 fn sibling<'a>(reference: &str, keys: &'a [String], own: &str) -> Option<&'a String> {
-    reference::normalize(reference)?;
-    let repository = reference::familiar_repository(reference);
-    let last = repository.rsplit('/').next().unwrap_or_default();
+    let last = match placeholder(reference) {
+        Some(name) => name,
+        None => {
+            reference::normalize(reference)?;
+            let repository = reference::familiar_repository(reference);
+            repository.rsplit('/').next().unwrap_or_default()
+        }
+    };
     keys.iter()
         .find(|k| k.as_str() == last && k.as_str() != own)
+}
+
+/// `<name>` → `name`: a placeholder a build arg replaces, never an image reference.
+fn placeholder(reference: &str) -> Option<&str> {
+    reference.strip_prefix('<')?.strip_suffix('>')
+}
+
+/// The repository a child's `FROM` names its parent by, for the parent's `image_name`;
+/// none for a placeholder.
+fn naming(reference: &str) -> Option<String> {
+    placeholder(reference)
+        .is_none()
+        .then(|| reference::familiar_repository(reference).to_string())
 }
 
 fn parse(text: &str, path: &str) -> Result<Dockerfile> {
@@ -124,10 +145,10 @@ pub fn infer(folders: &[Folder], images_dir: &str, opts: &InitOptions) -> Result
         })?;
         let depend_on = sibling(&base.reference, &keys, &folder.key).cloned();
         if let Some(parent) = &depend_on {
-            named_by.entry(parent.clone()).or_default().push((
-                reference::familiar_repository(&base.reference).to_string(),
-                folder.key.clone(),
-            ));
+            if let Some(repository) = naming(&base.reference) {
+                let by = (repository, folder.key.clone());
+                named_by.entry(parent.clone()).or_default().push(by);
+            }
             children.entry(parent.clone()).or_default().push(df.clone());
         }
         let mut variants = BTreeMap::new();
@@ -136,11 +157,9 @@ pub fn infer(folders: &[Folder], images_dir: &str, opts: &InitOptions) -> Result
             let vdf = parse(text, &vpath)?;
             let parent = final_base(&vdf).and_then(|b| {
                 let s = sibling(&b.reference, &keys, &folder.key).cloned();
-                if let Some(p) = &s {
-                    named_by.entry(p.clone()).or_default().push((
-                        reference::familiar_repository(&b.reference).to_string(),
-                        format!("{}/{name}", folder.key),
-                    ));
+                if let (Some(p), Some(repository)) = (&s, naming(&b.reference)) {
+                    let by = (repository, format!("{}/{name}", folder.key));
+                    named_by.entry(p.clone()).or_default().push(by);
                 }
                 s
             });
@@ -450,6 +469,45 @@ mod tests {
         assert_eq!(images[0].image_name, "ghcr.io/org/base");
         assert!(images[0].image_name_why.contains("would not build"));
         assert_eq!(images[1].image_name, "ghcr.io/me/child");
+    }
+
+    #[test]
+    fn a_placeholder_default_names_the_parent_folder() {
+        // kubeflow's example-notebook-servers: `ARG BASE_IMG=<jupyter>`, the Makefile
+        // passes the real reference.
+        let child = |parent: &str| format!("ARG BASE_IMG=<{parent}>\nFROM $BASE_IMG\n");
+        let folders = [
+            folder("base", "FROM ubuntu:22.04\n"),
+            folder("jupyter", &child("base")),
+            folder("jupyter-pytorch", &child("jupyter")),
+            folder("codeserver", &child("base")),
+        ];
+        let opts = InitOptions {
+            image_prefix: Some("ghcr.io/kubeflow".into()),
+            ..Default::default()
+        };
+        let images = infer(&folders, "images", &opts).unwrap();
+        let by_key: BTreeMap<&str, &Inferred> =
+            images.iter().map(|i| (i.key.as_str(), i)).collect();
+        assert_eq!(by_key["base"].depend_on, None);
+        assert_eq!(by_key["jupyter"].depend_on.as_deref(), Some("base"));
+        assert_eq!(by_key["codeserver"].depend_on.as_deref(), Some("base"));
+        assert_eq!(
+            by_key["jupyter-pytorch"].depend_on.as_deref(),
+            Some("jupyter")
+        );
+        // The placeholder names no repository: the prefix names every image, and the
+        // children follow it through BASE_IMG.
+        assert_eq!(by_key["jupyter"].image_name, "ghcr.io/kubeflow/jupyter");
+        assert_eq!(by_key["jupyter"].image_name_why, "--image-prefix");
+        // A placeholder that names no folder is no parent, and `<own>` is not its own.
+        let odd = [
+            folder("a", "FROM busybox\n"),
+            folder("b", &child("nowhere")),
+            folder("c", &child("c")),
+        ];
+        let images = infer(&odd, "images", &opts).unwrap();
+        assert!(images.iter().all(|i| i.depend_on.is_none()), "{images:?}");
     }
 
     #[test]

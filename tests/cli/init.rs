@@ -185,3 +185,63 @@ fn what_cannot_be_guessed_is_asked_for() {
     let empty = Repo::with_files(&[("images/notes/README.md", "x\n")]);
     empty.run(&["init"]).fails_with(&["has a Dockerfile"]);
 }
+
+/// kubeflow's example-notebook-servers write `ARG BASE_IMG=<parent-folder>` and `FROM
+/// $BASE_IMG`, their Makefiles passing the real reference: init reads the placeholder as
+/// the parent, and the spec it writes chains every child through `BASE_IMG`.
+#[test]
+fn placeholder_defaults_name_the_parents() {
+    let repo = Repo::new();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubeflow-layout/images"),
+        &repo.path().join("images"),
+    );
+    repo.commit("an images folder in kubeflow's placeholder style");
+    let run = repo.run(&["init", "--image-prefix", "ghcr.io/kubeflow"]);
+    run.success();
+    assert!(
+        run.stderr.contains("wrote images/spec.yml: 5 images"),
+        "{}",
+        run.stderr
+    );
+    let text = spec(&repo);
+    for (child, parent) in [
+        ("jupyter", "base"),
+        ("codeserver", "base"),
+        ("jupyter-pytorch", "jupyter"),
+        ("jupyter-scipy", "jupyter"),
+    ] {
+        let entry = format!(
+            "  {child}:\n    image_name: ghcr.io/kubeflow/{child}  # --image-prefix\n    depend_on: {parent}  # its FROM resolves to <{parent}> (Dockerfile:6)\n"
+        );
+        assert!(text.contains(&entry), "{entry}\n{text}");
+    }
+    repo.commit("init");
+    repo.run(&["check", "--strict"]).success();
+
+    let plan = repo
+        .run(&[
+            "plan",
+            "--offline",
+            "--format",
+            "json",
+            "--branch",
+            "main",
+            "--full",
+        ])
+        .json();
+    let targets = plan["targets"].as_array().unwrap();
+    let pytorch = targets
+        .iter()
+        .find(|t| t["name"] == "jupyter-pytorch")
+        .unwrap();
+    assert_eq!(pytorch["parent"], "jupyter");
+    assert_eq!(pytorch["parent_arg"], "BASE_IMG");
+    assert_eq!(
+        pytorch["build_args"]["BASE_IMG"],
+        "ghcr.io/kubeflow/jupyter:dev-main"
+    );
+    let bake = repo.run(&["--full", "--offline"]);
+    bake.success();
+    buildx_accepts(&repo, &bake.stdout);
+}
