@@ -787,6 +787,50 @@ mod tests {
         assert!(excluded("é?", "éa"));
     }
 
+    /// Issue 22 case 8: a pattern becomes BuildKit's Go regexp, `\x` kept as a regexp
+    /// escape, in Go's (ASCII) reading.
+    #[test]
+    fn regexp_escapes_and_classes_as_in_go() {
+        assert!(excluded("log\\d", "log1"));
+        assert!(!excluded("log\\d", "logd"));
+        assert!(!excluded("log\\d", "log١"), "Go's \\d is ASCII");
+        assert!(excluded("a\\D", "ax"));
+        assert!(!excluded("a\\D", "a1"));
+        assert!(excluded("a\\w*", "a_b9"));
+        assert!(excluded("\\bfoo\\b", "foo"));
+        assert!(!excluded("x\\bfoo", "xfoo"));
+        assert!(!excluded("é\\b", "é"), "Go's \\b is ASCII: no boundary after é");
+        assert!(excluded("x[\\d]", "x5"));
+        assert!(excluded("x[a\\D]", "xz"));
+        assert!(!excluded("x[a\\D]", "x5"));
+        // `[*]` is `[[^/]*]` to Go: a class of `[`, `^`, `/`, repeated, then `]`.
+        assert!(excluded("[*]", "]"));
+        assert!(excluded("[*]", "[^]"));
+        assert!(!excluded("[*]", "*"));
+        // A `^` outside a class anchors: nothing matches after the first character.
+        assert!(!excluded("a*^b", "a^b"));
+        // But a pattern without wildcards is compared as it is.
+        assert!(excluded("a^b", "a^b"));
+        assert!(excluded("a.b", "a.b"));
+        assert!(!excluded("a.b", "axb"));
+        assert!(excluded("a.b*", "a.bc"));
+        assert!(!excluded("a.b*", "axbc"));
+        assert!(excluded("x{1,2}*", "x{1,2}y"));
+    }
+
+    /// Issue 22 case 8: paths are bytes; a name that is not UTF-8 is compared byte for byte
+    /// by the shortcuts and read as Go reads it by an expression.
+    #[test]
+    fn names_that_are_not_utf8() {
+        let d = ignore("caf?.txt\ncaf\u{fffd}\n**/x\u{fffd}*");
+        assert!(d.excludes(b"caf\xe9.txt"));
+        // The U+FFFD stackplan once showed is not the byte BuildKit compares.
+        assert!(!d.excludes(b"caf\xe9"));
+        assert!(d.excludes("caf\u{fffd}"));
+        // In an expression Go reads the bad byte as U+FFFD.
+        assert!(d.excludes(b"a/x\xff-y"));
+    }
+
     #[test]
     fn bad_patterns_are_errors_with_their_line() {
         for (text, line, message) in [

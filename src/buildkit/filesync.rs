@@ -465,6 +465,33 @@ mod tests {
         );
     }
 
+    /// Issue 22 case 1: FileSync sends the whole mode, hard links as links to their first
+    /// path (size 0), and extended attributes, as fsutil does.
+    #[test]
+    fn modes_hard_links_and_xattrs_are_sent() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tree();
+        let p = d.path();
+        let chmod = |path: &str, mode| {
+            std::fs::set_permissions(p.join(path), std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        chmod("src/main.sh", 0o4750);
+        chmod("data", 0o1700);
+        std::fs::hard_link(p.join("a-b"), p.join("zz/hard")).unwrap();
+        let xattr_set = xattr::set(p.join("Dockerfile"), "user.k", b"v").is_ok();
+        let stats = stats(p, &Filter::default()).unwrap();
+        let by = |path: &str| stats.iter().find(|s| s.path == path).unwrap().clone();
+        assert_eq!(by("src/main.sh").mode, 0o750 | go_mode::SETUID);
+        assert_eq!(by("data").mode, 0o700 | go_mode::DIR | go_mode::STICKY);
+        assert_eq!(unix_mode(&by("src/main.sh")), 0o4750);
+        assert_eq!(by("a-b").linkname, "");
+        assert_eq!(by("zz/hard").linkname, "a-b");
+        assert_eq!(by("zz/hard").size, 0);
+        if xattr_set {
+            assert_eq!(by("Dockerfile").xattrs.get("user.k").map(Vec::as_slice), Some(&b"v"[..]));
+        }
+    }
+
     #[test]
     fn encoded_metadata_is_decoded() {
         assert_eq!(unescape("caf%C3%A9+x"), "café x");
