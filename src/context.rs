@@ -24,7 +24,9 @@ pub struct ContextEntry {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EntryKind {
     /// `mode` is `st_mode & 0o7777`.
-    Dir { mode: u32 },
+    Dir {
+        mode: u32,
+    },
     /// `id` is the git blob object id of the bytes, SHA-1 (`sha1("blob <len>\0" + bytes)`,
     /// 40 lowercase hex digits), computed from disk. `mode` is `st_mode & 0o7777`;
     /// `hardlink` the earlier path of the context this file is a hard link of (fsutil
@@ -34,7 +36,9 @@ pub enum EntryKind {
         id: String,
         hardlink: String,
     },
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
 }
 
 /// Every entry of one context, sorted by path.

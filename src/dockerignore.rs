@@ -175,7 +175,8 @@ impl Dockerignore {
                     continue;
                 }
                 hit = pattern.matches(path)
-                    || (parent.0.is_empty() && slashes(path).any(|end| pattern.matches(&path[..end])));
+                    || (parent.0.is_empty()
+                        && slashes(path).any(|end| pattern.matches(&path[..end])));
             }
             matched[i] = hit;
             if hit {
@@ -799,7 +800,10 @@ mod tests {
         assert!(excluded("a\\w*", "a_b9"));
         assert!(excluded("\\bfoo\\b", "foo"));
         assert!(!excluded("x\\bfoo", "xfoo"));
-        assert!(!excluded("é\\b", "é"), "Go's \\b is ASCII: no boundary after é");
+        assert!(
+            !excluded("é\\b", "é"),
+            "Go's \\b is ASCII: no boundary after é"
+        );
         assert!(excluded("x[\\d]", "x5"));
         assert!(excluded("x[a\\D]", "xz"));
         assert!(!excluded("x[a\\D]", "x5"));

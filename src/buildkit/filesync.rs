@@ -488,7 +488,10 @@ mod tests {
         assert_eq!(by("zz/hard").linkname, "a-b");
         assert_eq!(by("zz/hard").size, 0);
         if xattr_set {
-            assert_eq!(by("Dockerfile").xattrs.get("user.k").map(Vec::as_slice), Some(&b"v"[..]));
+            assert_eq!(
+                by("Dockerfile").xattrs.get("user.k").map(Vec::as_slice),
+                Some(&b"v"[..])
+            );
         }
     }
 

@@ -9,7 +9,6 @@ use super::*;
 use crate::context::{ContextEntry, blob_id};
 use crate::error::Error;
 
-
 struct Repo {
     dir: tempfile::TempDir,
 }
@@ -173,7 +172,10 @@ fn committed_and_uncommitted_give_the_same_context() {
             "run.sh"
         ]
     );
-    assert!(matches!(entry(&committed, "conf").kind, EntryKind::Dir { .. }));
+    assert!(matches!(
+        entry(&committed, "conf").kind,
+        EntryKind::Dir { .. }
+    ));
     assert_eq!(
         entry(&committed, "run.sh").kind,
         EntryKind::File {
@@ -557,7 +559,7 @@ fn many_contexts_in_one_read() {
             entry(context, "file").kind,
             EntryKind::File {
                 mode: 0o644,
-            hardlink: String::new(),
+                hardlink: String::new(),
                 id: blob_id(expected.as_bytes())
             }
         );
@@ -658,7 +660,9 @@ fn a_same_size_edit_git_misses_is_seen() {
     repo.commit();
     let before = repo.context("images/x");
     let path = repo.path().join("images/x/conf/app.conf");
-    let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
     repo.write("images/x/conf/app.conf", "a = 9\n");
     std::fs::File::options()
         .write(true)
@@ -693,8 +697,13 @@ fn a_dockerignore_link_resolves_inside_the_context_and_a_folder_is_none() {
     std::fs::remove_file(repo.path().join("images/x/.dockerignore")).expect("rm");
     repo.write("images/outside-ignore", "run.sh\n")
         .symlink("images/x/.dockerignore", "../outside-ignore");
-    let err = repo.read("images/x").expect_err("a link out of the context");
-    assert!(err.to_string().contains("outside the build context"), "{err}");
+    let err = repo
+        .read("images/x")
+        .expect_err("a link out of the context");
+    assert!(
+        err.to_string().contains("outside the build context"),
+        "{err}"
+    );
 
     std::fs::remove_file(repo.path().join("images/x/.dockerignore")).expect("rm");
     std::fs::create_dir_all(repo.path().join("images/x/.dockerignore")).expect("mkdir");
@@ -716,7 +725,11 @@ fn a_name_that_is_not_utf8_gets_a_pattern_that_works() {
     let help = err.help().unwrap_or_default();
     assert!(help.contains("list `caf?.txt` in"), "{help}");
     repo.write("images/x/.dockerignore", "caf?.txt\n");
-    assert!(!paths(&repo.context("images/x")).iter().any(|p| p.starts_with("caf")));
+    assert!(
+        !paths(&repo.context("images/x"))
+            .iter()
+            .any(|p| p.starts_with("caf"))
+    );
 }
 
 /// Issue 22 case 8: `\d` in a pattern is a digit, as in BuildKit's Go regexp.
@@ -834,8 +847,20 @@ mod hashed_is_sent {
 
     fn ignore() -> impl Strategy<Value = String> {
         let line = prop::sample::select(vec![
-            "a", "!a/b", "*.md", "!c.md", "**/d1", "b/**", "!b/a", "a/*", "d?", "[ab]/c.md",
-            "!**/c.md", "d\\d", "*", "!a",
+            "a",
+            "!a/b",
+            "*.md",
+            "!c.md",
+            "**/d1",
+            "b/**",
+            "!b/a",
+            "a/*",
+            "d?",
+            "[ab]/c.md",
+            "!**/c.md",
+            "d\\d",
+            "*",
+            "!a",
         ]);
         prop::collection::vec(line, 0..5).prop_map(|lines| lines.join("\n"))
     }

@@ -184,10 +184,12 @@ impl Walker<'_> {
             return true;
         }
         self.filter.includes.excludes(path)
-            || self
-                .follow
-                .iter()
-                .any(|f| f == path || path.strip_prefix(f.as_str()).is_some_and(|r| r.starts_with('/')))
+            || self.follow.iter().any(|f| {
+                f == path
+                    || path
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            })
     }
 
     /// Whether the includes may keep something below the folder `dir`.
@@ -199,7 +201,9 @@ impl Walker<'_> {
             || self.follow.iter().any(|f| {
                 f.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
                     || f == dir
-                    || dir.strip_prefix(f.as_str()).is_some_and(|r| r.starts_with('/'))
+                    || dir
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
             })
     }
 
@@ -232,7 +236,11 @@ impl Walker<'_> {
                 }
                 let shown = String::from_utf8_lossy(&name).into_owned();
                 return Err(Refusal::Refused {
-                    path: if rel.is_empty() { shown } else { format!("{rel}/{shown}") },
+                    path: if rel.is_empty() {
+                        shown
+                    } else {
+                        format!("{rel}/{shown}")
+                    },
                     problem: "has a name that is not UTF-8, which stackplan cannot record".into(),
                     fix: "rename it".into(),
                     pattern: Some(pattern_for(rel, &name)),
@@ -292,7 +300,12 @@ impl Walker<'_> {
 
     /// The entry of `abs`, read with one `lstat` (and a `readlink` for a link, a
     /// `llistxattr` for every entry).
-    fn entry(&mut self, abs: &Path, path: String, kind: Kind) -> std::result::Result<Entry, Refusal> {
+    fn entry(
+        &mut self,
+        abs: &Path,
+        path: String,
+        kind: Kind,
+    ) -> std::result::Result<Entry, Refusal> {
         let unreadable = |path: &str, error| Refusal::Unreadable {
             path: path.to_string(),
             error,

@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use crate::change_set::{ChangeSet, normalize};
 use crate::error::{Error, Result};
 
-
 /// Where a change set starts.
 #[derive(Clone, Copy, Debug)]
 pub enum Base<'a> {
