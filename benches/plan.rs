@@ -81,13 +81,13 @@ fn bench(c: &mut Criterion) {
                 entries: vec![ContextEntry {
                     path: "Dockerfile".into(),
                     kind: EntryKind::File {
-                        executable: false,
+                        mode: 0o644,
                         id: id.clone(),
+                        hardlink: String::new(),
                     },
+                    xattrs: Vec::new(),
                 }],
                 dockerfile_id: id,
-                from_git: 1,
-                from_disk: 0,
             };
             (key.clone(), files)
         })

@@ -1,11 +1,13 @@
 //! A build context as BuildKit receives it: every entry under the context folder that
-//! `.dockerignore` keeps, with what BuildKit would see of it (a file's bytes and executable
-//! bit, a symlink's target, a directory's existence).
+//! `.dockerignore` keeps, with what BuildKit's cache key (`cache/contenthash`) and `COPY`
+//! keep of it: a file's bytes, its whole mode (permission bits, setuid, setgid, sticky),
+//! the earlier path it is a hard link of, a directory's mode, a symlink's target, and every
+//! entry's extended attributes. Not its modification time, owner or group (buildx resets
+//! them to 0), which BuildKit's cache key leaves out too.
 //!
 //! This module only holds the data and its canonical digest; it opens nothing. The
-//! adapter [`crate::context_reader`] fills it from a checkout (git's object ids for
-//! committed files, the disk for the rest), and [`crate::inputs`] mixes its digest into
-//! each target's inputs digest.
+//! adapter [`crate::context_reader`] fills it from the disk (the walker FileSync sends
+//! from too), and [`crate::inputs`] mixes its digest into each target's inputs digest.
 
 use sha2::{Digest, Sha256};
 
@@ -15,17 +17,24 @@ use sha2::{Digest, Sha256};
 pub struct ContextEntry {
     pub path: String,
     pub kind: EntryKind,
+    /// Extended attributes, sorted by name (fsutil sends them).
+    pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EntryKind {
-    Dir,
+    /// `mode` is `st_mode & 0o7777`.
+    Dir {
+        mode: u32,
+    },
     /// `id` is the git blob object id of the bytes, SHA-1 (`sha1("blob <len>\0" + bytes)`,
-    /// 40 lowercase hex digits): git's own id for a committed file, the same function
-    /// computed from disk for the others, so both give one digest.
+    /// 40 lowercase hex digits), computed from disk. `mode` is `st_mode & 0o7777`;
+    /// `hardlink` the earlier path of the context this file is a hard link of (fsutil
+    /// sends it as one), or empty.
     File {
-        executable: bool,
+        mode: u32,
         id: String,
+        hardlink: String,
     },
     Symlink {
         target: String,
@@ -38,9 +47,6 @@ pub struct ContextFiles {
     pub entries: Vec<ContextEntry>,
     /// The git blob id of the Dockerfile (wherever it lives, inside the context or not).
     pub dockerfile_id: String,
-    /// How many file ids came from git's index, and how many were hashed from disk.
-    pub from_git: usize,
-    pub from_disk: usize,
 }
 
 /// Every image's context, by image key.
@@ -48,7 +54,7 @@ pub type Contexts = std::collections::BTreeMap<String, ContextFiles>;
 
 /// The version of the canonical encodings below; bump it when they change, so no digest
 /// of an old encoding is ever taken for one of a new.
-pub const ENCODING_VERSION: &str = "stackplan-inputs-v1";
+pub const ENCODING_VERSION: &str = "stackplan-inputs-v2";
 
 /// Appends one length-prefixed field (`<len>:<bytes>,`) to a canonical encoding: no value
 /// can be read as two fields or run into the next one.
@@ -75,20 +81,28 @@ impl ContextFiles {
         sorted.sort_by(|a, b| a.path.cmp(&b.path));
         for e in sorted {
             match &e.kind {
-                EntryKind::Dir => {
+                EntryKind::Dir { mode } => {
                     field(&mut out, b"dir");
                     field(&mut out, e.path.as_bytes());
+                    field(&mut out, format!("{mode:o}").as_bytes());
                 }
-                EntryKind::File { executable, id } => {
-                    field(&mut out, if *executable { b"exec" } else { b"file" });
+                EntryKind::File { mode, id, hardlink } => {
+                    field(&mut out, b"file");
                     field(&mut out, e.path.as_bytes());
+                    field(&mut out, format!("{mode:o}").as_bytes());
                     field(&mut out, id.as_bytes());
+                    field(&mut out, hardlink.as_bytes());
                 }
                 EntryKind::Symlink { target } => {
                     field(&mut out, b"link");
                     field(&mut out, e.path.as_bytes());
                     field(&mut out, target.as_bytes());
                 }
+            }
+            for (name, value) in &e.xattrs {
+                field(&mut out, b"xattr");
+                field(&mut out, name.as_bytes());
+                field(&mut out, value);
             }
         }
         sha256(&out)
@@ -154,9 +168,11 @@ mod tests {
         ContextEntry {
             path: path.into(),
             kind: EntryKind::File {
-                executable: false,
+                mode: 0o644,
                 id: id.into(),
+                hardlink: String::new(),
             },
+            xattrs: Vec::new(),
         }
     }
 
@@ -195,12 +211,35 @@ mod tests {
             ..ContextFiles::default()
         };
         assert_eq!(a.digest(), b.digest());
-        let mut exec = a.clone();
-        exec.entries[0].kind = EntryKind::File {
-            executable: true,
-            id: "1".into(),
+        // Every mode bit counts: BuildKit's cache key and `COPY` keep the whole mode.
+        for mode in [0o755, 0o600, 0o664, 0o4644, 0o2644, 0o1644] {
+            let mut other = a.clone();
+            other.entries[0].kind = EntryKind::File {
+                mode,
+                id: "1".into(),
+                hardlink: String::new(),
+            };
+            assert_ne!(a.digest(), other.digest(), "{mode:o}");
+        }
+        let mut linked = a.clone();
+        linked.entries[1].kind = EntryKind::File {
+            mode: 0o644,
+            id: "2".into(),
+            hardlink: "a".into(),
         };
-        assert_ne!(a.digest(), exec.digest());
+        assert_ne!(a.digest(), linked.digest());
+        let mut xattr = a.clone();
+        xattr.entries[0].xattrs = vec![("user.x".into(), b"1".to_vec())];
+        assert_ne!(a.digest(), xattr.digest());
+        let dir = |mode| ContextFiles {
+            entries: vec![ContextEntry {
+                path: "d".into(),
+                kind: EntryKind::Dir { mode },
+                xattrs: Vec::new(),
+            }],
+            ..ContextFiles::default()
+        };
+        assert_ne!(dir(0o755).digest(), dir(0o700).digest());
         let mut renamed = a.clone();
         renamed.entries[0].path = "c".into();
         assert_ne!(a.digest(), renamed.digest());

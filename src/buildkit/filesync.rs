@@ -12,23 +12,23 @@
 //! in nanoseconds, a symlink's target, and uid/gid 0 (buildx resets them), so a `COPY`
 //! gives the same layer as a bake of the same checkout.
 //!
-//! Not sent, as fsutil would: extended attributes, hard links as links (each path goes as
-//! its own file), device numbers.
+//! Extended attributes go too, and a file whose inode was sent already goes as a hard link
+//! to its first path (`linkname`, size 0), as fsutil sends them.
 //!
-//! Exclude patterns are read by [`crate::dockerignore`], the reader the inputs digest uses,
-//! so what is hashed and what is sent follow the same rules. Include patterns (fsutil's
-//! `include-patterns`, a path or a folder above it matching) use the small [`Patterns`]
-//! matcher below.
+//! The entries are the ones [`crate::context_reader::walk`] yields, the walker the inputs
+//! digest reads, with the patterns read by [`crate::dockerignore`], its one matcher
+//! (include patterns too): what is hashed is what is sent. This module only turns entries
+//! into `Stat`s ([`stats`]) and speaks the protocol.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bollard_buildkit_proto::fsutil::types::{Packet, Stat, packet::PacketType};
 use bollard_buildkit_proto::moby::filesync::packet::file_sync_server::FileSync;
-use globset::{GlobBuilder, GlobMatcher};
 
+use crate::context_reader::walk::{self, Entry, Filter, Kind};
 use crate::dockerignore::Dockerignore;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -125,9 +125,10 @@ impl FileSync for FileSyncService {
             )));
         };
         let filter = Filter {
-            includes: Patterns::new(&values(metadata, "include-patterns")),
-            excludes: excludes(&values(metadata, "exclude-patterns"))?,
+            includes: patterns(&values(metadata, "include-patterns"), "include-patterns")?,
+            excludes: patterns(&values(metadata, "exclude-patterns"), "exclude-patterns")?,
             follow: values(metadata, "followpaths"),
+            refuse_escaping_links: false,
         };
         let incoming = request.into_inner();
         let (tx, rx) = mpsc::channel(16);
@@ -161,7 +162,7 @@ async fn send(
 ) {
     let walked = {
         let root = root.clone();
-        tokio::task::spawn_blocking(move || walk(&root, &filter)).await
+        tokio::task::spawn_blocking(move || stats(&root, &filter)).await
     };
     let entries = match walked {
         Ok(Ok(entries)) => entries,
@@ -250,234 +251,80 @@ async fn send_file(
     .map_err(|_| ())
 }
 
-/// The exclude patterns BuildKit sent, read as a `.dockerignore`.
-fn excludes(patterns: &[String]) -> Result<Dockerignore, Status> {
-    Dockerignore::parse(&patterns.join("\n"), Path::new("exclude-patterns"))
+/// Patterns BuildKit sent (`name` says which), read as a `.dockerignore`.
+fn patterns(patterns: &[String], name: &str) -> Result<Dockerignore, Status> {
+    Dockerignore::parse(&patterns.join("\n"), Path::new(name))
         .map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
-/// What BuildKit asked for.
-struct Filter {
-    includes: Patterns,
-    excludes: Dockerignore,
-    follow: Vec<String>,
+/// The stats of `root` walked with `filter`, in fsutil's order (each folder by name,
+/// parents first): the walker's entries as fsutil's `Stat`s.
+pub fn stats(root: &Path, filter: &Filter) -> Result<Vec<Stat>, String> {
+    walk::walk_folder(root, filter)
+        .map(|entries| entries.iter().map(stat).collect())
+        .map_err(|e| e.to_string())
 }
 
-impl Filter {
-    fn included(&self, path: &str) -> bool {
-        if self.includes.is_empty() && self.follow.is_empty() {
-            return true;
-        }
-        self.includes.matches(path)
-            || self
-                .follow
-                .iter()
-                .any(|f| clean(f) == path || path.starts_with(&format!("{}/", clean(f))))
+/// One entry as fsutil's `Stat`: Go's `FileMode` bits, uid and gid 0 (buildx resets
+/// them).
+pub fn stat(entry: &Entry) -> Stat {
+    let mut mode = entry.mode & 0o777;
+    match entry.kind {
+        Kind::Dir => mode |= go_mode::DIR,
+        Kind::Symlink => mode |= go_mode::SYMLINK,
+        Kind::File => {}
     }
-
-    /// Whether a folder may hold something that is sent.
-    fn may_hold(&self, dir: &str) -> bool {
-        if self.excludes.excludes(dir) && !self.excludes.may_reinclude_below(dir) {
-            return false;
-        }
-        if self.includes.is_empty() && self.follow.is_empty() {
-            return true;
-        }
-        let prefix = format!("{dir}/");
-        self.includes.may_match_under(dir)
-            || self.follow.iter().any(|f| {
-                let f = clean(f);
-                f.starts_with(&prefix) || f == dir
-            })
-    }
-
-    fn kept(&self, path: &str) -> bool {
-        self.included(path) && !self.excludes.excludes(path)
-    }
-}
-
-/// `path` without a leading `/` or `./`, and without a trailing `/`.
-fn clean(p: &str) -> String {
-    let p = p.trim_start_matches("./").trim_start_matches('/');
-    p.trim_end_matches('/').to_string()
-}
-
-/// Walks `root` into stats, sorted as fsutil walks (each folder by name, parents first). A
-/// folder is sent when it is kept itself or holds something kept.
-fn walk(root: &Path, filter: &Filter) -> Result<Vec<Stat>, String> {
-    let mut out = Vec::new();
-    // Follow paths that are symlinks bring their target along (a Dockerfile that is a link).
-    let mut filter_follow = filter.follow.clone();
-    for f in &filter.follow {
-        if let Ok(target) = std::fs::read_link(root.join(clean(f))) {
-            let target = Path::new(&clean(f))
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join(target);
-            filter_follow.push(target.to_string_lossy().into_owned());
-        }
-    }
-    let filter = Filter {
-        includes: filter.includes.clone(),
-        excludes: filter.excludes.clone(),
-        follow: filter_follow,
-    };
-    walk_dir(root, "", &filter, &mut out)?;
-    Ok(out)
-}
-
-fn walk_dir(dir: &Path, rel: &str, filter: &Filter, out: &mut Vec<Stat>) -> Result<(), String> {
-    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut names: Vec<_> = read.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
-    names.sort();
-    for name in names {
-        let name = name.to_string_lossy().into_owned();
-        let path = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let full = dir.join(&name);
-        let meta = std::fs::symlink_metadata(&full)
-            .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-        if meta.is_dir() {
-            let kept = filter.kept(&path);
-            if !kept && !filter.may_hold(&path) {
-                continue;
-            }
-            let at = out.len();
-            out.push(stat(&path, &meta, &full));
-            walk_dir(&full, &path, filter, out)?;
-            if !kept && out.len() == at + 1 {
-                out.pop();
-            }
-        } else if filter.kept(&path) {
-            out.push(stat(&path, &meta, &full));
-        }
-    }
-    Ok(())
-}
-
-fn stat(path: &str, meta: &std::fs::Metadata, full: &Path) -> Stat {
-    let raw = meta.mode();
-    let mut mode = raw & 0o777;
-    let ft = meta.file_type();
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_dir() {
-        mode |= go_mode::DIR;
-    } else if ft.is_symlink() {
-        mode |= go_mode::SYMLINK;
-    } else if ft.is_fifo() {
-        mode |= go_mode::NAMED_PIPE;
-    } else if ft.is_socket() {
-        mode |= go_mode::SOCKET;
-    } else if ft.is_block_device() {
-        mode |= go_mode::DEVICE;
-    } else if ft.is_char_device() {
-        mode |= go_mode::DEVICE | go_mode::CHAR_DEVICE;
-    }
-    if raw & 0o4000 != 0 {
+    if entry.mode & 0o4000 != 0 {
         mode |= go_mode::SETUID;
     }
-    if raw & 0o2000 != 0 {
+    if entry.mode & 0o2000 != 0 {
         mode |= go_mode::SETGID;
     }
-    if raw & 0o1000 != 0 {
+    if entry.mode & 0o1000 != 0 {
         mode |= go_mode::STICKY;
     }
-    let _ = meta.permissions().mode();
-    let linkname = if ft.is_symlink() {
-        std::fs::read_link(full)
-            .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
     Stat {
-        path: path.to_string(),
+        path: entry.path.clone(),
         mode,
         uid: 0,
         gid: 0,
-        size: if ft.is_dir() { 0 } else { meta.len() as i64 },
-        mod_time: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        linkname,
+        size: entry.size as i64,
+        mod_time: entry.mtime_ns,
+        linkname: entry.link.clone(),
         devmajor: 0,
         devminor: 0,
-        xattrs: HashMap::new(),
-    }
-}
-
-/// Include patterns, in order; `!` patterns are exceptions.
-#[derive(Clone, Default)]
-pub struct Patterns {
-    patterns: Vec<(bool, String, GlobMatcher)>,
-}
-
-impl Patterns {
-    pub fn new(patterns: &[String]) -> Patterns {
-        let patterns = patterns
+        xattrs: entry
+            .xattrs
             .iter()
-            .filter_map(|p| {
-                let (exception, p) = match p.strip_prefix('!') {
-                    Some(rest) => (true, rest),
-                    None => (false, p.as_str()),
-                };
-                let p = clean(p.trim());
-                if p.is_empty() {
-                    return None;
-                }
-                let glob = GlobBuilder::new(&p)
-                    .literal_separator(true)
-                    .backslash_escape(true)
-                    .build()
-                    .ok()?;
-                Some((exception, p, glob.compile_matcher()))
-            })
-            .collect();
-        Patterns { patterns }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// Whether `path` (or a folder above it) matches, the last matching pattern deciding.
-    pub fn matches(&self, path: &str) -> bool {
-        let mut matched = false;
-        for (exception, _, glob) in &self.patterns {
-            if *exception != matched {
-                continue;
-            }
-            if or_parent(glob, path) {
-                matched = !exception;
-            }
-        }
-        matched
-    }
-
-    /// Whether some pattern could match a path under `dir`.
-    fn may_match_under(&self, dir: &str) -> bool {
-        self.patterns.iter().any(|(exception, p, glob)| {
-            !exception
-                && (or_parent(glob, dir)
-                    || p.contains(['*', '?', '['])
-                    || p.starts_with(&format!("{dir}/")))
-        })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
-fn or_parent(glob: &GlobMatcher, path: &str) -> bool {
-    if glob.is_match(path) {
-        return true;
+/// The mode bits of a `Stat` back as `st_mode & 0o7777`.
+pub fn unix_mode(stat: &Stat) -> u32 {
+    let mut mode = stat.mode & 0o777;
+    if stat.mode & go_mode::SETUID != 0 {
+        mode |= 0o4000;
     }
-    let mut at = path;
-    while let Some((parent, _)) = at.rsplit_once('/') {
-        if glob.is_match(parent) {
-            return true;
-        }
-        at = parent;
+    if stat.mode & go_mode::SETGID != 0 {
+        mode |= 0o2000;
     }
-    false
+    if stat.mode & go_mode::STICKY != 0 {
+        mode |= 0o1000;
+    }
+    mode
+}
+
+/// Whether a `Stat` is a directory, a symlink, or a file.
+pub fn kind(stat: &Stat) -> Kind {
+    if stat.mode & go_mode::DIR != 0 {
+        Kind::Dir
+    } else if stat.mode & go_mode::SYMLINK != 0 {
+        Kind::Symlink
+    } else {
+        Kind::File
+    }
 }
 
 #[cfg(test)]
@@ -509,11 +356,12 @@ mod tests {
     fn paths(root: &Path, inc: &[&str], exc: &[&str], follow: &[&str]) -> Vec<String> {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let filter = Filter {
-            includes: Patterns::new(&s(inc)),
-            excludes: excludes(&s(exc)).unwrap(),
+            includes: patterns(&s(inc), "include-patterns").unwrap(),
+            excludes: patterns(&s(exc), "exclude-patterns").unwrap(),
             follow: s(follow),
+            refuse_escaping_links: false,
         };
-        walk(root, &filter)
+        stats(root, &filter)
             .unwrap()
             .into_iter()
             .map(|s| s.path)
@@ -543,12 +391,7 @@ mod tests {
                 "zz"
             ]
         );
-        let filter = Filter {
-            includes: Patterns::default(),
-            excludes: Dockerignore::default(),
-            follow: vec![],
-        };
-        let stats = walk(d.path(), &filter).unwrap();
+        let stats = stats(d.path(), &Filter::default()).unwrap();
         let by = |p: &str| stats.iter().find(|s| s.path == p).unwrap().clone();
         assert_eq!(by("data").mode & go_mode::DIR, go_mode::DIR);
         assert_eq!(by("link").mode & go_mode::SYMLINK, go_mode::SYMLINK);
@@ -620,6 +463,36 @@ mod tests {
             paths(d.path(), &[], &[], &["link"]),
             ["link", "src", "src/main.sh"]
         );
+    }
+
+    /// Issue 22 case 1: FileSync sends the whole mode, hard links as links to their first
+    /// path (size 0), and extended attributes, as fsutil does.
+    #[test]
+    fn modes_hard_links_and_xattrs_are_sent() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tree();
+        let p = d.path();
+        let chmod = |path: &str, mode| {
+            std::fs::set_permissions(p.join(path), std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        chmod("src/main.sh", 0o4750);
+        chmod("data", 0o1700);
+        std::fs::hard_link(p.join("a-b"), p.join("zz/hard")).unwrap();
+        let xattr_set = xattr::set(p.join("Dockerfile"), "user.k", b"v").is_ok();
+        let stats = stats(p, &Filter::default()).unwrap();
+        let by = |path: &str| stats.iter().find(|s| s.path == path).unwrap().clone();
+        assert_eq!(by("src/main.sh").mode, 0o750 | go_mode::SETUID);
+        assert_eq!(by("data").mode, 0o700 | go_mode::DIR | go_mode::STICKY);
+        assert_eq!(unix_mode(&by("src/main.sh")), 0o4750);
+        assert_eq!(by("a-b").linkname, "");
+        assert_eq!(by("zz/hard").linkname, "a-b");
+        assert_eq!(by("zz/hard").size, 0);
+        if xattr_set {
+            assert_eq!(
+                by("Dockerfile").xattrs.get("user.k").map(Vec::as_slice),
+                Some(&b"v"[..])
+            );
+        }
     }
 
     #[test]

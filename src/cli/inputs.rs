@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use super::{PlanArgs, Printer, StackArgs, timings};
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
-use crate::context_reader::{self, ContextRequest, ReadOptions};
+use crate::context_reader::{self, ContextRequest};
 use crate::error::{Error, Result};
 use crate::fs::{StackLocation, load_stack};
 use crate::git::{Base, Git};
@@ -368,8 +368,7 @@ fn read_with_contexts(
     let stack = checked(args, stack?, root, printer)?;
     timings::mark("load stack");
     with_dockerfile_ids(&mut requests, &stack);
-    let contexts =
-        context_reader::digest_contexts(root, &requests, walked?, ReadOptions::default())?;
+    let contexts = context_reader::digest_contexts(root, &requests, walked?)?;
     timings::mark("read contexts");
     Ok((stack, contexts))
 }

@@ -9,15 +9,6 @@ use super::*;
 use crate::context::{ContextEntry, blob_id};
 use crate::error::Error;
 
-/// These tests are about what git vouches for: git is asked whatever the contexts' size
-/// (the default asks it only for large ones; `small_contexts_are_hashed_without_git`).
-fn read_contexts(
-    root: &Path,
-    requests: &[ContextRequest],
-) -> Result<BTreeMap<String, ContextFiles>> {
-    read_contexts_with(root, requests, ReadOptions { ask_git_above: 0 })
-}
-
 struct Repo {
     dir: tempfile::TempDir,
 }
@@ -132,33 +123,6 @@ fn sample(repo: &Repo) {
 }
 
 #[test]
-fn small_contexts_are_hashed_without_git() {
-    let repo = Repo::new();
-    sample(&repo);
-    repo.commit();
-    let request = ContextRequest {
-        key: "x".into(),
-        folder: "images/x".into(),
-        dockerfile: "Dockerfile".into(),
-        dockerfile_id: None,
-    };
-    let read = |ask_git_above| {
-        let options = ReadOptions { ask_git_above };
-        let mut contexts =
-            read_contexts_with(repo.path(), std::slice::from_ref(&request), options).unwrap();
-        contexts.remove("x").unwrap()
-    };
-    let (hashed, vouched) = (read(u64::MAX), read(0));
-    assert_eq!((hashed.from_git, hashed.from_disk), (0, 3));
-    assert_eq!((vouched.from_git, vouched.from_disk), (3, 0));
-    assert_eq!(hashed.entries, vouched.entries);
-    assert_eq!(hashed.digest(), vouched.digest());
-    // The default threshold is far above this sample's few bytes.
-    let default = super::read_contexts(repo.path(), &[request]).unwrap();
-    assert_eq!(default["x"].from_git, 0);
-}
-
-#[test]
 fn a_dockerfile_id_the_caller_knows_is_not_read_again() {
     let repo = Repo::new();
     sample(&repo);
@@ -192,10 +156,8 @@ fn committed_and_uncommitted_give_the_same_context() {
     let repo = Repo::new();
     sample(&repo);
     let untracked = repo.context("images/x");
-    assert_eq!((untracked.from_git, untracked.from_disk), (0, 3));
     repo.commit();
     let committed = repo.context("images/x");
-    assert_eq!((committed.from_git, committed.from_disk), (3, 0));
     assert_eq!(untracked.entries, committed.entries);
     assert_eq!(untracked.dockerfile_id, committed.dockerfile_id);
     assert_eq!(untracked.digest(), committed.digest());
@@ -210,18 +172,23 @@ fn committed_and_uncommitted_give_the_same_context() {
             "run.sh"
         ]
     );
-    assert_eq!(entry(&committed, "conf").kind, EntryKind::Dir);
+    assert!(matches!(
+        entry(&committed, "conf").kind,
+        EntryKind::Dir { .. }
+    ));
     assert_eq!(
         entry(&committed, "run.sh").kind,
         EntryKind::File {
-            executable: true,
+            mode: 0o755,
+            hardlink: String::new(),
             id: blob_id(b"#!/bin/sh\necho hi\n"),
         }
     );
     assert_eq!(
         entry(&committed, "conf/app.conf").kind,
         EntryKind::File {
-            executable: false,
+            mode: 0o644,
+            hardlink: String::new(),
             id: blob_id(b"a = 1\n"),
         }
     );
@@ -240,7 +207,6 @@ fn file_names_are_kept_as_they_are() {
     let untracked = repo.context("images/x");
     repo.commit();
     let committed = repo.context("images/x");
-    assert_eq!(committed.from_git, 5);
     assert_eq!(untracked.digest(), committed.digest());
     assert!(paths(&committed).contains(&"back\\slash"));
     assert!(paths(&committed).contains(&" space "));
@@ -288,7 +254,6 @@ fn what_changes_the_digest_and_what_does_not() {
     repo.write("images/x/conf/app.conf", "a = 2\n");
     let changed = repo.context("images/x");
     assert_ne!(changed.digest(), base);
-    assert_eq!(changed.from_disk, 1);
     repo.write("images/x/conf/app.conf", "a = 1\n");
     assert_eq!(repo.context("images/x").digest(), base);
 
@@ -514,43 +479,6 @@ fn missing_folders_and_dockerfiles_are_errors() {
 }
 
 #[test]
-fn files_git_cannot_vouch_for_are_read_from_disk() {
-    let repo = Repo::new();
-    sample(&repo);
-    repo.write("images/x/crlf.txt", "a\r\nb\r\n")
-        .write(".gitattributes", "*.txt text eol=crlf\n")
-        .commit();
-    let committed = repo.context("images/x");
-    // The attribute: from disk. The others: from git.
-    assert_eq!((committed.from_git, committed.from_disk), (3, 1));
-    assert_eq!(
-        entry(&committed, "crlf.txt").kind,
-        EntryKind::File {
-            executable: false,
-            id: blob_id(b"a\r\nb\r\n")
-        }
-    );
-
-    // A modification git was told not to look at.
-    repo.git(&["update-index", "--assume-unchanged", "images/x/run.sh"]);
-    repo.write("images/x/run.sh", "#!/bin/sh\necho changed\n");
-    let hidden = repo.context("images/x");
-    assert_eq!(
-        entry(&hidden, "run.sh").kind,
-        EntryKind::File {
-            executable: true,
-            id: blob_id(b"#!/bin/sh\necho changed\n")
-        }
-    );
-
-    // core.autocrlf: nothing from git.
-    repo.git(&["config", "core.autocrlf", "input"]);
-    let converting = repo.context("images/x");
-    assert_eq!(converting.from_git, 0);
-    assert_eq!(converting.digest(), hidden.digest());
-}
-
-#[test]
 fn a_file_replaced_by_a_link_is_not_taken_from_the_index() {
     let repo = Repo::new();
     sample(&repo);
@@ -574,7 +502,6 @@ fn a_root_below_the_repository_top_uses_git_too() {
     let root = repo.path().join("images");
     let below = repo.read_in(&root, "x", "Dockerfile").expect("reads");
     let top = repo.context("images/x");
-    assert_eq!(below.from_git, 3);
     assert_eq!(below.digest(), top.digest());
 }
 
@@ -593,7 +520,6 @@ fn outside_git_every_file_is_hashed() {
         }],
     )
     .expect("reads");
-    assert_eq!(contexts["x"].from_disk, 1);
     assert_eq!(contexts["x"].dockerfile_id, blob_id(b"FROM scratch\n"));
 }
 
@@ -632,12 +558,191 @@ fn many_contexts_in_one_read() {
         assert_eq!(
             entry(context, "file").kind,
             EntryKind::File {
-                executable: false,
+                mode: 0o644,
+                hardlink: String::new(),
                 id: blob_id(expected.as_bytes())
             }
         );
-        assert_eq!(context.from_git, if i % 2 == 0 { 1 } else { 2 });
     }
+}
+
+/// Issue 22 case 1: every mode bit BuildKit keeps moves the digest, files and folders.
+#[test]
+fn every_mode_bit_changes_the_digest() {
+    let repo = Repo::new();
+    sample(&repo);
+    let base = repo.context("images/x").digest();
+    for (path, mode, back) in [
+        ("images/x/conf/app.conf", 0o600, 0o644),
+        ("images/x/conf/app.conf", 0o664, 0o644),
+        ("images/x/conf/app.conf", 0o4644, 0o644),
+        ("images/x/run.sh", 0o700, 0o755),
+        ("images/x/run.sh", 0o744, 0o755),
+        ("images/x/conf", 0o700, 0o755),
+        ("images/x/conf", 0o1755, 0o755),
+        ("images/x/conf", 0o2755, 0o755),
+    ] {
+        repo.chmod(path, mode);
+        assert_ne!(repo.context("images/x").digest(), base, "{path} {mode:o}");
+        repo.chmod(path, back);
+        assert_eq!(repo.context("images/x").digest(), base, "{path} {back:o}");
+    }
+}
+
+/// Issue 22 case 1: a hard link is sent as one (fsutil's `Linkname`), so it is hashed as
+/// one; extended attributes are sent, so they are hashed.
+#[test]
+fn hard_links_and_extended_attributes_change_the_digest() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.write("images/x/copy.conf", "a = 1\n");
+    let copied = repo.context("images/x");
+    std::fs::remove_file(repo.path().join("images/x/copy.conf")).expect("rm");
+    std::fs::hard_link(
+        repo.path().join("images/x/conf/app.conf"),
+        repo.path().join("images/x/copy.conf"),
+    )
+    .expect("ln");
+    let linked = repo.context("images/x");
+    assert_ne!(copied.digest(), linked.digest());
+    // The first path in fsutil's walk order (`conf` before `copy.conf`) is the target.
+    assert!(matches!(
+        &entry(&linked, "copy.conf").kind,
+        EntryKind::File { hardlink, .. } if hardlink == "conf/app.conf"
+    ));
+    assert!(matches!(
+        &entry(&linked, "conf/app.conf").kind,
+        EntryKind::File { hardlink, .. } if hardlink.is_empty()
+    ));
+
+    let file = repo.path().join("images/x/run.sh");
+    if xattr::set(&file, "user.stackplan", b"1").is_ok() {
+        let with = repo.context("images/x");
+        assert_ne!(with.digest(), linked.digest());
+        assert_eq!(
+            entry(&with, "run.sh").xattrs,
+            [("user.stackplan".to_string(), b"1".to_vec())]
+        );
+    } else {
+        eprintln!("this file system keeps no user xattrs: that half is not tested here");
+    }
+}
+
+/// Issue 22 case 7: the working tree's bytes decide, whatever git's index holds. A commit
+/// that drops an `eol=crlf` rule leaves CRLF bytes on disk; they are what is hashed.
+#[test]
+fn a_working_tree_git_would_check_out_differently_is_hashed_as_it_is() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.write(".gitattributes", "*.txt text eol=crlf\n")
+        .write("images/x/crlf.txt", "a\r\nb\r\n")
+        .commit();
+    std::fs::remove_file(repo.path().join(".gitattributes")).expect("rm");
+    repo.commit();
+    let context = repo.context("images/x");
+    assert_eq!(
+        entry(&context, "crlf.txt").kind,
+        EntryKind::File {
+            mode: 0o644,
+            hardlink: String::new(),
+            id: blob_id(b"a\r\nb\r\n")
+        }
+    );
+}
+
+/// Issue 22 case 7: a same-size edit with its mtime put back, under
+/// `core.trustctime=false`, is seen.
+#[test]
+fn a_same_size_edit_git_misses_is_seen() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.git(&["config", "core.trustctime", "false"]);
+    repo.commit();
+    let before = repo.context("images/x");
+    let path = repo.path().join("images/x/conf/app.conf");
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    repo.write("images/x/conf/app.conf", "a = 9\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("touch");
+    let after = repo.context("images/x");
+    assert_ne!(before.digest(), after.digest());
+    assert!(matches!(
+        &entry(&after, "conf/app.conf").kind,
+        EntryKind::File { id, .. } if *id == blob_id(b"a = 9\n")
+    ));
+}
+
+/// Issue 22 case 8: a `.dockerignore` that is a symlink is read through inside the
+/// context; one that leads out of it, or a folder, is no ignore file.
+#[test]
+fn a_dockerignore_link_resolves_inside_the_context_and_a_folder_is_none() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.write("images/x/ci/ignore", "run.sh\n")
+        .symlink("images/x/.dockerignore", "ci/ignore");
+    assert!(!paths(&repo.context("images/x")).contains(&"run.sh"));
+
+    // A link inside the context whose own folder is reached through `..`.
+    std::fs::remove_file(repo.path().join("images/x/.dockerignore")).expect("rm");
+    repo.symlink("images/x/.dockerignore", "conf/../ci/ignore");
+    assert!(!paths(&repo.context("images/x")).contains(&"run.sh"));
+
+    // Out of the context: BuildKit would find nothing at the link's target inside it, and
+    // the link itself is refused like any link out of the context, with its fix.
+    std::fs::remove_file(repo.path().join("images/x/.dockerignore")).expect("rm");
+    repo.write("images/outside-ignore", "run.sh\n")
+        .symlink("images/x/.dockerignore", "../outside-ignore");
+    let err = repo
+        .read("images/x")
+        .expect_err("a link out of the context");
+    assert!(
+        err.to_string().contains("outside the build context"),
+        "{err}"
+    );
+
+    std::fs::remove_file(repo.path().join("images/x/.dockerignore")).expect("rm");
+    std::fs::create_dir_all(repo.path().join("images/x/.dockerignore")).expect("mkdir");
+    let context = repo.context("images/x");
+    assert!(paths(&context).contains(&"run.sh"));
+    assert!(paths(&context).contains(&".dockerignore"));
+}
+
+/// Issue 22 case 8: stackplan's advice for a name that is not UTF-8 works: the pattern it
+/// shows leaves the file out (BuildKit compares bytes; `?` matches the bad byte).
+#[test]
+fn a_name_that_is_not_utf8_gets_a_pattern_that_works() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::new();
+    sample(&repo);
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(repo.path().join("images/x").join(name), "x").expect("write");
+    let err = repo.read("images/x").expect_err("refused");
+    let help = err.help().unwrap_or_default();
+    assert!(help.contains("list `caf?.txt` in"), "{help}");
+    repo.write("images/x/.dockerignore", "caf?.txt\n");
+    assert!(
+        !paths(&repo.context("images/x"))
+            .iter()
+            .any(|p| p.starts_with("caf"))
+    );
+}
+
+/// Issue 22 case 8: `\d` in a pattern is a digit, as in BuildKit's Go regexp.
+#[test]
+fn regexp_escapes_mean_what_buildkit_makes_of_them() {
+    let repo = Repo::new();
+    sample(&repo);
+    repo.write("images/x/log1", "1")
+        .write("images/x/logd", "d")
+        .write("images/x/.dockerignore", "log\\d\n");
+    let context = repo.context("images/x");
+    assert!(!paths(&context).contains(&"log1"));
+    assert!(paths(&context).contains(&"logd"));
 }
 
 mod properties {
@@ -687,7 +792,6 @@ mod properties {
             let untracked = repo.context("images/x");
             repo.commit();
             let committed = repo.context("images/x");
-            prop_assert_eq!(committed.from_git, files.len() + 1);
             prop_assert_eq!(untracked.digest(), committed.digest());
 
             let (path, bytes, _) = &files[pick.index(files.len())];
@@ -696,6 +800,138 @@ mod properties {
             changed[i] ^= flip;
             repo.write(&format!("images/x/{path}"), &changed);
             prop_assert_ne!(repo.context("images/x").digest(), committed.digest());
+        }
+    }
+}
+
+/// The digest and FileSync read one walker: for random trees and `.dockerignore`s, the
+/// entries hashed are the entries `stackplan build` sends, with the same metadata.
+mod hashed_is_sent {
+    use super::*;
+    use crate::buildkit::filesync;
+    use crate::context_reader::walk::{Filter, Kind};
+    use crate::dockerignore::Dockerignore;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug)]
+    enum Node {
+        File(Vec<u8>, u32),
+        Link(&'static str),
+        Dir(u32),
+    }
+
+    fn tree() -> impl Strategy<Value = BTreeMap<String, Node>> {
+        let path = prop::collection::vec(prop::sample::select(vec!["a", "b", "c.md", "d1"]), 1..4)
+            .prop_map(|parts| parts.join("/"));
+        let node = prop_oneof![
+            (
+                prop::collection::vec(any::<u8>(), 0..16),
+                prop::sample::select(vec![0o644, 0o600, 0o755, 0o700, 0o664, 0o4755, 0o444])
+            )
+                .prop_map(|(b, m)| Node::File(b, m)),
+            prop::sample::select(vec!["a", "b/c.md", "d1", "nowhere"]).prop_map(Node::Link),
+            prop::sample::select(vec![0o755, 0o700, 0o775, 0o1777]).prop_map(Node::Dir),
+        ];
+        prop::collection::btree_map(path, node, 1..10).prop_map(|nodes| {
+            let names: Vec<String> = nodes.keys().cloned().collect();
+            nodes
+                .into_iter()
+                .filter(|(p, n)| {
+                    matches!(n, Node::Dir(_))
+                        || !names.iter().any(|o| o.starts_with(&format!("{p}/")))
+                })
+                .collect()
+        })
+    }
+
+    fn ignore() -> impl Strategy<Value = String> {
+        let line = prop::sample::select(vec![
+            "a",
+            "!a/b",
+            "*.md",
+            "!c.md",
+            "**/d1",
+            "b/**",
+            "!b/a",
+            "a/*",
+            "d?",
+            "[ab]/c.md",
+            "!**/c.md",
+            "d\\d",
+            "*",
+            "!a",
+        ]);
+        prop::collection::vec(line, 0..5).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn the_digest_hashes_what_filesync_sends(nodes in tree(), ignore in ignore()) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let root = dir.path();
+            std::fs::write(root.join("Dockerfile"), "FROM scratch\n").expect("write");
+            std::fs::write(root.join(".dockerignore"), &ignore).expect("write");
+            for (path, node) in &nodes {
+                let p = root.join(path);
+                std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+                match node {
+                    Node::File(bytes, mode) => {
+                        std::fs::write(&p, bytes).expect("write");
+                        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).expect("chmod");
+                    }
+                    Node::Link(target) => {
+                        // `..` as deep as the link is, so it stays in the context.
+                        let up = "../".repeat(path.matches('/').count());
+                        std::os::unix::fs::symlink(format!("{up}{target}"), &p).expect("ln");
+                    }
+                    Node::Dir(_) => std::fs::create_dir_all(&p).expect("mkdir"),
+                }
+            }
+            // Folder modes last: their files were written first.
+            for (path, node) in nodes.iter().rev() {
+                if let Node::Dir(mode) = node {
+                    std::fs::set_permissions(root.join(path), std::fs::Permissions::from_mode(*mode)).expect("chmod");
+                }
+            }
+            let request = ContextRequest {
+                key: "x".into(),
+                folder: String::new(),
+                dockerfile: "Dockerfile".into(),
+                dockerfile_id: None,
+            };
+            let hashed = super::read_contexts(root, &[request]).expect("reads").remove("x").expect("x");
+            let filter = Filter {
+                excludes: Dockerignore::parse(&ignore, Path::new(".dockerignore")).expect("parses"),
+                ..Filter::default()
+            };
+            let sent = filesync::stats(root, &filter).expect("walks");
+
+            let sent_paths: Vec<&str> = sent.iter().map(|s| s.path.as_str()).collect();
+            prop_assert_eq!(paths(&hashed), {
+                let mut p = sent_paths.clone();
+                p.sort_unstable();
+                p
+            });
+            for stat in &sent {
+                let e = entry(&hashed, &stat.path);
+                let xattrs: Vec<(String, Vec<u8>)> = stat.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>().into_iter().collect();
+                prop_assert_eq!(&e.xattrs, &xattrs);
+                match (&e.kind, filesync::kind(stat)) {
+                    (EntryKind::Dir { mode }, Kind::Dir) => prop_assert_eq!(*mode, filesync::unix_mode(stat)),
+                    (EntryKind::Symlink { target }, Kind::Symlink) => prop_assert_eq!(target, &stat.linkname),
+                    (EntryKind::File { mode, id, hardlink }, Kind::File) => {
+                        prop_assert_eq!(*mode, filesync::unix_mode(stat));
+                        prop_assert_eq!(hardlink, &stat.linkname);
+                        let bytes = std::fs::read(root.join(&stat.path)).expect("read");
+                        prop_assert_eq!(id, &blob_id(&bytes));
+                        prop_assert_eq!(stat.size, bytes.len() as i64);
+                    }
+                    (kind, sent) => prop_assert!(false, "{}: hashed {:?}, sent {:?}", stat.path, kind, sent),
+                }
+            }
         }
     }
 }

@@ -1,5 +1,4 @@
-//! Adapter: what git knows — changed files, the branch, the head commit, and (`index`)
-//! which files' blob ids its index vouches for.
+//! Adapter: what git knows — changed files, the branch, the head commit.
 //!
 //! It runs the `git` command rather than linking a git library: the user's git is the one
 //! whose config, worktrees, shallow clones and credential setup CI already handles, and
@@ -12,8 +11,6 @@ use std::sync::Mutex;
 
 use crate::change_set::{ChangeSet, normalize};
 use crate::error::{Error, Result};
-
-mod index;
 
 /// Where a change set starts.
 #[derive(Clone, Copy, Debug)]
@@ -274,6 +271,27 @@ struct Started {
 impl Started {
     /// Its standard output, once it has ended well.
     fn text(self) -> Result<String> {
+        let (command, stdout) = self.stdout()?;
+        String::from_utf8(stdout).map_err(|_| Error::Git {
+            command,
+            message: "output is not UTF-8".into(),
+            help: None,
+        })
+    }
+
+    /// Its standard output as file names: a name that is not UTF-8 (git prints it as it
+    /// is with `-z`) is read with U+FFFD for its bad bytes. A change set only asks which
+    /// folders a file is under, which such a name still says; refusing it would fail every
+    /// plan of a repository holding one untracked stray file.
+    fn names(self) -> Result<String> {
+        let (_, stdout) = self.stdout()?;
+        Ok(match String::from_utf8(stdout) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    fn stdout(self) -> Result<(String, Vec<u8>)> {
         let command = self.command;
         let out = self
             .child
@@ -282,11 +300,7 @@ impl Started {
         if !out.status.success() {
             return Err(failed(&command, &out));
         }
-        String::from_utf8(out.stdout).map_err(|_| Error::Git {
-            command,
-            message: "output is not UTF-8".into(),
-            help: None,
-        })
+        Ok((command, out.stdout))
     }
 }
 
@@ -309,8 +323,8 @@ fn commit_of(rev: &str, started: Started) -> Result<String> {
 
 /// The files of a started diff and untracked listing, sorted, without duplicates.
 fn changed_files_of(diff: Started, untracked: Option<Started>) -> Result<Vec<String>> {
-    let diff = diff.text();
-    let untracked = untracked.map(Started::text);
+    let diff = diff.names();
+    let untracked = untracked.map(Started::names);
     let mut files = parse_name_status(&diff?);
     if let Some(untracked) = untracked {
         files.extend(

@@ -235,6 +235,24 @@ fn uncommitted_and_untracked_files_count_for_a_local_dry_run() {
     assert!(run.rebuilds().is_empty());
 }
 
+/// Issue 22 case 8: an untracked file whose name is not UTF-8 no longer fails every plan
+/// (`git ls-files … output is not UTF-8`); it counts for the folder it is in.
+#[test]
+fn an_untracked_name_that_is_not_utf8_counts_for_its_folder() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::example();
+    repo.branch("local");
+    let name = std::ffi::OsStr::from_bytes(b"stray-\xe9.txt");
+    std::fs::write(repo.path().join(name), "x").expect("write");
+    assert!(plan(&repo, &["--plan", "py311"]).rebuilds().is_empty());
+    std::fs::write(repo.path().join("images/rstudio-notebook").join(name), "x").expect("write");
+    repo.write("images/rstudio-notebook/.dockerignore", "stray-?.txt\n");
+    assert_eq!(
+        plan(&repo, &["--plan", "py311"]).rebuilds(),
+        ["rstudio-notebook-py311"]
+    );
+}
+
 #[test]
 fn changed_files_given_directly() {
     let repo = Repo::example();
