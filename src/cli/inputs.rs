@@ -150,6 +150,11 @@ pub fn make_plan_at(
         full_rebuild,
         revision,
         source_url,
+        platform: Some(
+            args.platform
+                .clone()
+                .unwrap_or_else(crate::plan::platform::host),
+        ),
     };
     let mut registry = if args.offline {
         RegistryView::default()
