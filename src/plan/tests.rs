@@ -336,3 +336,85 @@ fn a_child_builds_on_the_parent_digest_the_plan_saw() {
     assert_eq!(offline.targets[1].parent_input, None);
     assert_eq!(offline.targets[0].image_digest, None);
 }
+
+const CHILD_IMAGE: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+
+#[test]
+fn a_target_not_built_leads_with_how_it_is_satisfied_and_never_says_its_parent_rebuilds() {
+    let (stack, contexts) = root_and_child("");
+    let options = PlanOptions {
+        branch: "dev".into(),
+        platform: Some("linux/amd64".into()),
+        ..PlanOptions::default()
+    };
+    // The change rules put both in the plan (root changed); the registry has both inputs,
+    // the child's under its branch tag already.
+    let changes = ChangeSet::from_paths(["images/root/Dockerfile"]);
+    let offline = plan(
+        &stack,
+        &changes,
+        &contexts,
+        &options,
+        &RegistryView::default(),
+    )
+    .expect("plan");
+    let mut view = view_of(
+        &offline,
+        None,
+        &[("root", PARENT_IMAGE), ("child", CHILD_IMAGE)],
+    );
+    let child_ref = offline.targets[1].reference().to_string();
+    view.states.insert(child_ref.clone(), RefState::Present);
+    view.digests.insert(child_ref.clone(), CHILD_IMAGE.into());
+    let mut online = plan(&stack, &changes, &contexts, &options, &view).expect("plan");
+    decide_actions(&mut online, &view);
+    let actions: Vec<Action> = online.targets.iter().map(|t| t.action).collect();
+    assert_eq!(actions, [Action::Reuse, Action::None]);
+    assert!(online.targets.iter().all(|t| t.rebuild));
+
+    let text = anstream::adapter::strip_str(&crate::emit::plan_text::render(&online)).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!text.contains("rebuilds"), "{text}");
+    let root_inputs = online.targets[0].inputs_reference().expect("pinned");
+    let block = |name: &str| -> Vec<&str> {
+        let start = lines
+            .iter()
+            .position(|l| l.contains(&format!(" {name}  ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| l.starts_with(' '))
+            .map(|l| l.trim())
+            .collect()
+    };
+    let root = block("root");
+    assert!(
+        root[0].starts_with(&format!(
+            "reused from {root_inputs}@{PARENT_IMAGE}: its inputs sha256:"
+        )),
+        "{root:?}"
+    );
+    assert!(root[1..].iter().all(|l| l.starts_with("why")), "{text}");
+    let child = block("child");
+    assert_eq!(
+        child[..2],
+        [
+            format!(
+                "kept   at {child_ref}@{CHILD_IMAGE}: it already has inputs {}",
+                online.targets[1].inputs.short()
+            )
+            .as_str(),
+            "why    parent root is in the plan (reused, not rebuilt)",
+        ],
+        "{text}"
+    );
+
+    let markdown = crate::emit::plan_markdown::render(&online);
+    assert!(!markdown.contains("rebuilds"), "{markdown}");
+    assert!(
+        markdown.contains(&format!(
+            "| kept at {child_ref}@{CHILD_IMAGE}: it already has inputs"
+        )),
+        "{markdown}"
+    );
+}
