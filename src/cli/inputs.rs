@@ -150,11 +150,17 @@ pub fn make_plan_at(
         full_rebuild,
         revision,
         source_url,
+        platform: Some(
+            args.platform
+                .clone()
+                .unwrap_or_else(crate::plan::platform::host),
+        ),
     };
-    let mut registry = if args.offline {
-        RegistryView::default()
+    let (mut registry, mut probed) = if args.offline {
+        (RegistryView::default(), None)
     } else {
-        probe(&stack, &options, &registry_of_run(args), printer)?
+        let (view, probed) = probe(&stack, &options, &registry_of_run(args), printer)?;
+        (view, Some(probed))
     };
     timings::mark("probe");
     let contexts = match contexts {
@@ -168,12 +174,18 @@ pub fn make_plan_at(
     // about a millisecond spent freeing them.
     drop((stack, contexts));
     timings::mark("plan");
-    if !args.offline {
+    if let Some(probed) = probed.as_mut() {
         // The inputs tags are known only once the bases are pinned: ask, then decide again.
         let refs = plan::inputs_refs(&plan);
-        let answers = probe_refs(&refs, &[], &registry_of_run(args))?;
+        let started = std::time::Instant::now();
+        let registry_client = registry_of_run(args);
+        let answers = probe_refs(&refs, &[], &registry_client)?;
         let present = answers.digests.len();
         registry.merge(answers);
+        probed.inputs = (present, refs.len());
+        probed.elapsed += started.elapsed();
+        probed.tokens = registry_client.stats().tokens;
+        printer.status(&probed.to_string());
         plan::decide_actions(&mut plan, &registry);
         let (build, reuse, none) = plan.action_counts();
         printer.status(&format!(
@@ -266,13 +278,44 @@ pub fn targets(
     )
 }
 
+/// What the registry said, in counts, for the run's status line: printed once the inputs
+/// tags were asked about too, so that it counts the images found by their inputs (on a new
+/// branch the only refs that exist).
+struct Probed {
+    /// Branch, stable and cache refs: (present, asked).
+    tags: (usize, usize),
+    /// Inputs tags: (present, asked).
+    inputs: (usize, usize),
+    /// External base images: (pinned, asked).
+    bases: (usize, usize),
+    elapsed: std::time::Duration,
+    tokens: u32,
+}
+
+impl std::fmt::Display for Probed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "registry: {} of {} refs exist ({} of {} inputs tags), {} of {} base images pinned ({} ms, {} token request(s); --offline skips this)",
+            self.tags.0 + self.inputs.0,
+            self.tags.1 + self.inputs.1,
+            self.inputs.0,
+            self.inputs.1,
+            self.bases.0,
+            self.bases.1,
+            self.elapsed.as_millis(),
+            self.tokens,
+        )
+    }
+}
+
 /// Asks the registries which of the plan's refs exist, and pins the external images.
 fn probe(
     stack: &Stack,
     options: &PlanOptions,
     registry: &Registry,
     printer: &mut Printer,
-) -> Result<RegistryView> {
+) -> Result<(RegistryView, Probed)> {
     let refs = plan::registry_refs(stack, options)?;
     let started = std::time::Instant::now();
     let view = probe_refs(&refs.tags, &refs.bases, registry)?;
@@ -286,21 +329,20 @@ fn probe(
         .iter()
         .filter(|r| view.digest(r).is_some())
         .count();
-    let stats = registry.stats();
-    printer.status(&format!(
-        "registry: {present} of {} refs exist, {pinned} of {} base images pinned ({} ms, {} token request(s); --offline skips this)",
-        refs.tags.len(),
-        refs.bases.len(),
-        started.elapsed().as_millis(),
-        stats.tokens,
-    ));
+    let probed = Probed {
+        tags: (present, refs.tags.len()),
+        inputs: (0, 0),
+        bases: (pinned, refs.bases.len()),
+        elapsed: started.elapsed(),
+        tokens: registry.stats().tokens,
+    };
     report_retries(registry, printer);
     for (reference, why) in &view.failures {
         printer.status(&format!(
             "warning: base image {reference} is not pinned: {why}"
         ));
     }
-    Ok(view)
+    Ok((view, probed))
 }
 
 /// Asks about `required` refs (a failure is an error) and `optional` ones (a failure is

@@ -163,6 +163,14 @@ pub struct PlanArgs {
     #[arg(long, value_name = "K=V", value_parser = parse_key_value, help_heading = "Tags and cache")]
     pub build_arg: Vec<(String, String)>,
 
+    /// The platform (OS/ARCH[/VARIANT]) images without `platforms` in the spec are built
+    /// for: part of their inputs digest, and written into the bake file and the build, so
+    /// an amd64 runner and an arm64 laptop never share a digest. Images that list
+    /// `platforms` keep them [default: this machine's, linux/<arch>: linux/amd64 on x86_64,
+    /// linux/arm64 on aarch64]
+    #[arg(long, env = "STACKPLAN_PLATFORM", value_name = "OS/ARCH", value_parser = parse_platform, help_heading = "Tags and cache")]
+    pub platform: Option<String>,
+
     /// Plan only this plan (track) of the spec.
     #[arg(long = "plan", value_name = "NAME", help_heading = "Tags and cache")]
     pub only_plan: Option<String>,
@@ -339,6 +347,10 @@ fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}` is not K=V")),
     }
+}
+
+fn parse_platform(s: &str) -> std::result::Result<String, String> {
+    crate::plan::platform::check(s).map(|()| s.to_string())
 }
 
 /// Runs the parsed command line; the binary turns the error into a message and exit code.

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::satisfied::{Actions, satisfied};
 use crate::plan::Plan;
 
 /// Escapes what would break a table cell.
@@ -23,24 +24,30 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(s, "Full rebuild: {}\n", cell(&why.to_string()));
     }
     s.push_str("| target | action | why | tag | cache from |\n| --- | --- | --- | --- | --- |\n");
+    let actions = Actions::of(plan);
     for t in &plan.targets {
-        let mut why = if t.reasons.is_empty() {
+        let reasons = if t.reasons.is_empty() {
             "unchanged".to_string()
         } else {
             let mut shown: Vec<String> = t
                 .reasons
                 .iter()
                 .take(3)
-                .map(|r| cell(&r.to_string()))
+                .map(|r| cell(&actions.reason(r)))
                 .collect();
             if t.reasons.len() > 3 {
                 shown.push(format!("and {} more", t.reasons.len() - 3));
             }
             shown.join("<br>")
         };
-        if t.action_reason != crate::action::ActionReason::ChangeRules {
-            why.push_str(&format!("<br>{}", cell(&t.action_reason.to_string())));
-        }
+        // A target that is not built leads with how it is satisfied.
+        let why = match satisfied(t) {
+            Some((how, what)) => format!("{how} {}<br>{reasons}", cell(&what)),
+            None if t.action_reason != crate::action::ActionReason::ChangeRules => {
+                format!("{reasons}<br>{}", cell(&t.action_reason.to_string()))
+            }
+            None => reasons,
+        };
         let cache_from = t.cache_from();
         let cache = if t.builds() && !cache_from.is_empty() {
             cache_from

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use super::satisfied::{Actions, satisfied};
 use crate::action::{Action, ActionReason};
 use crate::plan::{ParentSource, Plan, RefState, Target};
 
@@ -65,6 +66,7 @@ pub fn render(plan: &Plan) -> String {
         );
     }
 
+    let actions = Actions::of(plan);
     let mut current_plan: Option<&Option<String>> = None;
     for t in display_order(plan) {
         if !plan.plans.is_empty() && current_plan != Some(&t.plan) {
@@ -79,12 +81,12 @@ pub fn render(plan: &Plan) -> String {
             current_plan = Some(&t.plan);
             s.push('\n');
         }
-        target_block(&mut s, t);
+        target_block(&mut s, t, &actions);
     }
     s
 }
 
-fn target_block(s: &mut String, t: &Target) {
+fn target_block(s: &mut String, t: &Target, actions: &Actions<'_>) {
     let indent = "   ".repeat(t.depth);
     let branch = if t.depth > 0 { "└─ " } else { "" };
     let (state, style) = match t.action {
@@ -99,8 +101,14 @@ fn target_block(s: &mut String, t: &Target) {
         t.reference()
     );
     let pad = format!("         {indent}{}", if t.depth > 0 { "   " } else { "" });
+    // A target that is not built says first how it is satisfied, then why the change
+    // rules put it in the plan.
+    let satisfied = satisfied(t);
+    if let Some((how, what)) = &satisfied {
+        let _ = writeln!(s, "{pad}{LABEL}{how:<6}{LABEL:#} {what}");
+    }
     for reason in t.reasons.iter().take(MAX_REASONS) {
-        let _ = writeln!(s, "{pad}{LABEL}why{LABEL:#}    {reason}");
+        let _ = writeln!(s, "{pad}{LABEL}why{LABEL:#}    {}", actions.reason(reason));
     }
     if t.reasons.len() > MAX_REASONS {
         let _ = writeln!(
@@ -115,7 +123,7 @@ fn target_block(s: &mut String, t: &Target) {
             "{pad}{LABEL}why{LABEL:#}    nothing it is built from changed"
         );
     }
-    if t.action_reason != ActionReason::ChangeRules {
+    if t.action_reason != ActionReason::ChangeRules && satisfied.is_none() {
         let _ = writeln!(s, "{pad}{LABEL}action{LABEL:#} {}", t.action_reason);
     }
     if t.action != Action::Build {

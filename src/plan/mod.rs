@@ -15,6 +15,7 @@ mod inputs_of;
 mod labels;
 mod names;
 mod parent_input;
+pub mod platform;
 mod registry_view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -70,6 +71,12 @@ pub struct PlanOptions {
     pub revision: Option<String>,
     /// Where the source lives (OCI `source` label).
     pub source_url: Option<String>,
+    /// The platform of targets whose image names no `platforms` (`--platform`, else the
+    /// planning machine's, [`platform::host`]): hashed into their inputs and written where
+    /// they are built, so an amd64 runner and an arm64 laptop never share a digest.
+    /// `None` leaves them without one (BuildKit's native platform): commands that only
+    /// name targets (promote, publish).
+    pub platform: Option<String>,
 }
 
 /// A target's few build args, labels or registry states, by name: a sorted vector (10,000
@@ -136,6 +143,8 @@ pub struct Target {
     pub context: String,
     /// The Dockerfile, relative to `context`.
     pub dockerfile: String,
+    /// The spec's `platforms`, else [`PlanOptions::platform`]: what the inputs hash and
+    /// what is built.
     pub platforms: Vec<String>,
     /// The child's `FROM` that builds on the parent, as BuildKit looks it up.
     pub parent_from: Option<String>,
@@ -149,6 +158,11 @@ pub struct Target {
     /// What the registry said about each ref this target cares about ([`Target::registry`]
     /// names them).
     pub ref_states: RefStates,
+    /// The manifest digest of the image that satisfies the target when it is not built
+    /// (its inputs ref's when reused, its branch ref's when kept), as the registry said at
+    /// plan time; `None` when it builds or the registry did not say. Children built on it
+    /// are pinned to it: a tag moved between plan and build cannot change their parent.
+    pub image_digest: Option<String>,
     /// The image's `info_cmds`, resolved from `all_info_cmds`.
     pub info_cmds: Vec<(String, InfoCmd)>,
     pub integration_tests: bool,
@@ -598,6 +612,11 @@ fn make_target(
     let chain_args = chain.as_ref().map_or(&no_chain_args, |c| &c.args);
     build_args.extend(chain_args.iter().map(|(k, v)| (k.clone(), v.clone())));
 
+    let platforms = if image.platforms.is_empty() {
+        opts.platform.iter().cloned().collect()
+    } else {
+        image.platforms.clone()
+    };
     let (inputs, written_bases) = inputs_of::compute(
         &inputs_of::TargetInputs {
             context,
@@ -606,7 +625,7 @@ fn make_target(
             chain_args,
             parent_from: chain.as_ref().map(|c| c.from.as_str()),
             parent: parent.map(|p| (p.name.as_str(), &p.inputs)),
-            platforms: &image.platforms,
+            platforms: &platforms,
         },
         registry,
     );
@@ -661,12 +680,13 @@ fn make_target(
             None => join(&stack.images_dir, &image.key),
         },
         dockerfile: variant.map_or_else(|| image.dockerfile.clone(), |v| v.dockerfile.clone()),
-        platforms: image.platforms.clone(),
+        platforms,
         parent_arg: chain.as_ref().and_then(|c| c.arg.clone()),
         parent_from: chain.map(|c| c.from),
         parent_input: None,
         pinned_bases,
         ref_states: cache.states,
+        image_digest: None,
         info_cmds: image
             .info_cmds
             .iter()
@@ -727,6 +747,12 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
             },
             registry,
         );
+        t.image_digest = match action {
+            Action::Build => None,
+            Action::Reuse => inputs_ref.as_deref().and_then(|r| registry.digest(r)),
+            Action::None => registry.digest(t.reference()),
+        }
+        .map(str::to_string);
         t.action = action;
         t.action_reason = reason;
         t.parent_input = match (parent, &t.parent_from) {
@@ -734,10 +760,11 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
                 let parent_inputs = (parent.action == Action::Reuse)
                     .then(|| parent.inputs_reference())
                     .flatten();
+                let digest = parent.image_digest.as_deref();
                 let state = match (parent.action, &parent_inputs) {
                     (Action::Build, _) => ParentState::Builds,
-                    (Action::Reuse, Some(inputs_ref)) => ParentState::Reused { inputs_ref },
-                    _ => ParentState::Kept,
+                    (Action::Reuse, Some(inputs_ref)) => ParentState::Reused { inputs_ref, digest },
+                    _ => ParentState::Kept { digest },
                 };
                 parent_input::input(from, &parent.name, parent.reference(), state)
             }

@@ -98,42 +98,126 @@ pub fn chain(
 pub enum ParentState<'a> {
     /// Built in this run.
     Builds,
-    /// Reused from the image under its inputs ref.
-    Reused { inputs_ref: &'a str },
-    /// Its ref is already what the child needs.
-    Kept,
+    /// Reused from the image under its inputs ref; `digest` is that image's manifest digest
+    /// when the registry said.
+    Reused {
+        inputs_ref: &'a str,
+        digest: Option<&'a str>,
+    },
+    /// Its ref is already what the child needs; `digest` is the manifest digest that ref
+    /// pointed at when the plan was made, when the registry said.
+    Kept { digest: Option<&'a str> },
 }
 
 /// Where the child's `FROM` points: the parent's result when the parent builds in this
-/// run, the image with the parent's inputs when it is reused (so the child builds on it
-/// whether or not `stackplan reuse` has written the parent's tag yet), the parent's ref
-/// when the `FROM` names another place, nothing otherwise.
+/// run; otherwise the image the plan saw, by its manifest digest when the registry gave it
+/// (`ref@sha256:…`): the image with the parent's inputs when it is reused (so the child
+/// builds on it whether or not `stackplan reuse` has written the parent's tag yet), the
+/// parent's ref when it is kept. A tag moved by another pipeline between plan and build
+/// then cannot put the child on another parent under these inputs. Without a digest
+/// (offline) a kept parent is read through its ref, as the `FROM` names it: nothing when
+/// the `FROM` already names that ref.
 pub fn input(
     from: &str,
     parent_name: &str,
     parent_ref: &str,
     parent: ParentState<'_>,
 ) -> Option<ParentInput> {
-    if let ParentState::Reused { inputs_ref } = parent {
-        return Some(ParentInput {
-            from: from.to_string(),
-            source: ParentSource::Image(inputs_ref.to_string()),
-        });
-    }
-    if matches!(parent, ParentState::Builds) {
+    let image = |reference: &str, digest: Option<&str>| {
         Some(ParentInput {
+            from: from.to_string(),
+            source: ParentSource::Image(match digest {
+                Some(digest) => format!("{reference}@{digest}"),
+                None => reference.to_string(),
+            }),
+        })
+    };
+    match parent {
+        ParentState::Builds => Some(ParentInput {
             from: from.to_string(),
             source: ParentSource::Target {
                 name: parent_name.to_string(),
                 reference: parent_ref.to_string(),
             },
-        })
-    } else if !reference::is_familiar_of(from, parent_ref) {
-        Some(ParentInput {
-            from: from.to_string(),
-            source: ParentSource::Image(parent_ref.to_string()),
-        })
-    } else {
-        None
+        }),
+        ParentState::Reused { inputs_ref, digest } => image(inputs_ref, digest),
+        ParentState::Kept {
+            digest: Some(digest),
+        } => image(parent_ref, Some(digest)),
+        ParentState::Kept { digest: None } if !reference::is_familiar_of(from, parent_ref) => {
+            image(parent_ref, None)
+        }
+        ParentState::Kept { digest: None } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn source(from: &str, state: ParentState<'_>) -> Option<ParentSource> {
+        input(from, "base", "r.io/o/base:1-dev", state).map(|i| i.source)
+    }
+
+    #[test]
+    fn a_parent_not_built_here_is_read_by_the_digest_the_plan_saw() {
+        let from = "r.io/o/base:1-dev";
+        assert_eq!(
+            source(
+                from,
+                ParentState::Kept {
+                    digest: Some(DIGEST)
+                }
+            ),
+            Some(ParentSource::Image(format!("r.io/o/base:1-dev@{DIGEST}")))
+        );
+        assert_eq!(
+            source(
+                from,
+                ParentState::Reused {
+                    inputs_ref: "r.io/o/base:inputs-ab",
+                    digest: Some(DIGEST)
+                }
+            ),
+            Some(ParentSource::Image(format!(
+                "r.io/o/base:inputs-ab@{DIGEST}"
+            )))
+        );
+        // A `--registry` rewrite: the FROM names another place, the pin still holds.
+        assert_eq!(
+            source(
+                "ghcr.io/o/base:1-dev",
+                ParentState::Kept {
+                    digest: Some(DIGEST)
+                }
+            ),
+            Some(ParentSource::Image(format!("r.io/o/base:1-dev@{DIGEST}")))
+        );
+    }
+
+    #[test]
+    fn without_a_digest_a_kept_parent_is_read_as_before() {
+        let kept = || ParentState::Kept { digest: None };
+        assert_eq!(source("r.io/o/base:1-dev", kept()), None);
+        assert_eq!(
+            source("ghcr.io/o/base:1-dev", kept()),
+            Some(ParentSource::Image("r.io/o/base:1-dev".into()))
+        );
+        assert_eq!(
+            source(
+                "r.io/o/base:1-dev",
+                ParentState::Reused {
+                    inputs_ref: "r.io/o/base:inputs-ab",
+                    digest: None
+                }
+            ),
+            Some(ParentSource::Image("r.io/o/base:inputs-ab".into()))
+        );
+        assert!(matches!(
+            source("r.io/o/base:1-dev", ParentState::Builds),
+            Some(ParentSource::Target { .. })
+        ));
     }
 }

@@ -190,3 +190,231 @@ fn a_plan_made_without_contexts_that_do_not_matter_differs_only_in_unpinned_dige
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 }
+
+/// `root` (files only) and `child` on it through `BASE_TAG`; with their contexts, so
+/// both pin.
+fn root_and_child(root_platforms: &str) -> (Stack, Contexts) {
+    let spec = format!(
+        "tag: {{prefix: '1'}}\nimages:\n  root:\n    image_name: r.io/o/root\n{root_platforms}  child:\n    image_name: r.io/o/child\n    depend_on: root\n"
+    );
+    let stack = stack_of(
+        &spec,
+        &[
+            ("root", "FROM scratch\n"),
+            (
+                "child",
+                "ARG BASE_TAG=latest\nFROM r.io/o/root:${BASE_TAG}\n",
+            ),
+        ],
+    );
+    let contexts: Contexts = ["root", "child"]
+        .into_iter()
+        .map(|key| (key.to_string(), crate::context::ContextFiles::default()))
+        .collect();
+    (stack, contexts)
+}
+
+fn plan_for(platform: Option<&str>, root_platforms: &str) -> Plan {
+    let (stack, contexts) = root_and_child(root_platforms);
+    let options = PlanOptions {
+        branch: "dev".into(),
+        platform: platform.map(str::to_string),
+        ..PlanOptions::default()
+    };
+    plan(
+        &stack,
+        &ChangeSet::default(),
+        &contexts,
+        &options,
+        &RegistryView::default(),
+    )
+    .expect("plan")
+}
+
+#[test]
+fn a_target_without_platforms_is_planned_and_hashed_for_the_default_platform() {
+    let amd64 = plan_for(Some("linux/amd64"), "");
+    let arm64 = plan_for(Some("linux/arm64"), "");
+    for (plan, platform) in [(&amd64, "linux/amd64"), (&arm64, "linux/arm64")] {
+        for t in &plan.targets {
+            assert_eq!(t.platforms, [platform], "{}", t.name);
+            assert!(t.inputs.pinned, "{}: {:?}", t.name, t.inputs.unpinned);
+        }
+    }
+    // An amd64 runner and an arm64 laptop never share a digest, nor do their children.
+    for (a, b) in amd64.targets.iter().zip(&arm64.targets) {
+        assert_ne!(a.inputs.digest, b.inputs.digest, "{}", a.name);
+    }
+    // The spec's platforms win over the default, and are hashed the same on every machine.
+    let listed = "    platforms: [linux/amd64, linux/arm64]\n";
+    let (a, b) = (
+        plan_for(Some("linux/amd64"), listed),
+        plan_for(Some("linux/arm64"), listed),
+    );
+    assert_eq!(a.targets[0].platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(a.targets[0].inputs.digest, b.targets[0].inputs.digest);
+    assert_ne!(a.targets[1].inputs.digest, b.targets[1].inputs.digest);
+}
+
+/// A registry view where `root`'s branch ref points at `branch` and each inputs ref of
+/// `inputs` points at its digest; every other ref asked about is missing.
+fn view_of(plan: &Plan, branch: Option<&str>, inputs: &[(&str, &str)]) -> RegistryView {
+    let mut view = RegistryView {
+        probed: true,
+        ..RegistryView::default()
+    };
+    for t in &plan.targets {
+        for (reference, _) in t.registry() {
+            view.states.insert(reference, RefState::Missing);
+        }
+        if let Some(r) = t.inputs_reference() {
+            view.states.insert(r, RefState::Missing);
+        }
+    }
+    let mut present = |reference: String, digest: &str| {
+        view.states.insert(reference.clone(), RefState::Present);
+        view.digests.insert(reference, digest.to_string());
+    };
+    if let Some(digest) = branch {
+        present(plan.targets[0].reference().to_string(), digest);
+    }
+    for (name, digest) in inputs {
+        let t = plan.target(name).expect("a target");
+        present(t.inputs_reference().expect("pinned"), digest);
+    }
+    view
+}
+
+const PARENT_IMAGE: &str =
+    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+#[test]
+fn a_child_builds_on_the_parent_digest_the_plan_saw() {
+    let (stack, contexts) = root_and_child("");
+    let options = PlanOptions {
+        branch: "dev".into(),
+        platform: Some("linux/amd64".into()),
+        ..PlanOptions::default()
+    };
+    let changes = ChangeSet::from_paths(["images/child/Dockerfile"]);
+    let make = |view: &RegistryView| {
+        let mut plan = plan(&stack, &changes, &contexts, &options, view).expect("plan");
+        decide_actions(&mut plan, view);
+        plan
+    };
+    let offline = make(&RegistryView::default());
+
+    // Kept: the root's branch ref holds the root's inputs; the child builds on it.
+    let root_inputs = offline.targets[0].inputs_reference().expect("pinned");
+    let kept = make(&view_of(
+        &offline,
+        Some(PARENT_IMAGE),
+        &[("root", PARENT_IMAGE)],
+    ));
+    let (root, child) = (&kept.targets[0], &kept.targets[1]);
+    assert_eq!((root.action, child.action), (Action::None, Action::Build));
+    assert_eq!(root.image_digest.as_deref(), Some(PARENT_IMAGE));
+    assert_eq!(
+        child.parent_input.as_ref().map(|i| &i.source),
+        Some(&ParentSource::Image(format!(
+            "r.io/o/root:1-dev@{PARENT_IMAGE}"
+        )))
+    );
+
+    // Reused: the root's inputs were built elsewhere; the child reads that image by digest.
+    let reused = make(&view_of(&offline, None, &[("root", PARENT_IMAGE)]));
+    let (root, child) = (&reused.targets[0], &reused.targets[1]);
+    assert_eq!((root.action, child.action), (Action::Reuse, Action::Build));
+    assert_eq!(
+        child.parent_input.as_ref().map(|i| &i.source),
+        Some(&ParentSource::Image(format!(
+            "{root_inputs}@{PARENT_IMAGE}"
+        )))
+    );
+
+    // Offline, nothing is known: the child reads the parent's ref as its FROM names it.
+    assert_eq!(offline.targets[1].parent_input, None);
+    assert_eq!(offline.targets[0].image_digest, None);
+}
+
+const CHILD_IMAGE: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+
+#[test]
+fn a_target_not_built_leads_with_how_it_is_satisfied_and_never_says_its_parent_rebuilds() {
+    let (stack, contexts) = root_and_child("");
+    let options = PlanOptions {
+        branch: "dev".into(),
+        platform: Some("linux/amd64".into()),
+        ..PlanOptions::default()
+    };
+    // The change rules put both in the plan (root changed); the registry has both inputs,
+    // the child's under its branch tag already.
+    let changes = ChangeSet::from_paths(["images/root/Dockerfile"]);
+    let offline = plan(
+        &stack,
+        &changes,
+        &contexts,
+        &options,
+        &RegistryView::default(),
+    )
+    .expect("plan");
+    let mut view = view_of(
+        &offline,
+        None,
+        &[("root", PARENT_IMAGE), ("child", CHILD_IMAGE)],
+    );
+    let child_ref = offline.targets[1].reference().to_string();
+    view.states.insert(child_ref.clone(), RefState::Present);
+    view.digests.insert(child_ref.clone(), CHILD_IMAGE.into());
+    let mut online = plan(&stack, &changes, &contexts, &options, &view).expect("plan");
+    decide_actions(&mut online, &view);
+    let actions: Vec<Action> = online.targets.iter().map(|t| t.action).collect();
+    assert_eq!(actions, [Action::Reuse, Action::None]);
+    assert!(online.targets.iter().all(|t| t.rebuild));
+
+    let text = anstream::adapter::strip_str(&crate::emit::plan_text::render(&online)).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!text.contains("rebuilds"), "{text}");
+    let root_inputs = online.targets[0].inputs_reference().expect("pinned");
+    let block = |name: &str| -> Vec<&str> {
+        let start = lines
+            .iter()
+            .position(|l| l.contains(&format!(" {name}  ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| l.starts_with(' '))
+            .map(|l| l.trim())
+            .collect()
+    };
+    let root = block("root");
+    assert!(
+        root[0].starts_with(&format!(
+            "reused from {root_inputs}@{PARENT_IMAGE}: its inputs sha256:"
+        )),
+        "{root:?}"
+    );
+    assert!(root[1..].iter().all(|l| l.starts_with("why")), "{text}");
+    let child = block("child");
+    assert_eq!(
+        child[..2],
+        [
+            format!(
+                "kept   at {child_ref}@{CHILD_IMAGE}: it already has inputs {}",
+                online.targets[1].inputs.short()
+            )
+            .as_str(),
+            "why    parent root is in the plan (reused, not rebuilt)",
+        ],
+        "{text}"
+    );
+
+    let markdown = crate::emit::plan_markdown::render(&online);
+    assert!(!markdown.contains("rebuilds"), "{markdown}");
+    assert!(
+        markdown.contains(&format!(
+            "| kept at {child_ref}@{CHILD_IMAGE}: it already has inputs"
+        )),
+        "{markdown}"
+    );
+}

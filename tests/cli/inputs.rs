@@ -214,3 +214,120 @@ fn offline_a_stack_that_pins_bakes_the_digests_the_plan_reports() {
         );
     }
 }
+
+/// A root built from files only and a child on it: both pin offline.
+fn pinning_stack(root_platforms: &str) -> Repo {
+    Repo::with_files(&[
+        (
+            "images/spec.yml",
+            format!(
+                "tag: {{prefix: '1'}}\nimages:\n  root:\n    image_name: ghcr.io/o/root\n{root_platforms}  child:\n    image_name: ghcr.io/o/child\n    depend_on: root\n"
+            )
+            .as_str(),
+        ),
+        ("images/root/Dockerfile", "FROM scratch\nCOPY a /a\n"),
+        ("images/root/a", "1\n"),
+        (
+            "images/child/Dockerfile",
+            "ARG BASE_TAG=latest\nFROM ghcr.io/o/root:${BASE_TAG}\n",
+        ),
+    ])
+}
+
+/// `target → (platforms, inputs digest label)` of the bake file.
+fn baked_platforms(repo: &Repo, extra: &[&str]) -> BTreeMap<String, (serde_json::Value, String)> {
+    let mut args = vec!["bake", "--full"];
+    args.extend_from_slice(extra);
+    let run = repo.run(&args);
+    let bake = run.success().json();
+    bake["target"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, t)| {
+            let digest = t["labels"]["dev.stackplan.inputs.digest"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} is pinned: {t:#}"))
+                .to_string();
+            (name.clone(), (t["platforms"].clone(), digest))
+        })
+        .collect()
+}
+
+/// This machine's platform as BuildKit names it.
+fn host_platform() -> Option<&'static str> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some("linux/amd64"),
+        "aarch64" => Some("linux/arm64"),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_platform_built_is_the_platform_hashed() {
+    let repo = pinning_stack("");
+    let amd64 = baked_platforms(&repo, &["--platform", "linux/amd64"]);
+    let arm64 = baked_platforms(&repo, &["--platform", "linux/arm64"]);
+    assert_eq!(amd64.len(), 2);
+    for name in ["root", "child"] {
+        assert_eq!(amd64[name].0, serde_json::json!(["linux/amd64"]), "{name}");
+        assert_eq!(arm64[name].0, serde_json::json!(["linux/arm64"]), "{name}");
+        // An amd64 runner and an arm64 laptop never share a digest.
+        assert_ne!(amd64[name].1, arm64[name].1, "{name}");
+    }
+    // The environment says the same as the flag.
+    let run = {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"));
+        cmd.current_dir(repo.path())
+            .args(["bake", "--full", "--offline", "--branch", "main"])
+            .env("STACKPLAN_PLATFORM", "linux/arm64")
+            .env("NO_COLOR", "1");
+        cmd.output().unwrap()
+    };
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let by_env: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        by_env["target"]["child"]["labels"]["dev.stackplan.inputs.digest"],
+        arm64["child"].1.as_str()
+    );
+    // Without either, this machine's platform.
+    let native = baked_platforms(&repo, &[]);
+    if let Some(host) = host_platform() {
+        assert_eq!(native["root"].0, serde_json::json!([host]));
+        let same = if host == "linux/amd64" {
+            &amd64
+        } else {
+            &arm64
+        };
+        assert_eq!(native["child"].1, same["child"].1);
+    }
+}
+
+#[test]
+fn spec_platforms_are_kept_whatever_the_default() {
+    let repo = pinning_stack("    platforms: [linux/amd64, linux/arm64]\n");
+    let amd64 = baked_platforms(&repo, &["--platform", "linux/amd64"]);
+    let arm64 = baked_platforms(&repo, &["--platform", "linux/arm64"]);
+    let both = serde_json::json!(["linux/amd64", "linux/arm64"]);
+    assert_eq!((&amd64["root"].0, &arm64["root"].0), (&both, &both));
+    assert_eq!(amd64["root"].1, arm64["root"].1);
+    // The child names none: it is built, and hashed, for the default.
+    assert_ne!(amd64["child"].1, arm64["child"].1);
+}
+
+#[test]
+fn a_platform_that_is_not_one_is_refused() {
+    let repo = pinning_stack("");
+    for bad in ["amd64", "linux/amd64,linux/arm64", "Linux/AMD64"] {
+        repo.run(&["bake", "--platform", bad]).fails_with(&[
+            "--platform",
+            bad,
+            "OS/ARCH[/VARIANT]",
+            "linux/amd64",
+        ]);
+    }
+}

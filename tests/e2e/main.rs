@@ -15,6 +15,7 @@ mod image;
 mod jupyter_layout;
 mod no_gateway;
 mod parent_args;
+mod pinned_parent;
 mod platforms;
 mod promote_publish;
 mod real_registries;

@@ -120,6 +120,8 @@ impl Repo {
             .env_remove("GITHUB_SERVER_URL")
             .env_remove("GITHUB_REPOSITORY")
             .env("NO_COLOR", "1")
+            // The default platform is this machine's unless a test says otherwise.
+            .env_remove("STACKPLAN_PLATFORM")
             // Fixture stacks name public registries: never reach for them from a test.
             .env("STACKPLAN_OFFLINE", "1")
             .stdin(if stdin.is_some() {
