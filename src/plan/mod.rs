@@ -598,7 +598,7 @@ fn make_target(
     let chain_args = chain.as_ref().map_or(&no_chain_args, |c| &c.args);
     build_args.extend(chain_args.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    let (inputs, written_bases) = inputs_of::compute(
+    let (inputs, computed) = inputs_of::compute(
         &inputs_of::TargetInputs {
             context,
             dockerfile,
@@ -610,7 +610,12 @@ fn make_target(
         },
         registry,
     );
-    let pinned_bases = inputs_of::pinned_contexts(&written_bases, &inputs.bases);
+    let pinned_bases = inputs_of::pinned_contexts(&computed.written, &inputs.bases);
+    // The frontend hashed into the inputs is the one BuildKit runs: its build arg takes
+    // precedence over the `# syntax=` directive. Left out of the digest (computed above).
+    if let Some(pin) = computed.syntax_pin {
+        build_args.insert(crate::dockerfile::SYNTAX_ARG.to_string(), pin);
+    }
 
     let cache = cache::refs(
         &image_name,

@@ -4,6 +4,7 @@ mod action;
 mod bake;
 mod changes;
 mod doctor;
+mod dockerfile;
 mod errors;
 mod golden;
 mod init;
