@@ -131,13 +131,16 @@ impl Lines {
     }
 }
 
+/// A `RUN`'s offset, and the byte range of the heredoc bodies the crate left unread.
+type Blank = (usize, std::ops::Range<usize>);
+
 /// Why one pass over the text stopped.
 enum Stop {
     Error(ParseError),
     /// `RUN`s the crate read without (some of) their heredocs: each `RUN`'s offset and the
     /// byte range of those heredocs' bodies and terminators, to be blanked before the next
     /// pass.
-    Heredocs(Vec<(usize, std::ops::Range<usize>)>),
+    Heredocs(Vec<Blank>),
 }
 
 impl Dockerfile {
@@ -157,7 +160,10 @@ impl Dockerfile {
                 Err(Stop::Heredocs(ranges)) => {
                     // Heredoc bodies become blank lines: the offsets, and so every line
                     // number, stay those of the text as written.
-                    let mut bytes = blanked.take().unwrap_or_else(|| text.to_string()).into_bytes();
+                    let mut bytes = blanked
+                        .take()
+                        .unwrap_or_else(|| text.to_string())
+                        .into_bytes();
                     for (run, range) in ranges {
                         handled.push(run);
                         for b in &mut bytes[range] {
@@ -322,9 +328,7 @@ impl Dockerfile {
                             let value = match (build_arg(name), default) {
                                 (Some(v), _) => Some(Cow::Borrowed(v)),
                                 (None, Some(d)) => expand_known(d, &scope).map(Cow::Owned),
-                                (None, None) => global
-                                    .get(name)
-                                    .map(|v| Cow::Owned(v.to_string())),
+                                (None, None) => global.get(name).map(|v| Cow::Owned(v.to_string())),
                             };
                             scope.set(name, value);
                         }
@@ -341,9 +345,8 @@ impl Dockerfile {
                             match expand_known(source, &scope) {
                                 Some(value) if is_remote(&value) => remotes.push(value),
                                 Some(_) => {}
-                                None => remotes.push(format!(
-                                    "{source} (uses a variable not known for sure)"
-                                )),
+                                None => remotes
+                                    .push(format!("{source} (uses a variable not known for sure)")),
                             }
                         }
                     }
@@ -387,14 +390,10 @@ fn is_http_source(source: &str) -> bool {
 /// in `.git`; or an scp-style `user@host:path` (sshutil's `^[a-zA-Z0-9-_]+@[a-zA-Z0-9-.]+:`).
 /// `./`, `../` and `github.com/…` are paths.
 fn is_git_source(source: &str) -> bool {
-    if source.starts_with("./") || source.starts_with("../") || source.starts_with("github.com/")
-    {
+    if source.starts_with("./") || source.starts_with("../") || source.starts_with("github.com/") {
         return false;
     }
-    let scheme_len = source
-        .bytes()
-        .take_while(u8::is_ascii_alphanumeric)
-        .count();
+    let scheme_len = source.bytes().take_while(u8::is_ascii_alphanumeric).count();
     if scheme_len > 0 && source[scheme_len..].starts_with("://") {
         let scheme = source[..scheme_len].to_ascii_lowercase();
         return match scheme.as_str() {
@@ -434,7 +433,7 @@ fn missed_heredocs(
     instruction: &Instruction<'_>,
     lines: &Lines,
     handled: &[usize],
-) -> Option<Result<Vec<(usize, std::ops::Range<usize>)>, Stop>> {
+) -> Option<Result<Vec<Blank>, Stop>> {
     let run = match instruction {
         Instruction::Run(run) => run,
         Instruction::Onbuild(onbuild) => match onbuild.instruction.as_ref() {
@@ -469,7 +468,11 @@ fn missed_heredocs(
             }
             let end = next_line(text, pos);
             let line = text[pos..end].trim_end_matches(['\r', '\n']);
-            let line = if chomp { line.trim_start_matches('\t') } else { line };
+            let line = if chomp {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
             pos = end;
             if line == name {
                 break;
@@ -482,7 +485,9 @@ fn missed_heredocs(
 /// The offset just past the `\n` ending the line `offset` is on (or the text's end).
 fn next_line(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text[offset..].find('\n').map_or(text.len(), |i| offset + i + 1)
+    text[offset..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i + 1)
 }
 
 /// The heredocs a shell-form command opens, as BuildKit's `heredocsFromLine` finds them:
@@ -663,15 +668,13 @@ fn read(text: &str, lines: &Lines, handled: &[usize]) -> Result<Dockerfile, Stop
             }
             Instruction::Copy(copy) => {
                 let line = line_of(copy.copy.span.start);
-                out.sources.extend(
-                    copy_from(&copy.options).map(|text| Source::Image { text, line }),
-                );
+                out.sources
+                    .extend(copy_from(&copy.options).map(|text| Source::Image { text, line }));
             }
             Instruction::Run(run) => {
                 let line = line_of(run.run.span.start);
-                out.sources.extend(
-                    mount_images(&run.options).map(|text| Source::Image { text, line }),
-                );
+                out.sources
+                    .extend(mount_images(&run.options).map(|text| Source::Image { text, line }));
             }
             Instruction::Add(add) => {
                 if !add.options.iter().any(is_checksum)
@@ -719,7 +722,10 @@ fn flag_values<'f>(flags: &'f Flags<'_>, name: &'f str) -> impl Iterator<Item = 
 
 /// `COPY --from=…` values.
 fn copy_from(flags: &Flags<'_>) -> impl Iterator<Item = String> {
-    flag_values(flags, "from").map(str::to_string).collect::<Vec<_>>().into_iter()
+    flag_values(flags, "from")
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// The `from=` of every `RUN --mount=…`.
@@ -1209,7 +1215,13 @@ mod tests {
         );
         // A build arg wins over the default, and can make a local source remote.
         assert_eq!(
-            remotes(text, &[("URL", "https://example.com/y.tgz"), ("LOCAL", "https://h/d")]),
+            remotes(
+                text,
+                &[
+                    ("URL", "https://example.com/y.tgz"),
+                    ("LOCAL", "https://h/d")
+                ]
+            ),
             [
                 "https://example.com/y.tgz",
                 "https://example.com/u.tgz",
@@ -1231,7 +1243,10 @@ mod tests {
     /// `ENV` of the base image) cannot be expanded for sure: remote, never local.
     #[test]
     fn add_sources_not_known_for_sure_are_remote() {
-        let r = remotes("ARG G=files\nFROM busybox\nADD $G/a /a\nADD ${FROM_IMAGE} /b\n", &[]);
+        let r = remotes(
+            "ARG G=files\nFROM busybox\nADD $G/a /a\nADD ${FROM_IMAGE} /b\n",
+            &[],
+        );
         assert_eq!(
             r,
             [
@@ -1256,7 +1271,11 @@ mod tests {
             "https://github.com/o/r.git#main:dir",
         ] {
             let text = format!("FROM busybox\nADD {remote} /x\n");
-            assert_eq!(remotes(&text, &[]), [remote], "{remote} is fetched by BuildKit");
+            assert_eq!(
+                remotes(&text, &[]),
+                [remote],
+                "{remote} is fetched by BuildKit"
+            );
         }
         for local in [
             "files/a",
@@ -1269,7 +1288,10 @@ mod tests {
             "C:/x",
         ] {
             let text = format!("FROM busybox\nADD {local} /x\n");
-            assert!(remotes(&text, &[]).is_empty(), "{local} is a path in the context");
+            assert!(
+                remotes(&text, &[]).is_empty(),
+                "{local} is a path in the context"
+            );
         }
     }
 
@@ -1297,7 +1319,11 @@ mod tests {
         assert_eq!(df.stages[1].line, 16);
         let unterminated = Dockerfile::parse("FROM a\nRUN cat <<EOF\nx\n").unwrap_err();
         assert_eq!(unterminated.line, 3);
-        assert!(unterminated.message.contains("EOF"), "{}", unterminated.message);
+        assert!(
+            unterminated.message.contains("EOF"),
+            "{}",
+            unterminated.message
+        );
     }
 
     /// Case 4: a UTF-8 BOM is stripped, as BuildKit does.
@@ -1315,9 +1341,7 @@ mod tests {
     #[test]
     fn onbuild_sources_count() {
         let text = "FROM busybox\nONBUILD ADD https://example.com/t.tgz /t\nONBUILD ADD local /l\nONBUILD COPY --from=ghcr.io/o/tools:1 /a /a\nONBUILD RUN --mount=from=ghcr.io/o/m:2,target=/m true\nONBUILD ADD $X /x\n";
-        let (images, remotes) = Dockerfile::parse(text)
-            .unwrap()
-            .resolve_sources(&args(&[]));
+        let (images, remotes) = Dockerfile::parse(text).unwrap().resolve_sources(&args(&[]));
         assert_eq!(images, ["ghcr.io/o/tools:1", "ghcr.io/o/m:2"]);
         assert_eq!(
             remotes,
@@ -1332,14 +1356,21 @@ mod tests {
     /// over it as in BuildKit.
     #[test]
     fn the_syntax_frontend() {
-        let df = Dockerfile::parse("# syntax=docker/dockerfile:1.7 \n# escape=`\nFROM a\n").unwrap();
+        let df =
+            Dockerfile::parse("# syntax=docker/dockerfile:1.7 \n# escape=`\nFROM a\n").unwrap();
         let syntax = df.syntax.as_ref().unwrap();
-        assert_eq!((syntax.reference.as_str(), syntax.line), ("docker/dockerfile:1.7", 1));
+        assert_eq!(
+            (syntax.reference.as_str(), syntax.line),
+            ("docker/dockerfile:1.7", 1)
+        );
         assert_eq!(df.frontend(&args(&[])), Some("docker/dockerfile:1.7"));
         assert_eq!(
             df.frontend(&args(&[(SYNTAX_ARG, "x/fe:2 opt")])),
             Some("x/fe:2")
         );
-        assert_eq!(Dockerfile::parse("FROM a\n").unwrap().frontend(&args(&[])), None);
+        assert_eq!(
+            Dockerfile::parse("FROM a\n").unwrap().frontend(&args(&[])),
+            None
+        );
     }
 }

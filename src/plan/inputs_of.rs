@@ -152,7 +152,13 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Comput
         bases,
         remote_sources: &remotes,
     });
-    (inputs, Computed { written, syntax_pin })
+    (
+        inputs,
+        Computed {
+            written,
+            syntax_pin,
+        },
+    )
 }
 
 /// Whether a context's digest can show in the plan: in an inputs tag, a label, a reuse.

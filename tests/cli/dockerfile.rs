@@ -92,7 +92,9 @@ fn the_syntax_frontend_is_an_external_image() {
     assert_eq!(t["build_args"].get("BUILDKIT_SYNTAX"), None, "{t:#}");
     // By digest: pinned as written, nothing to add.
     let digest = format!("sha256:{}", "a".repeat(64));
-    let t = target(&format!("# syntax=docker/dockerfile@{digest}\nFROM scratch\n"));
+    let t = target(&format!(
+        "# syntax=docker/dockerfile@{digest}\nFROM scratch\n"
+    ));
     assert_eq!(t["inputs"]["bases"][0]["digest"], digest.as_str(), "{t:#}");
     assert_eq!(t["inputs"]["pinned"], true, "{t:#}");
     assert_eq!(t["build_args"].get("BUILDKIT_SYNTAX"), None, "{t:#}");

@@ -3,8 +3,8 @@
 mod action;
 mod bake;
 mod changes;
-mod doctor;
 mod dockerfile;
+mod doctor;
 mod errors;
 mod golden;
 mod init;

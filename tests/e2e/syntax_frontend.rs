@@ -18,7 +18,10 @@ fn put_frontend(env: &Env, to: &str, nonce: &str) {
     let (from_host, from_rest) = env.base_image.split_once('/').unwrap();
     let from_name = from_rest.rsplit_once(':').unwrap().0;
     let (host, rest) = to.split_once('/').unwrap();
-    assert_eq!(host, from_host, "the frontend lives in the base image's registry");
+    assert_eq!(
+        host, from_host,
+        "the frontend lives in the base image's registry"
+    );
     let (name, tag) = rest.rsplit_once(':').unwrap();
     let mut manifest = raw_manifest(&env.base_image).expect("the base image's manifest");
     let blobs: Vec<String> = std::iter::once(&manifest["config"])
