@@ -11,9 +11,11 @@
 //!
 //! The syntax itself (parser directives, a UTF-8 BOM, line continuations with the escape
 //! directive, comments, JSON forms, heredocs, `ONBUILD`) is read by the maintained
-//! `parse-dockerfile` crate; its tests check its output against dumps of Dockerfiles that
-//! exercise every instruction, heredocs and escapes, and against the error messages and
-//! fuzz cases of BuildKit's parser. Two corners it does not handle as BuildKit does, and
+//! `parse-dockerfile` crate. What its test suite runs against: the Dockerfiles of BuildKit's
+//! and buildah's repositories (`tests/external.rs`, which checks they parse and snapshots
+//! the crate's own dump of them: a regression test, not a comparison with BuildKit's
+//! parse), fixtures of its own (every instruction, heredocs, escapes), error messages per
+//! instruction, and fuzzing regressions. Two corners it does not handle as BuildKit does, and
 //! this module does (see [`missed_heredocs`]): a `RUN` heredoc that is not the first word
 //! of the command (`RUN cat <<EOF > /x`, `RUN 3<<EOF`) and a second heredoc on one line.
 //! BuildKit's variable expansion (`${VAR:-word}` and friends) is stackplan's own
