@@ -1,15 +1,30 @@
-//! Just enough of the Dockerfile syntax to know what an image is built `FROM`.
+//! What a Dockerfile reads: its global `ARG`s, what every `FROM` resolves to with build
+//! args, and what its instructions read from outside the build context.
 //!
-//! The planner needs two facts from a Dockerfile: which global `ARG`s it declares (so it
-//! knows whether a child takes its parent through `BASE_TAG` or `BASE_IMAGE`) and what each
-//! `FROM` resolves to once build args are applied (the exact key BuildKit looks a named
-//! context up by). No maintained Rust crate parses Dockerfiles with BuildKit's variable
-//! expansion, so this small reader does; it follows BuildKit's rules for parser
-//! directives, line continuations, comments, heredocs and `${VAR:-word}` forms, and ignores
-//! every other instruction.
+//! The planner needs these facts: which global `ARG`s a Dockerfile declares (so it knows
+//! whether a child takes its parent through `BASE_TAG` or `BASE_IMAGE`), the exact key
+//! BuildKit looks each `FROM` up by once build args are applied, the images `COPY --from`
+//! and `RUN --mount=from=` read, the `ADD` sources BuildKit fetches from the network (each
+//! expanded with its stage's `ARG`/`ENV` values, and classified by BuildKit's own rules:
+//! dockerfile2llb's `isHTTPSource`/`isGitSource`, dfgitutil's `ParseGitRef`), the sources of
+//! `ONBUILD` triggers, and the `# syntax=` frontend.
+//!
+//! The syntax itself (parser directives, a UTF-8 BOM, line continuations with the escape
+//! directive, comments, JSON forms, heredocs, `ONBUILD`) is read by the maintained
+//! `parse-dockerfile` crate. What its test suite runs against: the Dockerfiles of BuildKit's
+//! and buildah's repositories (`tests/external.rs`, which checks they parse and snapshots
+//! the crate's own dump of them: a regression test, not a comparison with BuildKit's
+//! parse), fixtures of its own (every instruction, heredocs, escapes), error messages per
+//! instruction, and fuzzing regressions. Two corners it does not handle as BuildKit does, and
+//! this module does (see [`missed_heredocs`]): a `RUN` heredoc that is not the first word
+//! of the command (`RUN cat <<EOF > /x`, `RUN 3<<EOF`) and a second heredoc on one line.
+//! BuildKit's variable expansion (`${VAR:-word}` and friends) is stackplan's own
+//! ([`expand_in`]): the crate does not expand.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use parse_dockerfile::{Command, Instruction};
 
 /// A global `ARG` (declared before the first `FROM`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,12 +44,25 @@ pub struct Stage {
     pub line: usize,
 }
 
+/// The `# syntax=` parser directive: the frontend image BuildKit runs the Dockerfile with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Syntax {
+    /// The image reference, as written (the directive's first word).
+    pub reference: String,
+    pub line: usize,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dockerfile {
     pub global_args: Vec<ArgDecl>,
     pub stages: Vec<Stage>,
     /// What instructions other than `FROM` read from outside the context.
     pub sources: Vec<Source>,
+    /// The frontend the Dockerfile asks for, if it names one.
+    pub syntax: Option<Syntax>,
+    /// Per stage, in order, what decides an `ADD` source: the stage's `ARG`s and `ENV`s,
+    /// and its `ADD`s.
+    steps: Vec<Vec<Step>>,
 }
 
 /// Something an instruction reads from outside the build context besides `FROM`.
@@ -43,8 +71,23 @@ pub enum Source {
     /// `COPY --from=IMAGE` or `RUN --mount=from=IMAGE` (an image, a stage name or a stage
     /// index, as written).
     Image { text: String, line: usize },
-    /// `ADD https://…` or `ADD git@…` without `--checksum`: content nothing pins.
+    /// An image an `ONBUILD COPY --from=`/`RUN --mount=from=` trigger names: read by every
+    /// child built on this image, with the child's variables and stages.
+    OnbuildImage { text: String, line: usize },
+    /// A source nothing pins, whatever the build args: an `ONBUILD ADD` of a URL or of a
+    /// word with variables (expanded in a child this Dockerfile does not know).
     Remote { text: String, line: usize },
+}
+
+/// A stage's instruction that decides or reads an `ADD` source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    /// `ARG NAME[=default] …`.
+    Arg(Vec<(String, Option<String>)>),
+    /// `ENV NAME=value …` (values as written).
+    Env(Vec<(String, String)>),
+    /// `ADD` without `--checksum`: its sources as written (heredocs left out).
+    Add { sources: Vec<String> },
 }
 
 /// A `FROM` after build args are applied.
@@ -67,106 +110,79 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// 1-based line numbers of byte offsets in one text.
+struct Lines {
+    /// Offsets of the `\n`s.
+    newlines: Vec<usize>,
+}
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines {
+            newlines: text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+}
+
+/// A `RUN`'s offset, and the byte range of the heredoc bodies the crate left unread.
+type Blank = (usize, std::ops::Range<usize>);
+
+/// Why one pass over the text stopped.
+enum Stop {
+    Error(ParseError),
+    /// `RUN`s the crate read without (some of) their heredocs: each `RUN`'s offset and the
+    /// byte range of those heredocs' bodies and terminators, to be blanked before the next
+    /// pass.
+    Heredocs(Vec<Blank>),
+}
+
 impl Dockerfile {
     pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
-        let mut escape = '\\';
-        let mut lines = text.lines().enumerate().peekable();
-        // Parser directives: `# key=value` lines at the very top.
-        while let Some((_, line)) = lines.peek() {
-            let Some(directive) = line.trim().strip_prefix('#') else {
-                break;
-            };
-            let Some((key, value)) = directive.split_once('=') else {
-                break;
-            };
-            if key.trim().eq_ignore_ascii_case("escape") {
-                escape = match value.trim() {
-                    "`" => '`',
-                    _ => '\\',
-                };
-            } else if !key.trim().eq_ignore_ascii_case("syntax")
-                && !key.trim().eq_ignore_ascii_case("check")
-            {
-                break;
-            }
-            lines.next();
-        }
-
-        let mut out = Dockerfile::default();
-        while let Some((index, first)) = lines.next() {
-            let trimmed = first.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            // Join continuation lines; comment lines inside an instruction are dropped.
-            let mut logical = String::new();
-            let mut current = first.to_string();
-            loop {
-                let t = current.trim_end();
-                if let Some(stripped) = t.strip_suffix(escape) {
-                    logical.push_str(stripped);
-                    let mut next_line = None;
-                    for (_, l) in lines.by_ref() {
-                        let lt = l.trim_start();
-                        if lt.starts_with('#') || lt.is_empty() {
-                            continue;
+        // BuildKit strips a UTF-8 byte-order mark; so does the crate, and offsets are
+        // counted in the text it reads.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let lines = Lines::of(text);
+        let mut blanked: Option<String> = None;
+        // The `RUN`s (by offset) whose heredocs were blanked.
+        let mut handled: Vec<usize> = Vec::new();
+        loop {
+            let current = blanked.as_deref().unwrap_or(text);
+            match read(current, &lines, &handled) {
+                Ok(df) => return Ok(df),
+                Err(Stop::Error(e)) => return Err(e),
+                Err(Stop::Heredocs(ranges)) => {
+                    // Heredoc bodies become blank lines: the offsets, and so every line
+                    // number, stay those of the text as written.
+                    let mut bytes = blanked
+                        .take()
+                        .unwrap_or_else(|| text.to_string())
+                        .into_bytes();
+                    for (run, range) in ranges {
+                        handled.push(run);
+                        for b in &mut bytes[range] {
+                            if *b != b'\n' {
+                                *b = b' ';
+                            }
                         }
-                        next_line = Some(l.to_string());
-                        break;
                     }
-                    match next_line {
-                        Some(l) => current = l,
-                        None => break,
-                    }
-                } else {
-                    logical.push_str(&current);
-                    break;
+                    // Only ASCII bytes were replaced by ASCII: a multi-byte character is
+                    // blanked whole or not at all (the ranges are whole lines).
+                    blanked = Some(String::from_utf8(bytes).map_err(|_| ParseError {
+                        line: 1,
+                        message: "heredoc bodies split a character".into(),
+                    })?);
                 }
-            }
-            let line = index + 1;
-            let logical = logical.trim();
-            let (keyword, rest) = match logical.split_once(char::is_whitespace) {
-                Some((k, r)) => (k, r.trim()),
-                None => (logical, ""),
-            };
-            // Skip heredoc bodies so their lines are not read as instructions.
-            for terminator in heredoc_terminators(rest) {
-                for (_, l) in lines.by_ref() {
-                    if l.trim() == terminator {
-                        break;
-                    }
-                }
-            }
-            match keyword.to_ascii_uppercase().as_str() {
-                "ARG" if out.stages.is_empty() => {
-                    for (name, default) in parse_arg_words(rest) {
-                        if name.is_empty() {
-                            return Err(ParseError {
-                                line,
-                                message: "ARG without a name".into(),
-                            });
-                        }
-                        out.global_args.push(ArgDecl {
-                            name,
-                            default,
-                            line,
-                        });
-                    }
-                }
-                "FROM" => out.stages.push(parse_from(rest, line)?),
-                "COPY" | "RUN" | "ADD" if !out.stages.is_empty() => {
-                    out.sources.extend(parse_sources(keyword, rest, line));
-                }
-                _ => {}
             }
         }
-        if out.stages.is_empty() {
-            return Err(ParseError {
-                line: 1,
-                message: "no FROM instruction".into(),
-            });
-        }
-        Ok(out)
     }
 
     /// The global `ARG`s' values: a build arg's value (looked up by `build_arg`), else the
@@ -227,14 +243,27 @@ impl Dockerfile {
         out
     }
 
+    /// The frontend image BuildKit runs this Dockerfile with, as written: the build arg
+    /// `BUILDKIT_SYNTAX` (which BuildKit's dockerfile frontend takes over the directive),
+    /// else the `# syntax=` directive. `None`: the builder's own frontend.
+    pub fn frontend<'s>(&'s self, build_args: &'s BTreeMap<String, String>) -> Option<&'s str> {
+        match build_args.get(SYNTAX_ARG) {
+            Some(value) => value.split_whitespace().next(),
+            None => self.syntax.as_ref().map(|s| s.reference.as_str()),
+        }
+    }
+
     /// The images `COPY --from` and `RUN --mount=from=` read (stage names and indexes left
-    /// out), expanded with the global build args as `FROM` lines are, and the remote
-    /// sources nothing pins.
+    /// out), expanded with the global build args as `FROM` lines are, the images `ONBUILD`
+    /// triggers name, and the sources nothing pins: every `ADD` source without
+    /// `--checksum` that BuildKit fetches (see [`is_remote`]), expanded with its stage's
+    /// variables, or that cannot be expanded for sure here.
     pub fn resolve_sources(
         &self,
         build_args: &BTreeMap<String, String>,
     ) -> (Vec<String>, Vec<String>) {
-        let scope = self.global_scope(|name| build_args.get(name).map(String::as_str));
+        let build_arg = |name: &str| build_args.get(name).map(String::as_str);
+        let global = self.global_scope(build_arg);
         let stage_names: Vec<&str> = self
             .stages
             .iter()
@@ -245,106 +274,526 @@ impl Dockerfile {
         for source in &self.sources {
             match source {
                 Source::Image { text, .. } => {
-                    let (value, _) = expand_in(text, &scope);
+                    let (value, _) = expand_in(text, &global);
                     let is_stage = value.chars().all(|c| c.is_ascii_digit())
                         || stage_names.iter().any(|n| n.eq_ignore_ascii_case(&value));
                     if !is_stage && !value.is_empty() {
                         images.push(value);
                     }
                 }
+                Source::OnbuildImage { text, .. } => {
+                    if !text.chars().all(|c| c.is_ascii_digit()) {
+                        images.push(text.clone());
+                    }
+                }
                 Source::Remote { text, .. } => remotes.push(text.clone()),
             }
         }
+        self.resolve_adds(&global, build_arg, &mut remotes);
         (images, remotes)
+    }
+
+    /// Expands every stage's `ADD` sources as BuildKit does: with the stage's variables in
+    /// order — a declared `ARG` takes the build arg, else its default, else (a global
+    /// `ARG` redeclared) the global value; an `ENV` sets a value an `ARG` does not
+    /// override; a stage built on an earlier stage starts with that stage's `ENV`s. A
+    /// stage built on an image starts with the image's `ENV`s, which are not known here:
+    /// a source using a variable the Dockerfile does not set is not expanded for sure and
+    /// counts as remote.
+    fn resolve_adds<'s, 'v: 's>(
+        &'s self,
+        global: &Scope<'s>,
+        build_arg: impl Fn(&str) -> Option<&'v str>,
+        remotes: &mut Vec<String>,
+    ) {
+        let bases = self.resolve_bases_with(&build_arg);
+        // Per stage, its `ENV`s (what a stage built on it starts with).
+        let mut envs: Vec<Scope<'s>> = Vec::with_capacity(self.steps.len());
+        for (i, steps) in self.steps.iter().enumerate() {
+            let parent = bases.get(i).filter(|b| b.is_stage).and_then(|b| {
+                (0..i).rev().find(|&j| {
+                    self.stages[j]
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&b.reference))
+                })
+            });
+            let mut env = parent.map(|j| envs[j].clone()).unwrap_or_default();
+            let mut scope = env.clone();
+            for step in steps {
+                match step {
+                    Step::Arg(words) => {
+                        for (name, default) in words {
+                            if env.get(name).is_some() {
+                                continue;
+                            }
+                            let value = match (build_arg(name), default) {
+                                (Some(v), _) => Some(Cow::Borrowed(v)),
+                                (None, Some(d)) => expand_known(d, &scope).map(Cow::Owned),
+                                (None, None) => global.get(name).map(|v| Cow::Owned(v.to_string())),
+                            };
+                            scope.set(name, value);
+                        }
+                    }
+                    Step::Env(pairs) => {
+                        for (name, value) in pairs {
+                            let value = expand_known(value, &scope).map(Cow::Owned);
+                            scope.set(name, value.clone());
+                            env.set(name, value);
+                        }
+                    }
+                    Step::Add { sources } => {
+                        for source in sources {
+                            match expand_known(source, &scope) {
+                                Some(value) if is_remote(&value) => remotes.push(value),
+                                Some(_) => {}
+                                None => remotes
+                                    .push(format!("{source} (uses a variable not known for sure)")),
+                            }
+                        }
+                    }
+                }
+            }
+            envs.push(env);
+        }
     }
 }
 
-/// The outside sources of a `COPY`, `RUN` or `ADD` line: its `--from` image, its
-/// `--mount=…,from=…` images, and the URLs it `ADD`s without `--checksum`.
-fn parse_sources(keyword: &str, rest: &str, line: usize) -> Vec<Source> {
-    let mut out = Vec::new();
-    let mut words = rest.split_whitespace().peekable();
-    let mut has_checksum = false;
-    while let Some(flag) = words.peek().and_then(|w| w.strip_prefix("--")) {
-        let lower = flag.to_ascii_lowercase();
-        if let Some(from) = lower.strip_prefix("from=").map(|_| &flag[5..]) {
-            out.push(Source::Image {
-                text: from.to_string(),
-                line,
-            });
-        } else if lower.starts_with("mount=") {
-            for option in flag[6..].split(',') {
-                if let Some((key, value)) = option.split_once('=')
-                    && key.eq_ignore_ascii_case("from")
-                {
-                    out.push(Source::Image {
-                        text: value.to_string(),
-                        line,
-                    });
-                }
-            }
-        } else if lower.starts_with("checksum=") {
-            has_checksum = true;
-        }
-        words.next();
+/// The build arg BuildKit's dockerfile frontend takes over the `# syntax=` directive
+/// (frontend/dockerfile/builder: `build-arg:BUILDKIT_SYNTAX`, read unless the build was
+/// already forwarded).
+pub const SYNTAX_ARG: &str = "BUILDKIT_SYNTAX";
+
+/// `text` expanded in `scope`, or `None` when it uses a variable `scope` does not set.
+fn expand_known(text: &str, scope: &Scope<'_>) -> Option<String> {
+    if !text.contains('$') {
+        return Some(text.to_string());
     }
-    if keyword.eq_ignore_ascii_case("ADD") && !has_checksum {
-        let rest: Vec<&str> = words.collect();
-        let joined = rest.join(" ");
-        let operands: Vec<String> = if joined.starts_with('[') {
-            serde_json::from_str(&joined).unwrap_or_default()
-        } else {
-            rest.iter().map(|w| w.to_string()).collect()
-        };
-        if let Some((_, sources)) = operands.split_last() {
-            for source in sources {
-                let remote = ["http://", "https://", "git@", "git://", "ssh://"]
-                    .iter()
-                    .any(|p| source.starts_with(p));
-                if remote {
-                    out.push(Source::Remote {
-                        text: source.clone(),
-                        line,
-                    });
-                }
+    let (value, uses) = expand_in(text, scope);
+    uses.iter()
+        .all(|name| scope.get(name).is_some())
+        .then_some(value)
+}
+
+/// Whether BuildKit fetches an `ADD` source from the network rather than the context:
+/// dockerfile2llb's `isGitSource` || `isHTTPSource`.
+pub fn is_remote(source: &str) -> bool {
+    is_git_source(source) || is_http_source(source)
+}
+
+/// dockerfile2llb's `isHTTPSource`: a lower-case `http://` or `https://` prefix (BuildKit
+/// compares it as written: `HTTPS://host/x.tgz` is a path in the context), and not git.
+fn is_http_source(source: &str) -> bool {
+    (source.starts_with("http://") || source.starts_with("https://")) && !is_git_source(source)
+}
+
+/// dfgitutil's `ParseGitRef` succeeding on a ref that is not `IndistinguishableFromLocal`:
+/// a URL whose scheme (any case) is `ssh` or `git`, or `http`/`https` with a path ending
+/// in `.git`; or an scp-style `user@host:path` (sshutil's `^[a-zA-Z0-9-_]+@[a-zA-Z0-9-.]+:`).
+/// `./`, `../` and `github.com/…` are paths.
+fn is_git_source(source: &str) -> bool {
+    if source.starts_with("./") || source.starts_with("../") || source.starts_with("github.com/") {
+        return false;
+    }
+    let scheme_len = source.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    if scheme_len > 0 && source[scheme_len..].starts_with("://") {
+        let scheme = source[..scheme_len].to_ascii_lowercase();
+        return match scheme.as_str() {
+            "ssh" | "git" => true,
+            "http" | "https" => {
+                let rest = &source[scheme_len + 3..];
+                let path = rest.find('/').map_or("", |i| &rest[i..]);
+                let path = path.split(['?', '#']).next().unwrap_or_default();
+                path.ends_with(".git")
             }
+            _ => false,
+        };
+    }
+    let user_len = source
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        .count();
+    let Some(after_user) = source[user_len..].strip_prefix('@') else {
+        return false;
+    };
+    let host_len = after_user
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.')
+        .count();
+    user_len > 0 && host_len > 0 && after_user[host_len..].starts_with(':')
+}
+
+/// The heredoc bodies BuildKit reads after a `RUN` (or `ONBUILD RUN`) that the crate did
+/// not: it opens a heredoc only when `<<` starts the command, and only one
+/// (parse-dockerfile 0.1: "here-doc is not always start from first", "multiple
+/// here-docs"). BuildKit opens one for every word of a shell-form `RUN` that matches
+/// `^(\d*)<<(-?)([^<]*)$` with a non-empty name, quotes kept in the word (so `"<<EOF"`
+/// and `$((a<<b))` open none). The ranges run from the first body line through the last
+/// terminator; `Some(Err)` is a heredoc never terminated.
+fn missed_heredocs(
+    text: &str,
+    instruction: &Instruction<'_>,
+    lines: &Lines,
+    handled: &[usize],
+) -> Option<Result<Vec<Blank>, Stop>> {
+    let run = match instruction {
+        Instruction::Run(run) => run,
+        Instruction::Onbuild(onbuild) => match onbuild.instruction.as_ref() {
+            Instruction::Run(run) => run,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let Command::Shell(shell) = &run.arguments else {
+        return None;
+    };
+    if !shell.value.contains("<<") || handled.contains(&shell.span.start) {
+        return None;
+    }
+    let names = heredoc_names(shell.value);
+    if names.is_empty() {
+        return None;
+    }
+    // The crate's heredoc (its body, then its terminator line) comes first.
+    let mut pos = match run.here_docs.last() {
+        Some(doc) => next_line(text, next_line(text, doc.span.end.saturating_sub(1))),
+        None => next_line(text, shell.span.end),
+    };
+    let start = pos;
+    for (name, chomp) in names {
+        loop {
+            if pos >= text.len() {
+                return Some(Err(Stop::Error(ParseError {
+                    line: lines.line(start),
+                    message: format!("unterminated heredoc `{name}`: no line `{name}` ends it"),
+                })));
+            }
+            let end = next_line(text, pos);
+            let line = text[pos..end].trim_end_matches(['\r', '\n']);
+            let line = if chomp {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            pos = end;
+            if line == name {
+                break;
+            }
+        }
+    }
+    Some(Ok(vec![(shell.span.start, start..pos)]))
+}
+
+/// The offset just past the `\n` ending the line `offset` is on (or the text's end).
+fn next_line(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text[offset..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i + 1)
+}
+
+/// The heredocs a shell-form command opens, as BuildKit's `heredocsFromLine` finds them:
+/// its words split on blanks outside quotes, quotes and escapes kept; a word
+/// `[digits]<<[-]NAME` opens one (`-`: the terminator may be indented with tabs), the name
+/// being `NAME` without its quotes.
+fn heredoc_names(command: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for word in raw_words(command) {
+        let rest = word.trim_start_matches(|c: char| c.is_ascii_digit());
+        let Some(rest) = rest.strip_prefix("<<") else {
+            continue;
+        };
+        let (chomp, rest) = match rest.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        if rest.is_empty() || rest.contains('<') {
+            continue;
+        }
+        let name = unquote(rest);
+        if !name.is_empty() {
+            out.push((name, chomp));
         }
     }
     out
 }
 
-fn parse_from(rest: &str, line: usize) -> Result<Stage, ParseError> {
-    let words: Vec<&str> = rest.split_whitespace().collect();
-    let mut platform = None;
-    let mut positional = Vec::new();
-    for word in words {
-        if let Some(flag) = word.strip_prefix("--") {
-            if let Some(value) = flag.strip_prefix("platform=") {
-                platform = Some(value.to_string());
+/// Words split on blanks outside quotes; quotes and escapes stay in the words, and a line
+/// continuation (an escape character before a newline) joins its lines.
+fn raw_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\' | '`') if matches!(chars.peek(), Some('\n' | '\r')) => {
+                while matches!(chars.peek(), Some('\n' | '\r')) {
+                    chars.next();
+                }
             }
-            continue;
+            (None, '\\') | (Some('"'), '\\') => {
+                word.push(c);
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            (None, c) if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                word.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                word.push(c);
+            }
+            _ => word.push(c),
         }
-        positional.push(word);
     }
-    match positional.as_slice() {
-        [base] => Ok(Stage {
-            base: base.to_string(),
-            name: None,
-            platform,
-            line,
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// A word without its quotes and escapes.
+fn unquote(word: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '\\') | (Some('"'), '\\') => out.extend(chars.next()),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `ENV A=1 B="two words"` or the legacy `ENV A one value`.
+fn parse_env_words(rest: &str) -> Vec<(String, String)> {
+    let first = rest.split_whitespace().next().unwrap_or_default();
+    if first.contains('=') {
+        parse_arg_words(rest)
+            .into_iter()
+            .map(|(name, value)| (name, value.unwrap_or_default()))
+            .collect()
+    } else {
+        let value = rest[first.len()..].trim();
+        vec![(first.to_string(), value.to_string())]
+    }
+}
+
+/// One pass of the crate over `text`.
+fn read(text: &str, lines: &Lines, handled: &[usize]) -> Result<Dockerfile, Stop> {
+    let parsed = match parse_dockerfile::parse(text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            // A `RUN` the crate read without its heredoc makes the heredoc's body look
+            // like instructions: the first such `RUN` before the error is the cause.
+            if let Ok(iter) = parse_dockerfile::parse_iter(text) {
+                for instruction in iter.map_while(Result::ok) {
+                    if let Some(ranges) = missed_heredocs(text, &instruction, lines, handled) {
+                        return Err(Stop::Heredocs(ranges?));
+                    }
+                }
+            }
+            return Err(Stop::Error(crate_error(&e, lines)));
+        }
+    };
+    let ranges: Vec<_> = parsed
+        .instructions
+        .iter()
+        .filter_map(|i| missed_heredocs(text, i, lines, handled))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !ranges.is_empty() {
+        return Err(Stop::Heredocs(ranges.into_iter().flatten().collect()));
+    }
+    let line_of = |offset: usize| lines.line(offset);
+    let mut out = Dockerfile {
+        syntax: parsed.parser_directives.syntax.as_ref().and_then(|d| {
+            let reference = d.value.value.split_whitespace().next()?;
+            Some(Syntax {
+                reference: reference.to_string(),
+                line: line_of(d.value.span.start),
+            })
         }),
-        [base, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => Ok(Stage {
-            base: base.to_string(),
-            name: Some(name.to_string()),
-            platform,
-            line,
-        }),
-        _ => Err(ParseError {
-            line,
-            message: format!(
-                "cannot read `FROM {rest}`: expected `FROM [--platform=...] IMAGE [AS NAME]`"
-            ),
-        }),
+        ..Dockerfile::default()
+    };
+    for instruction in &parsed.instructions {
+        match instruction {
+            Instruction::Arg(arg) => {
+                let line = line_of(arg.arg.span.start);
+                let words = parse_arg_words(&arg.arguments.value);
+                if words.iter().any(|(name, _)| name.is_empty()) {
+                    return Err(Stop::Error(ParseError {
+                        line,
+                        message: "ARG without a name".into(),
+                    }));
+                }
+                match out.steps.last_mut() {
+                    None => out
+                        .global_args
+                        .extend(words.into_iter().map(|(name, default)| ArgDecl {
+                            name,
+                            default,
+                            line,
+                        })),
+                    Some(steps) => steps.push(Step::Arg(words)),
+                }
+            }
+            Instruction::From(from) => {
+                let platform = from
+                    .options
+                    .iter()
+                    .find(|f| f.name.value.eq_ignore_ascii_case("platform"))
+                    .and_then(|f| f.value.as_ref())
+                    .map(|v| v.value.to_string());
+                out.stages.push(Stage {
+                    base: from.image.value.to_string(),
+                    name: from.as_.as_ref().map(|(_, name)| name.value.to_string()),
+                    platform,
+                    line: line_of(from.from.span.start),
+                });
+                out.steps.push(Vec::new());
+            }
+            Instruction::Env(env) => {
+                if let Some(steps) = out.steps.last_mut() {
+                    steps.push(Step::Env(parse_env_words(&env.arguments.value)));
+                }
+            }
+            Instruction::Copy(copy) => {
+                let line = line_of(copy.copy.span.start);
+                out.sources
+                    .extend(copy_from(&copy.options).map(|text| Source::Image { text, line }));
+            }
+            Instruction::Run(run) => {
+                let line = line_of(run.run.span.start);
+                out.sources
+                    .extend(mount_images(&run.options).map(|text| Source::Image { text, line }));
+            }
+            Instruction::Add(add) => {
+                if !add.options.iter().any(is_checksum)
+                    && let Some(steps) = out.steps.last_mut()
+                {
+                    steps.push(Step::Add {
+                        sources: path_sources(&add.src).collect(),
+                    });
+                }
+            }
+            Instruction::Onbuild(onbuild) => {
+                let line = line_of(onbuild.onbuild.span.start);
+                onbuild_sources(&onbuild.instruction, line, &mut out.sources);
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The crate's error as stackplan says it: the message (its own words for a Dockerfile
+/// without `FROM`), at a line of the text.
+fn crate_error(e: &parse_dockerfile::Error, lines: &Lines) -> ParseError {
+    let message = format!("{e:#}");
+    ParseError {
+        line: e.line().clamp(1, lines.newlines.len() + 1),
+        message: match message.as_str() {
+            "expected at least one FROM instruction" => "no FROM instruction".into(),
+            "expected FROM" => {
+                "no FROM instruction before this one (only ARG may come before FROM)".into()
+            }
+            _ => message,
+        },
+    }
+}
+
+type Flags<'a> = [parse_dockerfile::Flag<'a>];
+
+fn flag_values<'f>(flags: &'f Flags<'_>, name: &'f str) -> impl Iterator<Item = &'f str> + 'f {
+    flags
+        .iter()
+        .filter(move |f| f.name.value.eq_ignore_ascii_case(name))
+        .filter_map(|f| f.value.as_ref().map(|v| v.value.as_ref()))
+}
+
+/// `COPY --from=…` values.
+fn copy_from(flags: &Flags<'_>) -> impl Iterator<Item = String> {
+    flag_values(flags, "from")
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// The `from=` of every `RUN --mount=…`.
+fn mount_images(flags: &Flags<'_>) -> impl Iterator<Item = String> {
+    flag_values(flags, "mount")
+        .flat_map(|mount| mount.split(','))
+        .filter_map(|option| {
+            let (key, value) = option.split_once('=')?;
+            key.trim()
+                .eq_ignore_ascii_case("from")
+                .then(|| value.trim().to_string())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+fn is_checksum(flag: &parse_dockerfile::Flag<'_>) -> bool {
+    flag.name.value.eq_ignore_ascii_case("checksum")
+}
+
+/// An `ADD`'s sources that are words (not heredocs).
+fn path_sources<'s>(
+    sources: &'s [parse_dockerfile::Source<'_>],
+) -> impl Iterator<Item = String> + 's {
+    sources.iter().filter_map(|s| match s {
+        parse_dockerfile::Source::Path(p) => Some(p.value.to_string()),
+        _ => None,
+    })
+}
+
+/// What an `ONBUILD` trigger reads from outside: BuildKit runs it in every child built on
+/// this image, expanded with the child's variables and stage names. This Dockerfile's
+/// target takes them as its own inputs (its digest is in every child's), which
+/// over-approximates: a trigger whose words have variables counts as a source nothing
+/// pins, and a `--from=` name counts as an image even where a child has a stage of that
+/// name.
+fn onbuild_sources(trigger: &Instruction<'_>, line: usize, out: &mut Vec<Source>) {
+    let image = |text: String| {
+        if text.contains('$') {
+            Source::Remote {
+                text: format!("{text} (an ONBUILD image with variables)"),
+                line,
+            }
+        } else {
+            Source::OnbuildImage { text, line }
+        }
+    };
+    match trigger {
+        Instruction::Copy(copy) => out.extend(copy_from(&copy.options).map(image)),
+        Instruction::Run(run) => out.extend(mount_images(&run.options).map(image)),
+        Instruction::Add(add) if !add.options.iter().any(is_checksum) => {
+            for source in path_sources(&add.src) {
+                if source.contains('$') {
+                    out.push(Source::Remote {
+                        text: format!("{source} (an ONBUILD source with variables)"),
+                        line,
+                    });
+                } else if is_remote(&source) {
+                    out.push(Source::Remote {
+                        text: format!("{source} (ONBUILD)"),
+                        line,
+                    });
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -397,29 +846,10 @@ fn parse_arg_words(rest: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// Heredoc terminators opened on an instruction line: `<<EOF`, `<<-EOF`, `<<"EOF"`.
-fn heredoc_terminators(rest: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut search = rest;
-    while let Some(i) = search.find("<<") {
-        let after = search[i + 2..].trim_start_matches('-');
-        let word: String = after
-            .trim_start_matches(['"', '\''])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if !word.is_empty() && word.chars().next().is_some_and(|c| !c.is_ascii_digit()) {
-            out.push(word);
-        }
-        search = &search[i + 2..];
-    }
-    out
-}
-
 /// Variables and their values, borrowed where they can be: a Dockerfile's few global
 /// `ARG`s, looked up by name (a map per `FROM` resolved cost every target three copies of
 /// every name and value).
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Scope<'a> {
     vars: Vec<(&'a str, Cow<'a, str>)>,
 }
@@ -717,12 +1147,14 @@ mod tests {
 
     #[test]
     fn multi_stage_platform_continuations_heredocs_and_directives() {
-        let text = "# syntax=docker/dockerfile:1\n# escape=`\nARG A=1 \\\n  B=\"two\"\nFROM --platform=$BUILDPLATFORM golang:1 `\n  AS build\nRUN <<EOF\nFROM not-an-instruction\nEOF\n# comment\nfrom build\n";
+        let text = "# syntax=docker/dockerfile:1\n# escape=`\nARG A=1 B=\"two\"\nFROM --platform=$BUILDPLATFORM golang:1 `\n  AS build\nRUN <<EOF\nFROM not-an-instruction\nEOF\n# comment\nfrom build\n";
         let df = Dockerfile::parse(text).unwrap();
-        assert_eq!(
-            df.global_args[0].name, "A",
-            "with ` as escape the backslash is literal"
-        );
+        assert_eq!(df.global_args[0].name, "A");
+        assert_eq!(df.global_args[1].default.as_deref(), Some("two"));
+        // With ` as the escape, a backslash at a line's end continues nothing: BuildKit
+        // reads the next line as an instruction, and `B=2` is none.
+        let err = Dockerfile::parse("# escape=`\nFROM a\nRUN x \\\nB=2\n").unwrap_err();
+        assert_eq!(err.line, 4, "{err:?}");
         assert_eq!(df.stages.len(), 2);
         assert_eq!(df.stages[0].name.as_deref(), Some("build"));
         assert_eq!(df.stages[0].platform.as_deref(), Some("$BUILDPLATFORM"));
@@ -754,10 +1186,193 @@ mod tests {
 
     #[test]
     fn errors() {
+        let err = Dockerfile::parse("RUN x\n").unwrap_err();
+        assert!(err.message.starts_with("no FROM instruction"), "{err:?}");
         assert_eq!(
-            Dockerfile::parse("RUN x\n").unwrap_err().message,
+            Dockerfile::parse("# nothing\n").unwrap_err().message,
             "no FROM instruction"
         );
         assert_eq!(Dockerfile::parse("FROM a b c d\n").unwrap_err().line, 1);
+    }
+
+    fn remotes(text: &str, build_args: &[(&str, &str)]) -> Vec<String> {
+        Dockerfile::parse(text)
+            .unwrap()
+            .resolve_sources(&args(build_args))
+            .1
+    }
+
+    /// Case 2: `ADD` sources are expanded with the stage's `ARG`s (build args, defaults,
+    /// redeclared globals) and `ENV`s, in order, before BuildKit's remote rules apply.
+    #[test]
+    fn add_sources_are_expanded_with_the_stage_variables() {
+        let text = "ARG G=https://example.com/g.tgz\nFROM busybox\nARG URL=https://example.com/x.tgz\nADD ${URL} /x\nENV U=https://example.com/u.tgz\nADD $U /u\nARG G\nADD $G /g\nARG LOCAL=files\nADD ${LOCAL}/a /a\n";
+        assert_eq!(
+            remotes(text, &[]),
+            [
+                "https://example.com/x.tgz",
+                "https://example.com/u.tgz",
+                "https://example.com/g.tgz"
+            ]
+        );
+        // A build arg wins over the default, and can make a local source remote.
+        assert_eq!(
+            remotes(
+                text,
+                &[
+                    ("URL", "https://example.com/y.tgz"),
+                    ("LOCAL", "https://h/d")
+                ]
+            ),
+            [
+                "https://example.com/y.tgz",
+                "https://example.com/u.tgz",
+                "https://example.com/g.tgz",
+                "https://h/d/a"
+            ]
+        );
+        // ENV set in a stage carries into a stage built on it.
+        assert_eq!(
+            remotes(
+                "FROM busybox AS a\nENV U=https://e/u\nFROM a\nADD $U /u\n",
+                &[]
+            ),
+            ["https://e/u"]
+        );
+    }
+
+    /// Case 2: a variable the Dockerfile does not set (a global `ARG` not redeclared, an
+    /// `ENV` of the base image) cannot be expanded for sure: remote, never local.
+    #[test]
+    fn add_sources_not_known_for_sure_are_remote() {
+        let r = remotes(
+            "ARG G=files\nFROM busybox\nADD $G/a /a\nADD ${FROM_IMAGE} /b\n",
+            &[],
+        );
+        assert_eq!(
+            r,
+            [
+                "$G/a (uses a variable not known for sure)",
+                "${FROM_IMAGE} (uses a variable not known for sure)"
+            ]
+        );
+    }
+
+    /// Case 2: BuildKit's rules for git and HTTP sources.
+    #[test]
+    fn remote_sources_follow_buildkit() {
+        for remote in [
+            "https://example.com/x.tgz",
+            "http://example.com/x",
+            "git@github.com:o/r.git",
+            "deploy@host.example:o/r.git",
+            "deploy@host:o/r",
+            "HTTPS://github.com/o/r.git",
+            "Ssh://host/r",
+            "git://host/r",
+            "https://github.com/o/r.git#main:dir",
+        ] {
+            let text = format!("FROM busybox\nADD {remote} /x\n");
+            assert_eq!(
+                remotes(&text, &[]),
+                [remote],
+                "{remote} is fetched by BuildKit"
+            );
+        }
+        for local in [
+            "files/a",
+            "./git@host:x",
+            "github.com/o/r",
+            // BuildKit's isHTTPSource compares the prefix as written.
+            "HTTPS://example.com/x.tgz",
+            "ftp://example.com/x",
+            "@host:x",
+            "C:/x",
+        ] {
+            let text = format!("FROM busybox\nADD {local} /x\n");
+            assert!(
+                remotes(&text, &[]).is_empty(),
+                "{local} is a path in the context"
+            );
+        }
+    }
+
+    /// Case 3: `<<` opens a heredoc only as a whole word of a shell-form `ADD`/`COPY`/
+    /// `RUN`; what follows is read.
+    #[test]
+    fn heredocs_open_only_where_buildkit_opens_them() {
+        let text = "FROM busybox\nRUN echo \"<<EOF\"\nRUN echo $((1<<2))\nLABEL a=\"<<EOF\"\nENV B=<<EOF\nRUN [\"sh\", \"-c\", \"cat <<EOF\"]\nRUN <<'EOT-1' sh\nEOT\nEOT-1\nFROM img:after\nADD https://example.com/after.tgz /x\n";
+        let df = Dockerfile::parse(text).unwrap();
+        assert_eq!(df.stages.len(), 2);
+        assert_eq!(df.stages[1].base, "img:after");
+        assert_eq!(df.stages[1].line, 10);
+        assert_eq!(remotes(text, &[]), ["https://example.com/after.tgz"]);
+    }
+
+    /// Case 3: a heredoc that is not the command's first word, one after a file
+    /// descriptor, and two on one line are read as BuildKit reads them (the crate opens
+    /// only a first one).
+    #[test]
+    fn heredocs_later_in_the_command_and_several_on_a_line() {
+        let text = "FROM busybox\nRUN cat <<EOF > /x\nFROM not-a-stage\nEOF\nRUN 3<<A\nFROM nor-this\nA\nRUN <<A cat - <<-B\nFROM nope\nA\n\tFROM nope2\n\tB\nONBUILD RUN python3 <<PY\nFROM nope3\nPY\nFROM img:last\n";
+        let df = Dockerfile::parse(text).unwrap();
+        let bases: Vec<&str> = df.stages.iter().map(|s| s.base.as_str()).collect();
+        assert_eq!(bases, ["busybox", "img:last"]);
+        assert_eq!(df.stages[1].line, 16);
+        let unterminated = Dockerfile::parse("FROM a\nRUN cat <<EOF\nx\n").unwrap_err();
+        assert_eq!(unterminated.line, 3);
+        assert!(
+            unterminated.message.contains("EOF"),
+            "{}",
+            unterminated.message
+        );
+    }
+
+    /// Case 4: a UTF-8 BOM is stripped, as BuildKit does.
+    #[test]
+    fn a_byte_order_mark_is_stripped() {
+        let df = Dockerfile::parse("\u{feff}FROM scratch\n").unwrap();
+        assert_eq!(df.stages[0].base, "scratch");
+        let df = Dockerfile::parse("\u{feff}ARG T=1\nFROM img:$T\n").unwrap();
+        assert_eq!(df.resolve_bases(&args(&[]))[0].reference, "img:1");
+        assert_eq!(df.stages[0].line, 2);
+    }
+
+    /// Case 5: `ONBUILD` triggers' sources are this Dockerfile's: images by name, URLs and
+    /// words with variables unpinned.
+    #[test]
+    fn onbuild_sources_count() {
+        let text = "FROM busybox\nONBUILD ADD https://example.com/t.tgz /t\nONBUILD ADD local /l\nONBUILD COPY --from=ghcr.io/o/tools:1 /a /a\nONBUILD RUN --mount=from=ghcr.io/o/m:2,target=/m true\nONBUILD ADD $X /x\n";
+        let (images, remotes) = Dockerfile::parse(text).unwrap().resolve_sources(&args(&[]));
+        assert_eq!(images, ["ghcr.io/o/tools:1", "ghcr.io/o/m:2"]);
+        assert_eq!(
+            remotes,
+            [
+                "https://example.com/t.tgz (ONBUILD)",
+                "$X (an ONBUILD source with variables)"
+            ]
+        );
+    }
+
+    /// Case 6: the `# syntax=` frontend is read, and `BUILDKIT_SYNTAX` takes precedence
+    /// over it as in BuildKit.
+    #[test]
+    fn the_syntax_frontend() {
+        let df =
+            Dockerfile::parse("# syntax=docker/dockerfile:1.7 \n# escape=`\nFROM a\n").unwrap();
+        let syntax = df.syntax.as_ref().unwrap();
+        assert_eq!(
+            (syntax.reference.as_str(), syntax.line),
+            ("docker/dockerfile:1.7", 1)
+        );
+        assert_eq!(df.frontend(&args(&[])), Some("docker/dockerfile:1.7"));
+        assert_eq!(
+            df.frontend(&args(&[(SYNTAX_ARG, "x/fe:2 opt")])),
+            Some("x/fe:2")
+        );
+        assert_eq!(
+            Dockerfile::parse("FROM a\n").unwrap().frontend(&args(&[])),
+            None
+        );
     }
 }

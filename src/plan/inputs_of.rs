@@ -103,13 +103,36 @@ pub struct TargetInputs<'a> {
     pub platforms: &'a [String],
 }
 
-/// The inputs of a target, and the external images as written (for pinning contexts).
-pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Vec<String>) {
+/// What [`compute`] found besides the inputs.
+pub struct Computed {
+    /// The external images as written (for pinning contexts).
+    pub written: Vec<String>,
+    /// `ref@digest` of the syntax frontend, when the Dockerfile names one by tag and the
+    /// registry resolved it: the value of the build arg `BUILDKIT_SYNTAX` that makes
+    /// BuildKit run the frontend hashed into the inputs.
+    pub syntax_pin: Option<String>,
+}
+
+/// The inputs of a target, the external images as written and the frontend's pin.
+pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Computed) {
     let (written, remotes) = match t.dockerfile {
         Some(df) => external_inputs(df, t.build_args, t.parent_from),
         None => (Vec::new(), Vec::new()),
     };
-    let bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, registry)).collect();
+    // The frontend (`# syntax=`, or the build arg `BUILDKIT_SYNTAX`) is an external image
+    // like a base: what BuildKit builds moves with it. It is pinned by a build arg, not a
+    // named context, so it is kept out of `written`.
+    let frontend = t.dockerfile.and_then(|df| df.frontend(t.build_args));
+    let mut bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, registry)).collect();
+    let syntax_pin = frontend.and_then(|f| {
+        let base = resolve_base(f, registry);
+        let pin = match (&base.digest, reference::pinned_digest(f)) {
+            (Some(digest), None) => Some(format!("{}@{digest}", base.reference)),
+            _ => None,
+        };
+        bases.push(base);
+        pin
+    });
     // Encoded only with a context: without one there is no digest.
     let hashed_args: BTreeMap<String, String> = match t.context {
         Some(_) => t
@@ -129,7 +152,13 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Vec<St
         bases,
         remote_sources: &remotes,
     });
-    (inputs, written)
+    (
+        inputs,
+        Computed {
+            written,
+            syntax_pin,
+        },
+    )
 }
 
 /// Whether a context's digest can show in the plan: in an inputs tag, a label, a reuse.

@@ -617,7 +617,7 @@ fn make_target(
     } else {
         image.platforms.clone()
     };
-    let (inputs, written_bases) = inputs_of::compute(
+    let (inputs, computed) = inputs_of::compute(
         &inputs_of::TargetInputs {
             context,
             dockerfile,
@@ -629,7 +629,12 @@ fn make_target(
         },
         registry,
     );
-    let pinned_bases = inputs_of::pinned_contexts(&written_bases, &inputs.bases);
+    let pinned_bases = inputs_of::pinned_contexts(&computed.written, &inputs.bases);
+    // The frontend hashed into the inputs is the one BuildKit runs: its build arg takes
+    // precedence over the `# syntax=` directive. Left out of the digest (computed above).
+    if let Some(pin) = computed.syntax_pin {
+        build_args.insert(crate::dockerfile::SYNTAX_ARG.to_string(), pin);
+    }
 
     let cache = cache::refs(
         &image_name,

@@ -3,6 +3,7 @@
 mod action;
 mod bake;
 mod changes;
+mod dockerfile;
 mod doctor;
 mod errors;
 mod golden;

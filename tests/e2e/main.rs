@@ -24,3 +24,4 @@ mod registry_writes;
 mod reuse;
 mod scale_out;
 mod secrets;
+mod syntax_frontend;
