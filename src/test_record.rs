@@ -346,14 +346,8 @@ mod tests {
         );
         // Pinned: a change of encoding must bump TESTS_ENCODING_VERSION.
         assert_eq!(
-            tests_digest(&[]),
-            "sha256:3f4dca5b5f2b1a7f1f0ba3b0a46bd3c1b4fbc1b70e6f3b2a1ed0b9b5d5bf0a7c"
-                .replace("3f4dca5b5f2b1a7f1f0ba3b0a46bd3c1b4fbc1b70e6f3b2a1ed0b9b5d5bf0a7c", &{
-                    let mut out = Vec::new();
-                    field(&mut out, b"stackplan-tests-v1");
-                    field(&mut out, b"tests");
-                    sha256(&out)[7..].to_string()
-                })
+            tests_digest(&a[..1]),
+            "sha256:ef2f811981595759977e6a85382938538d6ccf1b89a83908141a1e3f1b1e2a25"
         );
     }
 

@@ -23,3 +23,4 @@ mod registry_writes;
 mod reuse;
 mod scale_out;
 mod secrets;
+mod test_records;
