@@ -113,14 +113,14 @@ fn log_summary(path: &Path) -> Result<LogSummary> {
 }
 
 pub fn run(cmd: TestResultCmd, printer: &mut Printer) -> Result<()> {
+    let url = cmd.url.as_deref().map(checked_url).transpose()?;
+    let log = cmd.log.as_deref().map(log_summary).transpose()?;
     if cmd.plan.offline {
         return Err(Error::usage_with_help(
             "stackplan test-result writes to the registry: it cannot run with --offline",
             "drop --offline (and unset STACKPLAN_OFFLINE)",
         ));
     }
-    let url = cmd.url.as_deref().map(checked_url).transpose()?;
-    let log = cmd.log.as_deref().map(log_summary).transpose()?;
     let (plan, root) = inputs::make_plan_at(&cmd.plan, inputs::Digests::Pinned, printer)?;
     let Some(target) = plan.target(&cmd.target) else {
         let names: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
