@@ -75,6 +75,11 @@ pub enum Command {
     /// Print the GitHub Actions matrix of rebuilt targets and their test folders.
     Matrix(MatrixCmd),
     /// Record in the registry that a target's current image passed or failed its tests.
+    ///
+    /// The record is an OCI artifact whose subject is the image its branch tag points at now,
+    /// holding an in-toto test-result statement for the target's tests digest (docs/tests.md).
+    /// `matrix` leaves out images that passed their current tests; `promote --require-tests`
+    /// moves only those.
     TestResult(test_result::TestResultCmd),
     /// Say whether git, docker, buildx, BuildKit and registry credentials are there and work.
     Doctor(DoctorCmd),
