@@ -27,19 +27,19 @@ pub struct TestResultCmd {
     pub target: String,
 
     /// The tests passed.
-    #[arg(long, conflicts_with = "failed", required_unless_present = "failed")]
+    #[arg(long, conflicts_with = "failed", required_unless_present = "failed", help_heading = "Result")]
     pub passed: bool,
 
     /// The tests failed.
-    #[arg(long)]
+    #[arg(long, help_heading = "Result")]
     pub failed: bool,
 
     /// The CI run that tested it, for people (no credentials in it).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = "Result")]
     pub url: Option<String>,
 
     /// The test log: only its sha256 and size are recorded, never its text.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Result")]
     pub log: Option<PathBuf>,
 }
 
