@@ -29,7 +29,12 @@ pub fn change_rules(root: &Path, images_dir: &str) -> Result<ChangeRules> {
 }
 
 /// Every file under `dir` (relative to `root`), recursively, symlinks not followed.
-fn walk(root: &Path, dir: &str, out: &mut Vec<TestFile>, prune: &dyn Fn(&str) -> bool) -> Result<()> {
+fn walk(
+    root: &Path,
+    dir: &str,
+    out: &mut Vec<TestFile>,
+    prune: &dyn Fn(&str) -> bool,
+) -> Result<()> {
     let abs = root.join(dir);
     let entries = match std::fs::read_dir(&abs) {
         Ok(e) => e,
@@ -101,9 +106,12 @@ pub fn tests_digests(
             .strip_prefix(images_dir)
             .map(|r| r.trim_start_matches('/'))
             .unwrap_or(path);
-        images
-            .iter()
-            .any(|k| rel == k || rel.strip_prefix(k.as_str()).is_some_and(|r| r.starts_with('/')))
+        images.iter().any(|k| {
+            rel == k
+                || rel
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
     };
     let relative = |path: &str| -> String {
         if images_dir.is_empty() {
@@ -123,7 +131,12 @@ pub fn tests_digests(
     for (image, integration) in asked {
         let mut files = Vec::new();
         for folder in ["test", "integration_tests"] {
-            walk(root, &join(&join(images_dir, image), folder), &mut files, &|_| false)?;
+            walk(
+                root,
+                &join(&join(images_dir, image), folder),
+                &mut files,
+                &|_| false,
+            )?;
         }
         if !common_hashed {
             common.retain(|f| is_test_input(&relative(&f.path), "", false, false, rules));
@@ -151,7 +164,10 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         };
-        write("images/change_ignore.json", r#"{"ChangeIgnore": ["*.md"], "BuildAll": ["tests_common", "conftest.py"]}"#);
+        write(
+            "images/change_ignore.json",
+            r#"{"ChangeIgnore": ["*.md"], "BuildAll": ["tests_common", "conftest.py"]}"#,
+        );
         write("images/a/Dockerfile", "FROM x\n");
         write("images/a/test/t.sh", "echo a\n");
         write("images/b/test/t.sh", "echo b\n");

@@ -68,13 +68,11 @@ pub fn is_test_input(
         Some(RuleMatch::Ignore { .. }) => false,
         Some(RuleMatch::BuildAll { .. }) if !in_some_image => true,
         _ => {
-            let Some(rest) = path
-                .strip_prefix(image)
-                .and_then(|r| r.strip_prefix('/'))
-            else {
+            let Some(rest) = path.strip_prefix(image).and_then(|r| r.strip_prefix('/')) else {
                 return false;
             };
-            rest.starts_with("test/") || (integration_tests && rest.starts_with("integration_tests/"))
+            rest.starts_with("test/")
+                || (integration_tests && rest.starts_with("integration_tests/"))
         }
     }
 }
@@ -241,7 +239,10 @@ pub fn referrers_of(index: &[u8]) -> Result<Vec<Descriptor>, String> {
 /// The fallback index with `added` in it: read-modify-write of what the tag held
 /// (`None`: no tag yet). Other referrers are kept as they were; `added` is not listed
 /// twice. Returns `None` when the index already lists it (nothing to write).
-pub fn with_referrer(existing: Option<&[u8]>, added: &Descriptor) -> Result<Option<Vec<u8>>, String> {
+pub fn with_referrer(
+    existing: Option<&[u8]>,
+    added: &Descriptor,
+) -> Result<Option<Vec<u8>>, String> {
     let mut index: Value = match existing {
         Some(bytes) => serde_json::from_slice(bytes)
             .map_err(|e| format!("the fallback tag does not hold JSON: {e}"))?,
@@ -272,7 +273,10 @@ pub fn verdict(referrers: &[Descriptor], tests_digest: &str) -> Option<Outcome> 
         .iter()
         .filter(|d| d.artifact_type.as_deref() == Some(ARTIFACT_TYPE))
         .filter(|d| {
-            d.annotations.get(ANNOTATION_TESTS_DIGEST).map(String::as_str) == Some(tests_digest)
+            d.annotations
+                .get(ANNOTATION_TESTS_DIGEST)
+                .map(String::as_str)
+                == Some(tests_digest)
         })
         .filter_map(|d| {
             let outcome = match d.annotations.get(ANNOTATION_RESULT)?.as_str() {
@@ -280,7 +284,11 @@ pub fn verdict(referrers: &[Descriptor], tests_digest: &str) -> Option<Outcome> 
                 "failed" => Outcome::Failed,
                 _ => return None,
             };
-            let created = d.annotations.get(ANNOTATION_CREATED).cloned().unwrap_or_default();
+            let created = d
+                .annotations
+                .get(ANNOTATION_CREATED)
+                .cloned()
+                .unwrap_or_default();
             Some((created, outcome == Outcome::Failed, outcome))
         })
         .max_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)))
@@ -325,16 +333,28 @@ mod tests {
             executable: exec,
             id: id.into(),
         };
-        let a = vec![f("images/a/test/t.sh", true, "1"), f("images/tests_common/c.sh", false, "2")];
+        let a = vec![
+            f("images/a/test/t.sh", true, "1"),
+            f("images/tests_common/c.sh", false, "2"),
+        ];
         let mut reversed = a.clone();
         reversed.reverse();
         assert_eq!(tests_digest(&a), tests_digest(&reversed));
         let base = tests_digest(&a);
         assert!(base.starts_with("sha256:") && base.len() == 71, "{base}");
         for changed in [
-            vec![f("images/a/test/t.sh", false, "1"), f("images/tests_common/c.sh", false, "2")],
-            vec![f("images/a/test/u.sh", true, "1"), f("images/tests_common/c.sh", false, "2")],
-            vec![f("images/a/test/t.sh", true, "3"), f("images/tests_common/c.sh", false, "2")],
+            vec![
+                f("images/a/test/t.sh", false, "1"),
+                f("images/tests_common/c.sh", false, "2"),
+            ],
+            vec![
+                f("images/a/test/u.sh", true, "1"),
+                f("images/tests_common/c.sh", false, "2"),
+            ],
+            vec![
+                f("images/a/test/t.sh", true, "3"),
+                f("images/tests_common/c.sh", false, "2"),
+            ],
             vec![f("images/a/test/t.sh", true, "1")],
         ] {
             assert_ne!(tests_digest(&changed), base, "{changed:?}");
@@ -428,7 +448,10 @@ mod tests {
         let listed = referrers_of(&updated).unwrap();
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[1], second);
-        assert_eq!(serde_json::from_slice::<Value>(&updated).unwrap()["annotations"]["x"], "y");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&updated).unwrap()["annotations"]["x"],
+            "y"
+        );
         // Writing the same record again changes nothing.
         assert_eq!(with_referrer(Some(&updated), &second).unwrap(), None);
         assert!(with_referrer(Some(b"[]"), &second).is_err());
@@ -442,13 +465,25 @@ mod tests {
         let other_tests = referrer('3', Outcome::Passed, "2026-12-04T03:02:00Z", 'e');
         let tests = format!("sha256:{}", "b".repeat(64));
         assert_eq!(verdict(&[], &tests), None);
-        assert_eq!(verdict(&[fail.clone()], &tests), Some(Outcome::Failed));
-        assert_eq!(verdict(&[pass.clone(), fail.clone()], &tests), Some(Outcome::Passed));
-        assert_eq!(verdict(&[other_tests.clone()], &tests), None);
+        assert_eq!(
+            verdict(std::slice::from_ref(&fail), &tests),
+            Some(Outcome::Failed)
+        );
+        assert_eq!(
+            verdict(&[pass.clone(), fail.clone()], &tests),
+            Some(Outcome::Passed)
+        );
+        assert_eq!(verdict(std::slice::from_ref(&other_tests), &tests), None);
         let late_fail = referrer('4', Outcome::Failed, "2026-12-04T03:05:00Z", 'b');
-        assert_eq!(verdict(&[pass.clone(), late_fail], &tests), Some(Outcome::Failed));
+        assert_eq!(
+            verdict(&[pass.clone(), late_fail], &tests),
+            Some(Outcome::Failed)
+        );
         let same_time_fail = referrer('5', Outcome::Failed, "2026-12-04T03:01:00Z", 'b');
-        assert_eq!(verdict(&[pass.clone(), same_time_fail], &tests), Some(Outcome::Failed));
+        assert_eq!(
+            verdict(&[pass.clone(), same_time_fail], &tests),
+            Some(Outcome::Failed)
+        );
         // Another artifact type with the same annotations is not a record.
         let mut signature = pass;
         signature.artifact_type = Some("application/vnd.dev.cosign.artifact.sig.v1+json".into());

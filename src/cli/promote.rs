@@ -173,13 +173,7 @@ pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
     if cmd.require_tests {
         require_tests(&plan, &moves, &cmd.stack, &registry, printer)?;
     }
-    execute(
-        moves.clone(),
-        &registry,
-        cmd.dry_run,
-        cmd.resume,
-        printer,
-    )?;
+    execute(moves.clone(), &registry, cmd.dry_run, cmd.resume, printer)?;
     match &cmd.pages {
         Some(dir) if !cmd.dry_run => copy_pages(&moves, dir, printer),
         _ => Ok(()),
@@ -200,19 +194,18 @@ fn require_tests(
     let images_dir = crate::change_set::normalize(&stack.images);
     let targets = moves.iter().filter_map(|m| plan.target(&m.target));
     let tests = super::test_result::tests_digests(plan, &root, &images_dir, targets)?;
-    let verdicts: Vec<(&Move, Result<(Option<String>, Option<Outcome>)>)> =
-        inputs::runtime()?.block_on(
-            stream::iter(moves)
-                .map(|m| {
-                    let tests = &tests[&m.target];
-                    async move {
-                        let v = super::test_result::verdict(registry, &m.from, tests).await;
-                        (m, v)
-                    }
-                })
-                .buffer_unordered(16)
-                .collect(),
-        );
+    let verdicts: Vec<(&Move, Result<super::test_result::Verdict>)> = inputs::runtime()?.block_on(
+        stream::iter(moves)
+            .map(|m| {
+                let tests = &tests[&m.target];
+                async move {
+                    let v = super::test_result::verdict(registry, &m.from, tests).await;
+                    (m, v)
+                }
+            })
+            .buffer_unordered(16)
+            .collect(),
+    );
     inputs::report_retries(registry, printer);
     let mut lacking = Vec::new();
     for (m, verdict) in verdicts {

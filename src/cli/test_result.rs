@@ -27,7 +27,12 @@ pub struct TestResultCmd {
     pub target: String,
 
     /// The tests passed.
-    #[arg(long, conflicts_with = "failed", required_unless_present = "failed", help_heading = "Result")]
+    #[arg(
+        long,
+        conflicts_with = "failed",
+        required_unless_present = "failed",
+        help_heading = "Result"
+    )]
     pub passed: bool,
 
     /// The tests failed.
@@ -69,13 +74,12 @@ pub fn tests_digests<'a>(
         .collect())
 }
 
-/// What the records of `reference`'s image say about `tests`: the image's digest and the
-/// verdict (`None`: no record for these tests, or no image).
-pub async fn verdict(
-    registry: &Registry,
-    reference: &str,
-    tests: &str,
-) -> Result<(Option<String>, Option<Outcome>)> {
+/// The digest of an image (`None`: it does not exist) and what its records say about one
+/// tests digest (`None`: no record for these tests).
+pub type Verdict = (Option<String>, Option<Outcome>);
+
+/// What the records of `reference`'s image say about `tests`.
+pub async fn verdict(registry: &Registry, reference: &str, tests: &str) -> Result<Verdict> {
     let Some(digest) = registry.digest(reference).await? else {
         return Ok((None, None));
     };
@@ -105,7 +109,8 @@ fn log_summary(path: &Path) -> Result<LogSummary> {
     use sha2::Digest as _;
     let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
     let mut hasher = sha2::Sha256::new();
-    let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io("cannot read", path, e))?;
+    let size =
+        std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io("cannot read", path, e))?;
     Ok(LogSummary {
         digest: format!("sha256:{:x}", hasher.finalize()),
         size,
@@ -222,19 +227,18 @@ pub(super) fn tested(
         })
         .collect();
     let started = std::time::Instant::now();
-    let answers: Vec<(String, String, Result<(Option<String>, Option<Outcome>)>)> = inputs::runtime()?
-        .block_on(
-            stream::iter(asked)
-                .map(|(name, reference, tests)| {
-                    let registry = registry.clone();
-                    async move {
-                        let v = verdict(&registry, &reference, &tests).await;
-                        (name, reference, v)
-                    }
-                })
-                .buffer_unordered(16)
-                .collect(),
-        );
+    let answers: Vec<(String, String, Result<Verdict>)> = inputs::runtime()?.block_on(
+        stream::iter(asked)
+            .map(|(name, reference, tests)| {
+                let registry = registry.clone();
+                async move {
+                    let v = verdict(&registry, &reference, &tests).await;
+                    (name, reference, v)
+                }
+            })
+            .buffer_unordered(16)
+            .collect(),
+    );
     let mut out = BTreeSet::new();
     for (name, reference, answer) in answers {
         match answer {

@@ -64,7 +64,9 @@ impl Registry {
         let head = format!("/v2/{repo}/blobs/{digest}");
         let what = format!("HEAD blob {digest} of {repo}");
         let resp = self
-            .request(&located, true, &what, |c, base| c.head(format!("{base}{head}")))
+            .request(&located, true, &what, |c, base| {
+                c.head(format!("{base}{head}"))
+            })
             .await?;
         if resp.status().is_success() {
             return Ok(());
@@ -86,9 +88,8 @@ impl Registry {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
         else {
-            return Err(Failure::Other("its upload answer has no Location".into()).into_error(
-                &host, &what, None,
-            ));
+            return Err(Failure::Other("its upload answer has no Location".into())
+                .into_error(&host, &what, None));
         };
         let what = format!("PUT blob {digest} to {repo}");
         let resp = self
@@ -160,10 +161,9 @@ impl Registry {
             .await?;
         let status = resp.status();
         if status.is_success() {
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| super::failure::classify(&e).into_error(&located.host.name, &what, None))?;
+            let body = resp.bytes().await.map_err(|e| {
+                super::failure::classify(&e).into_error(&located.host.name, &what, None)
+            })?;
             let list = test_record::referrers_of(&body)
                 .map_err(|m| Failure::Other(m).into_error(&located.host.name, &what, None))?;
             return Ok((list, ReferrersSource::Api));
@@ -171,13 +171,14 @@ impl Registry {
         if status.as_u16() != 404 {
             return Err(unexpected(&located.host.name, &what, status));
         }
-        let list = match self.fallback_index(repository_ref, subject).await? {
-            Some(bytes) => test_record::referrers_of(&bytes).map_err(|m| {
-                Failure::Other(format!("{}: {m}", test_record::fallback_tag(subject)))
-                    .into_error(&located.host.name, &what, None)
-            })?,
-            None => Vec::new(),
-        };
+        let list =
+            match self.fallback_index(repository_ref, subject).await? {
+                Some(bytes) => test_record::referrers_of(&bytes).map_err(|m| {
+                    Failure::Other(format!("{}: {m}", test_record::fallback_tag(subject)))
+                        .into_error(&located.host.name, &what, None)
+                })?,
+                None => Vec::new(),
+            };
         Ok((list, ReferrersSource::FallbackTag))
     }
 

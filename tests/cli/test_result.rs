@@ -35,8 +35,14 @@ fn a_url_with_credentials_is_never_recorded() {
     run.fails_with(&["--url carries credentials"]);
     assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
     assert_eq!(run.code, 2);
-    repo.run(&["test-result", "base-notebook-py311", "--passed", "--url", "not a url"])
-        .fails_with(&["is not a URL"]);
+    repo.run(&[
+        "test-result",
+        "base-notebook-py311",
+        "--passed",
+        "--url",
+        "not a url",
+    ])
+    .fails_with(&["is not a URL"]);
 }
 
 #[test]

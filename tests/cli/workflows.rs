@@ -176,7 +176,10 @@ fn every_test_job_records_its_result() {
         .find(|s| s["name"] == "Record the result")
         .expect("a step records the result");
     let when = record["if"].as_str().unwrap();
-    assert!(when.contains("always()"), "a failure is recorded too: {when}");
+    assert!(
+        when.contains("always()"),
+        "a failure is recorded too: {when}"
+    );
     assert_eq!(record["env"]["OUTCOME"], "${{ steps.tests.outcome }}");
 }
 

@@ -82,7 +82,13 @@ fn no_command_prints_or_writes_a_registry_secret() {
         ]),
         with(&["reuse", "--dry-run"]),
         with(&["matrix"]),
-        with(&["test-result", "base-notebook-py311", "--passed", "--log", log]),
+        with(&[
+            "test-result",
+            "base-notebook-py311",
+            "--passed",
+            "--log",
+            log,
+        ]),
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run(&repo, &args, right.path(), &secrets);
@@ -126,7 +132,10 @@ fn no_command_prints_or_writes_a_registry_secret() {
     assert_eq!(records.len(), 1, "{index}");
     for record in records {
         let artifact = get(record["digest"].as_str().unwrap(), false);
-        assert!(artifact.contains("dev.stackplan.tests.log.digest"), "{artifact}");
+        assert!(
+            artifact.contains("dev.stackplan.tests.log.digest"),
+            "{artifact}"
+        );
         clean("the test record", &artifact, &secrets);
     }
     let bake_args = with(&["bake", "--push"]);
@@ -152,7 +161,13 @@ fn no_command_prints_or_writes_a_registry_secret() {
         with(&["plan"]),
         with(&["bake", "--push"]),
         with(&["reuse"]),
-        with(&["test-result", "base-notebook-py311", "--failed", "--log", log]),
+        with(&[
+            "test-result",
+            "base-notebook-py311",
+            "--failed",
+            "--log",
+            log,
+        ]),
         with(&[
             "build",
             "--addr",

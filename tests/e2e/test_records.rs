@@ -7,7 +7,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::env::{Env, arm_faults, bake, digest, fault_front, faults_served, ok, raw_manifest, unique};
+use crate::env::{
+    Env, arm_faults, bake, digest, fault_front, faults_served, ok, raw_manifest, unique,
+};
 use crate::support::Repo;
 
 const TARGETS: &[(&str, &str, &str)] = &[
@@ -87,7 +89,10 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     // rstudio's tests are not in its build context, so a change to them rebuilds nothing.
     stack
         .repo
-        .write("images/rstudio-notebook/.dockerignore", "test\nintegration_tests\n")
+        .write(
+            "images/rstudio-notebook/.dockerignore",
+            "test\nintegration_tests\n",
+        )
         .commit("rstudio: tests are not in the context");
     ok(&stack.run("reuse", &[]));
     let run = bake(&stack.repo, &ok(&stack.run("bake", &["--push"])), None);
@@ -99,6 +104,14 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
         .repo
         .append("images/tests_common/test_common.sh", "echo more\n")
         .commit("tests");
+    // No image under the branch tag yet: nothing to record a result for.
+    let out = stack.run("test-result", &[TARGETS[0].0, "--passed"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("base-notebook:2026.3-t1 does not exist"),
+        "{}",
+        stderr(&out)
+    );
     ok(&stack.run("reuse", &[]));
     let (jobs, _) = stack.matrix();
     assert_eq!(jobs.len(), TARGETS.len(), "{jobs:?}");
@@ -107,8 +120,16 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     // Unknown target, clear error naming the targets.
     let out = stack.run("test-result", &["nope", "--passed"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no target `nope`"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("base-notebook-py311"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no target `nope`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("base-notebook-py311"),
+        "{}",
+        stderr(&out)
+    );
 
     // Every image passes; one record goes through the fault front, which spoils its first
     // requests (throttled, unavailable) until the retries get through.
@@ -120,7 +141,14 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     let out = stack.run_at(
         &through_faults,
         "test-result",
-        &[TARGETS[0].0, "--passed", "--url", "https://ci.example/runs/1", "--log", &log],
+        &[
+            TARGETS[0].0,
+            "--passed",
+            "--url",
+            "https://ci.example/runs/1",
+            "--log",
+            &log,
+        ],
     );
     let served = faults_served(&stack.path);
     arm_faults(&stack.path, "", 0, 1);
@@ -145,10 +173,20 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     );
     let index = raw_manifest(&fallback).expect("the fallback tag exists");
     let records = index["manifests"].as_array().unwrap();
-    assert_eq!(records.len(), 1, "one record, of base-notebook-py311: {index:#}");
-    assert_eq!(records[0]["annotations"]["dev.stackplan.target"], TARGETS[0].0);
+    assert_eq!(
+        records.len(),
+        1,
+        "one record, of base-notebook-py311: {index:#}"
+    );
+    assert_eq!(
+        records[0]["annotations"]["dev.stackplan.target"],
+        TARGETS[0].0
+    );
     for r in records {
-        assert_eq!(r["artifactType"], "application/vnd.stackplan.test-result.v1+json");
+        assert_eq!(
+            r["artifactType"],
+            "application/vnd.stackplan.test-result.v1+json"
+        );
         assert_eq!(r["annotations"]["dev.stackplan.tests.result"], "passed");
         let artifact = raw_manifest(&format!(
             "{}/base-notebook@{}",
@@ -169,17 +207,23 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     }
 
     let (jobs, status) = stack.matrix();
-    assert_eq!(jobs, Vec::<(String, String)>::new(), "every image passed these tests");
+    assert_eq!(
+        jobs,
+        Vec::<(String, String)>::new(),
+        "every image passed these tests"
+    );
     assert!(status.contains("5 of 5 retest(s) left out"), "{status}");
     // Offline, no registry is asked: the matrix is the change rules' alone.
-    let offline: Value =
-        serde_json::from_str(&ok(&stack.run("matrix", &["--offline"]))).unwrap();
+    let offline: Value = serde_json::from_str(&ok(&stack.run("matrix", &["--offline"]))).unwrap();
     assert_eq!(offline["include"].as_array().unwrap().len(), TARGETS.len());
 
     // One image's tests change: only it is tested again, and nothing builds.
     stack
         .repo
-        .append("images/rstudio-notebook/test/test_rstudio.sh", "echo again\n")
+        .append(
+            "images/rstudio-notebook/test/test_rstudio.sh",
+            "echo again\n",
+        )
         .commit("rstudio: one more test");
     let (jobs, _) = stack.matrix();
     assert_eq!(
@@ -213,20 +257,37 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     assert!(why.contains("nothing was promoted"), "{why}");
     assert!(why.contains("rstudio-notebook:2026.3-t1"), "{why}");
     assert!(why.contains("is a failure"), "{why}");
-    assert!(!why.contains("base-notebook:2026.3-t1"), "only rstudio lacks a pass: {why}");
-    assert_eq!(stack.tags("stable"), vec![None; TARGETS.len()], "no tag moved");
+    assert!(
+        !why.contains("base-notebook:2026.3-t1"),
+        "only rstudio lacks a pass: {why}"
+    );
+    assert_eq!(
+        stack.tags("stable"),
+        vec![None; TARGETS.len()],
+        "no tag moved"
+    );
 
     // It passes: every tag moves, to the same digests, and the records stay with them.
     ok(&stack.run("test-result", &["rstudio-notebook-py311", "--passed"]));
     let out = ok(&promote_ns(&[]));
-    assert_eq!(out.lines().filter(|l| l.starts_with("moved ")).count(), TARGETS.len(), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("moved ")).count(),
+        TARGETS.len(),
+        "{out}"
+    );
     assert_eq!(stack.tags("stable"), stack.tags("t1"));
     // The images on `main` are the same digests (t1 reused them): their records are theirs.
     let ns = stack.ns();
     let out = crate::env::stackplan(
         &stack.repo,
         &[
-            "promote", "--registry", &ns, "--from", "{prefix}-main", "--to", "{prefix}-rc",
+            "promote",
+            "--registry",
+            &ns,
+            "--from",
+            "{prefix}-main",
+            "--to",
+            "{prefix}-rc",
             "--require-tests",
         ],
         None,
