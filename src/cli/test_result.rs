@@ -107,7 +107,12 @@ fn checked_url(url: &str) -> Result<String> {
 
 fn log_summary(path: &Path) -> Result<LogSummary> {
     use sha2::Digest as _;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        Error::usage_with_help(
+            format!("--log {}: cannot read it: {e}", path.display()),
+            "give the path of the test log, or drop --log",
+        )
+    })?;
     let mut hasher = sha2::Sha256::new();
     let size =
         std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io("cannot read", path, e))?;

@@ -55,5 +55,5 @@ fn a_missing_log_is_named() {
         "--log",
         "no-such.log",
     ]);
-    run.fails_with(&["cannot read no-such.log"]);
+    run.fails_with(&["--log no-such.log: cannot read it"]);
 }
