@@ -44,5 +44,7 @@ pub mod registry;
 pub mod spec;
 pub mod stack;
 pub mod tag;
+pub mod test_inputs;
+pub mod test_record;
 
 pub use error::{Error, Result};

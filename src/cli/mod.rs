@@ -10,6 +10,7 @@ mod manifests;
 mod output;
 mod promote;
 mod reuse;
+mod test_result;
 mod timings;
 
 use std::path::PathBuf;
@@ -73,6 +74,13 @@ pub enum Command {
     Manifests(manifests::ManifestsCmd),
     /// Print the GitHub Actions matrix of rebuilt targets and their test folders.
     Matrix(MatrixCmd),
+    /// Record in the registry that a target's current image passed or failed its tests.
+    ///
+    /// The record is an OCI artifact whose subject is the image its branch tag points at now,
+    /// holding an in-toto test-result statement for the target's tests digest (docs/tests.md).
+    /// `matrix` leaves out images that passed their current tests; `promote --require-tests`
+    /// moves only those.
+    TestResult(test_result::TestResultCmd),
     /// Say whether git, docker, buildx, BuildKit and registry credentials are there and work.
     Doctor(DoctorCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -292,8 +300,8 @@ pub struct MatrixCmd {
     #[command(flatten)]
     pub plan: PlanArgs,
 
-    /// Also append `matrix=<json>`, `has_targets=true|false` and `has_builds=true|false`
-    /// to this file [default: $GITHUB_OUTPUT when set]
+    /// Also append `matrix=<json>`, `has_targets`, `has_builds` and `has_tests`
+    /// (`true|false`) to this file [default: $GITHUB_OUTPUT when set]
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", help_heading = "Output")]
     pub github_output: Option<PathBuf>,
 }
@@ -390,6 +398,7 @@ pub fn run(cli: Cli, printer: &mut Printer) -> Result<()> {
             printer.product(&text, cmd.output.as_deref())
         }
         Some(Command::Matrix(cmd)) => matrix(cmd, printer),
+        Some(Command::TestResult(cmd)) => test_result::run(cmd, printer),
         Some(Command::Init(cmd)) => init::run(cmd, printer),
         Some(Command::Build(cmd)) => build::build(cmd, printer),
         Some(Command::Promote(cmd)) => promote::promote(cmd, printer),
@@ -461,7 +470,11 @@ fn doctor(cmd: DoctorCmd, printer: &mut Printer) -> Result<()> {
 fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<()> {
     let (plan, root) = inputs::make_plan_at(&cmd.plan, inputs::Digests::Pinned, printer)?;
     let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
-    let m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
+    let mut m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
+    if plan.registry_probed {
+        let tested = test_result::tested(&plan, &root, &images_dir, &m, &cmd.plan, printer)?;
+        emit::matrix::leave_out(&mut m, &tested);
+    }
     let github_output = match &cmd.github_output {
         Some(p) if p.as_os_str().is_empty() => match std::env::var_os("GITHUB_OUTPUT") {
             Some(v) => Some(PathBuf::from(v)),

@@ -46,6 +46,11 @@ pub struct PromoteCmd {
     #[arg(long, value_name = "DIR")]
     pub require_manifests: Option<PathBuf>,
 
+    /// Move nothing unless every source image has a passed test record for its current
+    /// tests (`stackplan test-result`); otherwise name each image and what it lacks.
+    #[arg(long)]
+    pub require_tests: bool,
+
     /// List what would move (source digest → new tag) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -164,17 +169,80 @@ pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
             });
         }
     }
-    execute(
-        moves.clone(),
-        &inputs::registry(&cmd.insecure_registry, cmd.registry_retry_budget.into()),
-        cmd.dry_run,
-        cmd.resume,
-        printer,
-    )?;
+    let registry = inputs::registry(&cmd.insecure_registry, cmd.registry_retry_budget.into());
+    if cmd.require_tests {
+        require_tests(&plan, &moves, &cmd.stack, &registry, printer)?;
+    }
+    execute(moves.clone(), &registry, cmd.dry_run, cmd.resume, printer)?;
     match &cmd.pages {
         Some(dir) if !cmd.dry_run => copy_pages(&moves, dir, printer),
         _ => Ok(()),
     }
+}
+
+/// Refuses, naming every source image and what it lacks, unless each has a passed test
+/// record for its target's current tests.
+fn require_tests(
+    plan: &crate::plan::Plan,
+    moves: &[Move],
+    stack: &StackArgs,
+    registry: &Registry,
+    printer: &mut Printer,
+) -> Result<()> {
+    use crate::test_record::Outcome;
+    let root = inputs::repo_root(stack)?;
+    let images_dir = crate::change_set::normalize(&stack.images);
+    let targets = moves.iter().filter_map(|m| plan.target(&m.target));
+    let tests = super::test_result::tests_digests(plan, &root, &images_dir, targets)?;
+    let verdicts: Vec<(&Move, Result<super::test_result::Verdict>)> = inputs::runtime()?.block_on(
+        stream::iter(moves)
+            .map(|m| {
+                let tests = &tests[&m.target];
+                async move {
+                    let v = super::test_result::verdict(registry, &m.from, tests).await;
+                    (m, v)
+                }
+            })
+            .buffer_unordered(16)
+            .collect(),
+    );
+    inputs::report_retries(registry, printer);
+    let mut lacking = Vec::new();
+    for (m, verdict) in verdicts {
+        let tests = crate::inputs::short(&tests[&m.target]);
+        match verdict? {
+            (Some(_), Some(Outcome::Passed)) => {}
+            (Some(digest), Some(Outcome::Failed)) => lacking.push(format!(
+                "{} ({digest}, target {}): its newest record for tests {tests} is a failure",
+                m.from, m.target
+            )),
+            (Some(digest), None) => lacking.push(format!(
+                "{} ({digest}, target {}): no test record for tests {tests}",
+                m.from, m.target
+            )),
+            (None, _) => lacking.push(format!("{} (target {}): does not exist", m.from, m.target)),
+        }
+    }
+    if lacking.is_empty() {
+        printer.status(&format!(
+            "tests: every one of {} image(s) passed its current tests",
+            moves.len()
+        ));
+        return Ok(());
+    }
+    lacking.sort();
+    Err(Error::Registry {
+        registry: "(test records)".into(),
+        message: format!(
+            "nothing was promoted; {} of {} image(s) lack a passed test record:\n  {}",
+            lacking.len(),
+            moves.len(),
+            lacking.join("\n  ")
+        ),
+        help: Some(
+            "test them and record the result with `stackplan test-result TARGET --passed`, or drop --require-tests".into(),
+        ),
+    })
 }
 
 /// The tag part of a ref.

@@ -10,6 +10,11 @@
 //! and `<key>/integration_tests/` only when the image sets `integration_tests: true`;
 //! `<key>/workflow_tests/` and `<key>/manual_tests/` are listed apart. Only folders that
 //! exist are listed: the caller says which do.
+//!
+//! A target that is not built and whose image already has a passed test record for its
+//! current tests (see [`crate::test_record`]) is *tested*: [`leave_out`] drops its job.
+//! Which targets are tested is the adapter's to find out (the registry holds the
+//! records); offline none is, and the matrix is the change rules' alone.
 
 use serde::Serialize;
 
@@ -102,18 +107,27 @@ pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> M
     Matrix { include }
 }
 
+/// Leaves out the jobs of `tested` targets (their image passed these tests already). A
+/// job that tests a new build is never left out: its image does not exist yet.
+pub fn leave_out(matrix: &mut Matrix, tested: &std::collections::BTreeSet<String>) {
+    matrix
+        .include
+        .retain(|j| j.action == "build" || !tested.contains(&j.target));
+}
+
 /// Compact JSON on one line, as `$GITHUB_OUTPUT` needs.
 pub fn render(matrix: &Matrix) -> String {
     serde_json::to_string(matrix).expect("the matrix is plain data")
 }
 
-/// The lines to append to `$GITHUB_OUTPUT`: the matrix, whether it has jobs, and whether
-/// any of them tests a new image (so a build job is needed).
+/// The lines to append to `$GITHUB_OUTPUT`: the matrix, whether it has jobs, whether any
+/// of them tests a new image (so a build job is needed), and whether a test job is needed
+/// at all (`has_tests`, the same as `has_targets`, named for the test job's `if:`).
 pub fn github_output(matrix: &Matrix) -> String {
+    let has_jobs = !matrix.include.is_empty();
     format!(
-        "matrix={}\nhas_targets={}\nhas_builds={}\n",
+        "matrix={}\nhas_targets={has_jobs}\nhas_builds={}\nhas_tests={has_jobs}\n",
         render(matrix),
-        !matrix.include.is_empty(),
         matrix.include.iter().any(|j| j.action == "build")
     )
 }

@@ -21,6 +21,7 @@
 
 pub mod credentials;
 pub mod failure;
+pub mod referrers;
 pub mod retry;
 pub mod tls;
 pub mod token;

@@ -15,5 +15,6 @@ mod promote;
 mod real_stack;
 mod recipes;
 mod support;
+mod test_result;
 mod variants;
 mod workflows;

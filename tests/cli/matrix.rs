@@ -48,7 +48,7 @@ fn matrix_lists_rebuilt_targets_with_their_test_folders() {
     let written = std::fs::read_to_string(out_file).unwrap();
     assert!(written.starts_with("matrix={\"include\":[{"), "{written}");
     assert!(
-        written.ends_with("\nhas_targets=true\nhas_builds=true\n"),
+        written.ends_with("\nhas_targets=true\nhas_builds=true\nhas_tests=true\n"),
         "{written}"
     );
 }
@@ -62,7 +62,7 @@ fn an_empty_matrix_says_so() {
         .success();
     assert_eq!(
         std::fs::read_to_string(out_file).unwrap(),
-        "matrix={\"include\":[]}\nhas_targets=false\nhas_builds=false\n"
+        "matrix={\"include\":[]}\nhas_targets=false\nhas_builds=false\nhas_tests=false\n"
     );
 }
 

@@ -90,6 +90,7 @@ const SUBCOMMANDS: &[&str] = &[
     "publish",
     "manifests",
     "matrix",
+    "test-result",
     "doctor",
     "completions",
     "man",

@@ -158,6 +158,29 @@ fn promote_workflow_is_dispatched_with_a_dry_run_switch() {
     assert_eq!(inputs["dry_run"]["type"], "boolean");
     assert!(inputs["from"]["required"].as_bool().unwrap());
     assert!(runs(&w["jobs"]["promote"]).contains("stackplan promote"));
+    assert!(
+        runs(&w["jobs"]["promote"]).contains("--require-tests"),
+        "promotion moves only tested images"
+    );
+}
+
+#[test]
+fn every_test_job_records_its_result() {
+    let w = workflow("stack.yml");
+    let test = &w["jobs"]["test"];
+    let run = runs(test);
+    assert!(run.contains("test-result \"$TARGET\" \"$result\""), "{run}");
+    let steps = test["steps"].as_array().unwrap();
+    let record = steps
+        .iter()
+        .find(|s| s["name"] == "Record the result")
+        .expect("a step records the result");
+    let when = record["if"].as_str().unwrap();
+    assert!(
+        when.contains("always()"),
+        "a failure is recorded too: {when}"
+    );
+    assert_eq!(record["env"]["OUTCOME"], "${{ steps.tests.outcome }}");
 }
 
 #[test]

@@ -25,3 +25,4 @@ mod reuse;
 mod scale_out;
 mod secrets;
 mod syntax_frontend;
+mod test_records;

@@ -56,8 +56,12 @@ fn no_command_prints_or_writes_a_registry_secret() {
     };
 
     // Success paths, with the right password: plan (to a file), the bake file, a build
-    // pushed through the session, reuse, the matrix, promote and publish checks.
+    // pushed through the session, reuse, the matrix, a test record (its log holding the
+    // password: only the log's digest may be recorded), promote and publish checks.
     let plan_file = repo.path().join("plan.json");
+    let log_file = repo.path().join("test.log");
+    std::fs::write(&log_file, format!("login with {}\n", env.password)).unwrap();
+    let log = log_file.to_str().unwrap();
     for args in [
         with(&[
             "plan",
@@ -78,6 +82,13 @@ fn no_command_prints_or_writes_a_registry_secret() {
         ]),
         with(&["reuse", "--dry-run"]),
         with(&["matrix"]),
+        with(&[
+            "test-result",
+            "base-notebook-py311",
+            "--passed",
+            "--log",
+            log,
+        ]),
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run(&repo, &args, right.path(), &secrets);
@@ -92,6 +103,41 @@ fn no_command_prints_or_writes_a_registry_secret() {
         &std::fs::read_to_string(&plan_file).unwrap(),
         &secrets,
     );
+    // What test-result sent: the fallback index and the record's manifest, read back with
+    // the right credentials.
+    let (host, path) = ns.split_once('/').unwrap();
+    let get = |what: &str, head: bool| -> String {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", if head { "-I" } else { "-s" }])
+            .args(["-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"])
+            .args(["-u", &format!("{}:{}", env.user, env.password)])
+            .arg(format!("http://{host}/v2/{path}/base-notebook/manifests/{what}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "GET {what}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let image_digest = get("2026.3-secrets", true)
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("docker-content-digest:")
+                .map(|d| d.trim().to_string())
+        })
+        .expect("the image was pushed");
+    let index = get(&image_digest.replace(':', "-"), false);
+    clean("the fallback index", &index, &secrets);
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let records = index["manifests"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{index}");
+    for record in records {
+        let artifact = get(record["digest"].as_str().unwrap(), false);
+        assert!(
+            artifact.contains("dev.stackplan.tests.log.digest"),
+            "{artifact}"
+        );
+        clean("the test record", &artifact, &secrets);
+    }
     let bake_args = with(&["bake", "--push"]);
     let bake_args: Vec<&str> = bake_args.iter().map(String::as_str).collect();
     let bake_file = run(&repo, &bake_args, right.path(), &secrets);
@@ -115,6 +161,13 @@ fn no_command_prints_or_writes_a_registry_secret() {
         with(&["plan"]),
         with(&["bake", "--push"]),
         with(&["reuse"]),
+        with(&[
+            "test-result",
+            "base-notebook-py311",
+            "--failed",
+            "--log",
+            log,
+        ]),
         with(&[
             "build",
             "--addr",
