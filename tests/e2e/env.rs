@@ -469,12 +469,30 @@ pub fn bake_on(
     docker_config: Option<&Path>,
     builder: Option<&str>,
 ) -> BakeRun {
-    let run = bake_once(repo, bake_json, docker_config, builder);
+    let run = bake_once(repo, bake_json, docker_config, builder, None);
     let registry_race =
         run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
     if !run.success && registry_race {
         eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, docker_config, builder);
+        return bake_once(repo, bake_json, docker_config, builder, None);
+    }
+    run
+}
+
+/// [`bake`] under a buildx identity of its own (an empty `BUILDX_CONFIG`, so a new node id
+/// and a new session shared key), so BuildKit receives every file of the contexts. Under
+/// the machine's identity BuildKit keeps the copy of a context it received before, from
+/// any folder, and fsutil sends only files whose size, mtime or mode differ from it: a
+/// same-size edit with its mtime restored is then never seen. BuildKit's cache is still
+/// warm: its keys are content checksums, not the session.
+pub fn bake_fresh_transfer(repo: &Repo, bake_json: &str) -> BakeRun {
+    let identity = tempfile::tempdir().unwrap();
+    let run = bake_once(repo, bake_json, None, None, Some(identity.path()));
+    let registry_race =
+        run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
+    if !run.success && registry_race {
+        eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
+        return bake_once(repo, bake_json, None, None, Some(identity.path()));
     }
     run
 }
@@ -489,6 +507,7 @@ fn bake_once(
     bake_json: &str,
     docker_config: Option<&Path>,
     builder: Option<&str>,
+    buildx_config: Option<&Path>,
 ) -> BakeRun {
     let file = repo.path().join("bake.json");
     let meta = repo.path().join("meta.json");
@@ -514,6 +533,9 @@ fn bake_once(
             cmd.env("BUILDX_CONFIG", machine.join("buildx"));
         }
         cmd.env("DOCKER_CONFIG", config);
+    }
+    if let Some(dir) = buildx_config {
+        cmd.env("BUILDX_CONFIG", dir);
     }
     let out = cmd.output().expect("docker buildx bake runs");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::env::{ACCEPT, Env, bake, config, layers, stackplan};
+use crate::env::{ACCEPT, Env, bake, bake_fresh_transfer, config, layers, stackplan};
 use crate::support::Repo;
 
 /// The stacks the mutations start from. Every shape is a root image (`root`, the one whose
@@ -50,8 +50,15 @@ enum Shape {
     UrlArg,
     /// `ENV U=http://…` and `ADD $U`.
     UrlEnv,
-    /// The root holds `ONBUILD COPY --from=<external image>`: it runs in the kid's build.
+    /// `COPY --from=<external image>` and `RUN --mount=from=<external image>`.
+    CopyFrom,
+    /// The root's `FROM` names its base by tag and digest (`base:1@sha256:…`).
+    PinnedBase,
+    /// The root holds `ONBUILD COPY --from=<external image>`: it runs in the kid's build
+    /// (BuildKit 0.14 and later; older ones refuse the shape).
     Onbuild,
+    /// The root holds `ONBUILD ADD <url>`: it runs in the kid's build.
+    OnbuildAdd,
     /// A context of more than 32 MiB (stackplan then reads blob ids from git's index), with
     /// a `.gitattributes` `eol=crlf` file and `core.trustctime=false`.
     Large,
@@ -176,6 +183,18 @@ fn corpus() -> Vec<Mutation> {
         m(".dockerignore a directory", Files, |c| {
             c.ctx("rm .dockerignore && mkdir .dockerignore")
         }),
+        m(".dockerignore /f.txt (a leading slash)", Files, |c| {
+            c.ctx("echo /f.txt >> .dockerignore")
+        }),
+        m(".dockerignore **/x.txt", Files, |c| {
+            c.ctx("echo '**/x.txt' >> .dockerignore")
+        }),
+        m(".dockerignore sub, then !sub/x.txt", Files, |c| {
+            c.ctx("printf 'sub\\n!sub/x.txt\\n' >> .dockerignore")
+        }),
+        m(".dockerignore ./f.txt", Files, |c| {
+            c.ctx("echo ./f.txt >> .dockerignore")
+        }),
         m("Dockerfile.dockerignore beside .dockerignore", Files, |c| {
             c.ctx(
                 "cp .dockerignore Dockerfile.dockerignore && echo f.txt >> Dockerfile.dockerignore",
@@ -219,6 +238,14 @@ fn corpus() -> Vec<Mutation> {
             c.move_tag("base")
         }),
         m(
+            "COPY --from and RUN --mount=from: the image's tag moved",
+            CopyFrom,
+            |c| c.move_tag("ext"),
+        ),
+        m("FROM base:1@digest: the tag moved", PinnedBase, |c| {
+            c.move_tag("base")
+        }),
+        m(
             "RUN echo \"<<EOF\", then a later FROM's tag moved",
             HeredocFrom,
             |c| c.move_tag("ext"),
@@ -246,6 +273,11 @@ fn corpus() -> Vec<Mutation> {
             "ONBUILD COPY --from=<image> in the parent, its tag moved",
             Onbuild,
             |c| c.move_tag("ext"),
+        ),
+        m(
+            "ONBUILD ADD <url> in the parent, the content",
+            OnbuildAdd,
+            |c| c.serve("/onbuild.txt", "onbuild v2\n"),
         ),
         // Large contexts, where blob ids come from git's index.
         m(
@@ -289,6 +321,10 @@ fn shape_files(shape: Shape, fx: &Fixture) -> Vec<(String, Vec<u8>)> {
         Shape::Shift => format!(
             "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}} AS first\nRUN echo $((1<<2)) > /s\nFROM {ext}\nCOPY --from=first /s /s\nCOPY . /ctx/\n"
         ),
+        Shape::CopyFrom => format!(
+            "{from_base}COPY --from={ext} /v /copied-v\nRUN --mount=from={ext},target=/m cat /m/v > /mounted-v\nCOPY . /ctx/\n"
+        ),
+        Shape::PinnedBase => format!("FROM {}/base:1@{}\nCOPY . /ctx/\n", fx.ns, fx.base_v1),
         Shape::Bom => format!("\u{feff}FROM {ext}\nCOPY . /ctx/\n"),
         Shape::UrlArg => format!(
             "{from_base}ARG URL={}\nADD ${{URL}} /arg.txt\nCOPY . /ctx/\n",
@@ -301,6 +337,10 @@ fn shape_files(shape: Shape, fx: &Fixture) -> Vec<(String, Vec<u8>)> {
         Shape::Onbuild => {
             format!("{from_base}ONBUILD COPY --from={ext} /v /onbuild-v\nCOPY . /ctx/\n")
         }
+        Shape::OnbuildAdd => format!(
+            "{from_base}ONBUILD ADD {} /onbuild.txt\nCOPY . /ctx/\n",
+            url("/onbuild.txt")
+        ),
     };
     let mut files: Vec<(String, Vec<u8>)> = vec![
         (
@@ -461,6 +501,8 @@ impl Checkout<'_> {
 /// `ext:1` (each `v1` until a mutation moves it to `v2`), and an HTTP server for `ADD`.
 struct Fixture {
     ns: String,
+    /// The digest `base:1` points at first.
+    base_v1: String,
     server: Server,
     moved: RefCell<BTreeSet<String>>,
 }
@@ -469,12 +511,14 @@ const SERVED: &[(&str, &str)] = &[
     ("/arg.txt", "arg v1\n"),
     ("/env.txt", "env v1\n"),
     ("/heredoc.txt", "heredoc v1\n"),
+    ("/onbuild.txt", "onbuild v1\n"),
 ];
 
 impl Fixture {
     fn new(env: &Env) -> Fixture {
-        let fx = Fixture {
+        let mut fx = Fixture {
             ns: env.namespace("oracle"),
+            base_v1: String::new(),
             server: Server::start(),
             moved: RefCell::default(),
         };
@@ -503,6 +547,7 @@ impl Fixture {
             serde_json::json!({"group": {"default": {"targets": ["v1", "v2"]}}, "target": targets});
         let run = bake(&scratch, &file.to_string(), None);
         assert!(run.success, "the fixture images: {}", run.stderr);
+        fx.base_v1 = crate::env::digest(&format!("{}/base:1", fx.ns)).expect("base:1 was pushed");
         fx.reset();
         fx
     }
@@ -696,7 +741,7 @@ fn observe(repo: &Repo, ns: &str, base: &str, branch: &str) -> Result<Observed, 
         );
     }
     let file = run("bake")?;
-    let run = bake(repo, &file, None);
+    let run = bake_fresh_transfer(repo, &file);
     if !run.success {
         let line = run
             .stderr
@@ -872,15 +917,18 @@ fn the_inputs_digest_moves_whenever_buildkit_builds_something_else() {
             let repo = shape_repo(mutation.shape, &fx);
             let ns = format!("{}/{:?}", fx.ns, mutation.shape).to_lowercase();
             let observed = observe(&repo, &ns, &base, "base").map_err(|f| match f {
-                Failure::Refused(e) => format!("stackplan refused the shape: {e}"),
-                Failure::BuildFailed(e) => format!("BuildKit failed the shape: {e}"),
+                Failure::Refused(e) => format!("NO BASELINE: stackplan refused the shape: {e}"),
+                // BuildKit is the oracle: what it cannot build, no digest can get wrong.
+                Failure::BuildFailed(e) => {
+                    format!("not buildable by this engine's BuildKit: {e}")
+                }
             });
             Baseline { repo, ns, observed }
         });
         let before = match &baseline.observed {
             Ok(observed) => observed.clone(),
             Err(e) => {
-                rows.push(row(mutation, format!("NO BASELINE: {e}")));
+                rows.push(row(mutation, e.clone()));
                 continue;
             }
         };
@@ -900,6 +948,7 @@ fn the_inputs_digest_moves_whenever_buildkit_builds_something_else() {
                 Ok(after) => {
                     let mut judged = judge(mutation, &before, &after);
                     if judged.miss {
+                        fx.reset();
                         // The builder's cache may have been pruned meanwhile (other test
                         // runs share the engine): then the unchanged shape builds anew too,
                         // and only a result that differs from a warm rebuild is a miss.
