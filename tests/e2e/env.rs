@@ -479,12 +479,14 @@ pub fn bake_on(
     run
 }
 
-/// [`bake`] under a buildx identity of its own (an empty `BUILDX_CONFIG`, so a new node id
-/// and a new session shared key), so BuildKit receives every file of the contexts. Under
-/// the machine's identity BuildKit keeps the copy of a context it received before, from
-/// any folder, and fsutil sends only files whose size, mtime or mode differ from it: a
-/// same-size edit with its mtime restored is then never seen. BuildKit's cache is still
-/// warm: its keys are content checksums, not the session.
+/// [`bake`] as a fresh builder sees the inputs, on the warm cache: under a buildx identity
+/// of its own (an empty `BUILDX_CONFIG`, so a new node id and session shared key), so
+/// BuildKit receives every file of the contexts, and with `--pull`, so every tag resolves
+/// at its registry. Under the machine's identity BuildKit keeps the copy of a context it
+/// received before, from any folder, and fsutil sends only files whose size, mtime or mode
+/// differ from it (a same-size edit with its mtime restored is never seen); without
+/// `--pull` the docker driver builds `FROM` a tag from the engine's image store, not from
+/// where the tag points now. The cache stays warm: its keys are content checksums.
 pub fn bake_fresh_transfer(repo: &Repo, bake_json: &str) -> BakeRun {
     let identity = tempfile::tempdir().unwrap();
     let run = bake_once(repo, bake_json, None, None, Some(identity.path()));
@@ -507,7 +509,7 @@ fn bake_once(
     bake_json: &str,
     docker_config: Option<&Path>,
     builder: Option<&str>,
-    buildx_config: Option<&Path>,
+    fresh_identity: Option<&Path>,
 ) -> BakeRun {
     let file = repo.path().join("bake.json");
     let meta = repo.path().join("meta.json");
@@ -534,8 +536,8 @@ fn bake_once(
         }
         cmd.env("DOCKER_CONFIG", config);
     }
-    if let Some(dir) = buildx_config {
-        cmd.env("BUILDX_CONFIG", dir);
+    if let Some(dir) = fresh_identity {
+        cmd.env("BUILDX_CONFIG", dir).arg("--pull");
     }
     let out = cmd.output().expect("docker buildx bake runs");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
