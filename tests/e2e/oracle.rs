@@ -7,6 +7,10 @@
 //! decide). A mutation whose result moved under an equal pinned digest is a **miss**: a
 //! user would ship the old image as current. The test fails listing every miss; a digest
 //! that moved while the result did not is **spurious** (a needless build), only printed.
+//! A mutation stackplan refuses with an error is listed as refused (nothing is shipped);
+//! a shape stackplan refuses though BuildKit builds it fails the test, as no mutation of it
+//! can be judged; a shape BuildKit cannot build is listed, since no digest can be wrong
+//! about it.
 //!
 //! To add a mutation: add a line to [`corpus`] — a name, the [`Shape`] of stack it mutates
 //! (add a shape when none has the Dockerfile or context it needs), and a closure that
