@@ -469,12 +469,32 @@ pub fn bake_on(
     docker_config: Option<&Path>,
     builder: Option<&str>,
 ) -> BakeRun {
-    let run = bake_once(repo, bake_json, docker_config, builder);
+    let run = bake_once(repo, bake_json, docker_config, builder, None);
     let registry_race =
         run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
     if !run.success && registry_race {
         eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, docker_config, builder);
+        return bake_once(repo, bake_json, docker_config, builder, None);
+    }
+    run
+}
+
+/// [`bake`] as a fresh builder sees the inputs, on the warm cache: under a buildx identity
+/// of its own (an empty `BUILDX_CONFIG`, so a new node id and session shared key), so
+/// BuildKit receives every file of the contexts, and with `--pull`, so every tag resolves
+/// at its registry. Under the machine's identity BuildKit keeps the copy of a context it
+/// received before, from any folder, and fsutil sends only files whose size, mtime or mode
+/// differ from it (a same-size edit with its mtime restored is never seen); without
+/// `--pull` the docker driver builds `FROM` a tag from the engine's image store, not from
+/// where the tag points now. The cache stays warm: its keys are content checksums.
+pub fn bake_fresh_transfer(repo: &Repo, bake_json: &str) -> BakeRun {
+    let identity = tempfile::tempdir().unwrap();
+    let run = bake_once(repo, bake_json, None, None, Some(identity.path()));
+    let registry_race =
+        run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
+    if !run.success && registry_race {
+        eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
+        return bake_once(repo, bake_json, None, None, Some(identity.path()));
     }
     run
 }
@@ -489,6 +509,7 @@ fn bake_once(
     bake_json: &str,
     docker_config: Option<&Path>,
     builder: Option<&str>,
+    fresh_identity: Option<&Path>,
 ) -> BakeRun {
     let file = repo.path().join("bake.json");
     let meta = repo.path().join("meta.json");
@@ -514,6 +535,9 @@ fn bake_once(
             cmd.env("BUILDX_CONFIG", machine.join("buildx"));
         }
         cmd.env("DOCKER_CONFIG", config);
+    }
+    if let Some(dir) = fresh_identity {
+        cmd.env("BUILDX_CONFIG", dir).arg("--pull");
     }
     let out = cmd.output().expect("docker buildx bake runs");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

@@ -14,6 +14,7 @@ mod env;
 mod image;
 mod jupyter_layout;
 mod no_gateway;
+mod oracle;
 mod parent_args;
 mod pinned_parent;
 mod platforms;

@@ -47,6 +47,29 @@ impl Repo {
         repo
     }
 
+    /// A copy of the repository as it is on disk — modes, times, owners, extended
+    /// attributes and hard links kept (`cp -a`) — with its index refreshed, as a fresh
+    /// checkout's is (the copy's files have new inodes; git would otherwise find every
+    /// one stat-dirty and hash it).
+    pub fn copy(&self) -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(self.path().join("."))
+            .arg(repo.path())
+            .output()
+            .expect("cp runs");
+        assert!(
+            out.status.success(),
+            "cp -a failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        repo.git(&["update-index", "-q", "--refresh"]);
+        repo
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
