@@ -114,6 +114,8 @@ pub struct ParseError {
 struct Lines {
     /// Offsets of the `\n`s.
     newlines: Vec<usize>,
+    /// The text's last line (a final `\n` opens none).
+    last: usize,
 }
 
 impl Lines {
@@ -125,11 +127,18 @@ impl Lines {
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i)
                 .collect(),
+            last: text.lines().count().max(1),
         }
     }
 
+    /// The line of `offset`; the end of the text is on the last line.
     fn line(&self, offset: usize) -> usize {
-        self.newlines.partition_point(|&n| n < offset) + 1
+        self.clamp(self.newlines.partition_point(|&n| n < offset) + 1)
+    }
+
+    /// A line number within the text (an error at its end is on its last line).
+    fn clamp(&self, line: usize) -> usize {
+        line.clamp(1, self.last)
     }
 }
 
@@ -702,7 +711,7 @@ fn read(text: &str, lines: &Lines, handled: &[usize]) -> Result<Dockerfile, Stop
 fn crate_error(e: &parse_dockerfile::Error, lines: &Lines) -> ParseError {
     let message = format!("{e:#}");
     ParseError {
-        line: e.line().clamp(1, lines.newlines.len() + 1),
+        line: lines.clamp(e.line()),
         message: match message.as_str() {
             "expected at least one FROM instruction" => "no FROM instruction".into(),
             "expected FROM" => {
