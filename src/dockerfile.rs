@@ -167,7 +167,23 @@ impl Dockerfile {
             let current = blanked.as_deref().unwrap_or(text);
             match read(current, &lines, &handled) {
                 Ok(df) => return Ok(df),
-                Err(Stop::Error(e)) => return Err(e),
+                Err(Stop::Error(e)) => {
+                    // An instruction BuildKit does not know (a stray line of a broken
+                    // continuation, as a merge can leave) is passed over, as stackplan
+                    // always did: the plan of such a history stays what it was, and
+                    // BuildKit reports the line when it builds. Blanked, it reads as a
+                    // blank line, so line numbers stay those of the text as written.
+                    let Some(range) = unknown_instruction(current, &e) else {
+                        return Err(e);
+                    };
+                    let mut bytes = current.to_string().into_bytes();
+                    for b in &mut bytes[range] {
+                        if *b != b'\n' {
+                            *b = b' ';
+                        }
+                    }
+                    blanked = Some(String::from_utf8(bytes).map_err(|_| e.clone())?);
+                }
                 Err(Stop::Heredocs(ranges)) => {
                     // Heredoc bodies become blank lines: the offsets, and so every line
                     // number, stay those of the text as written.
@@ -706,6 +722,45 @@ fn read(text: &str, lines: &Lines, handled: &[usize]) -> Result<Dockerfile, Stop
     Ok(out)
 }
 
+/// The byte range of the instruction an "unknown instruction" error is about: its line and
+/// the lines it continues onto (a line ending in the escape character): whole lines, so
+/// blanking every byte of it keeps the text UTF-8. `None` where it is blank already
+/// (nothing would change on the next pass).
+fn unknown_instruction(text: &str, e: &ParseError) -> Option<std::ops::Range<usize>> {
+    if !e.message.starts_with("unknown instruction") {
+        return None;
+    }
+    let escape = if text
+        .lines()
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .any(|l| l.replace(' ', "").eq_ignore_ascii_case("#escape=`"))
+    {
+        '`'
+    } else {
+        '\\'
+    };
+    let mut start = 0;
+    for _ in 1..e.line {
+        start += text[start..].find('\n')? + 1;
+    }
+    let mut end = start;
+    loop {
+        let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+        let continues = text[end..line_end].trim_end().ends_with(escape);
+        end = line_end;
+        if !continues || end == text.len() {
+            break;
+        }
+        end += 1;
+    }
+    let range = start..end;
+    let bytes = &text.as_bytes()[range.clone()];
+    bytes
+        .iter()
+        .any(|b| !b.is_ascii_whitespace())
+        .then_some(range)
+}
+
 /// The crate's error as stackplan says it: the message (its own words for a Dockerfile
 /// without `FROM`), at a line of the text.
 fn crate_error(e: &parse_dockerfile::Error, lines: &Lines) -> ParseError {
@@ -1161,9 +1216,15 @@ mod tests {
         assert_eq!(df.global_args[0].name, "A");
         assert_eq!(df.global_args[1].default.as_deref(), Some("two"));
         // With ` as the escape, a backslash at a line's end continues nothing: BuildKit
-        // reads the next line as an instruction, and `B=2` is none.
-        let err = Dockerfile::parse("# escape=`\nFROM a\nRUN x \\\nB=2\n").unwrap_err();
-        assert_eq!(err.line, 4, "{err:?}");
+        // reads the next line as an instruction, and `B=2` is none (passed over, as an
+        // unknown instruction is; `FROM b` after it is read).
+        let other = Dockerfile::parse("# escape=`\nFROM a\nRUN x \\\nB=2\nFROM b\n").unwrap();
+        let bases: Vec<_> = other
+            .stages
+            .iter()
+            .map(|s| (s.base.as_str(), s.line))
+            .collect();
+        assert_eq!(bases, [("a", 2), ("b", 5)]);
         assert_eq!(df.stages.len(), 2);
         assert_eq!(df.stages[0].name.as_deref(), Some("build"));
         assert_eq!(df.stages[0].platform.as_deref(), Some("$BUILDPLATFORM"));
@@ -1345,6 +1406,31 @@ mod tests {
         let df = Dockerfile::parse("\u{feff}ARG T=1\nFROM img:$T\n").unwrap();
         assert_eq!(df.resolve_bases(&args(&[]))[0].reference, "img:1");
         assert_eq!(df.stages[0].line, 2);
+    }
+
+    /// A stray line a merge left after a finished `RUN` (seen in a real stack's history)
+    /// is an instruction BuildKit does not know: passed over with the lines it continues
+    /// onto, as stackplan always did, so the history plans as it did; what follows is read.
+    #[test]
+    fn an_unknown_instruction_is_passed_over_with_its_continuation() {
+        let text = "FROM base:1\nRUN mamba install \\\n\tnccl \\\n\t-y\n\tcudatoolkit=11.8 \\\n\tnccl \\\n\t-y\n\nFROM other:2 AS b\nADD https://example.com/x /x\n";
+        let df = Dockerfile::parse(text).unwrap();
+        let bases: Vec<_> = df
+            .stages
+            .iter()
+            .map(|s| (s.base.as_str(), s.line))
+            .collect();
+        assert_eq!(bases, [("base:1", 1), ("other:2", 9)]);
+        assert_eq!(df.resolve_sources(&args(&[])).1, ["https://example.com/x"]);
+        // With the escape directive, a backtick continues the stray line.
+        let text = "# escape=`\nFROM base:1\nbogus a `\n  b\nFROM other:2\n";
+        let df = Dockerfile::parse(text).unwrap();
+        assert_eq!(df.stages.len(), 2);
+        assert_eq!(df.stages[1].line, 5);
+        // Any text is passed over; other errors stand.
+        let df = Dockerfile::parse("FROM a\n\u{e9}t\u{e9} x\nFROM b\n").unwrap();
+        assert_eq!(df.stages[1].line, 3);
+        assert!(Dockerfile::parse("bogus x\n").is_err());
     }
 
     /// Case 5: `ONBUILD` triggers' sources are this Dockerfile's: images by name, URLs and
