@@ -8,14 +8,24 @@ use serde_json::json;
 
 use crate::support::{Repo, buildx_accepts, copy_dir};
 
-fn jupyter_layout() -> Repo {
+/// A checkout whose images folder is `tests/fixtures/<layout>/images`, without a spec.
+fn layout(layout: &str) -> Repo {
     let repo = Repo::new();
     copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyter-layout/images"),
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(layout)
+            .join("images"),
         &repo.path().join("images"),
     );
-    repo.commit("an images folder without a spec");
+    repo.commit(&format!(
+        "an images folder laid out as {layout}, without a spec"
+    ));
     repo
+}
+
+fn jupyter_layout() -> Repo {
+    layout("jupyter-layout")
 }
 
 fn spec(repo: &Repo) -> String {
@@ -191,12 +201,7 @@ fn what_cannot_be_guessed_is_asked_for() {
 /// the parent, and the spec it writes chains every child through `BASE_IMG`.
 #[test]
 fn placeholder_defaults_name_the_parents() {
-    let repo = Repo::new();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubeflow-layout/images"),
-        &repo.path().join("images"),
-    );
-    repo.commit("an images folder in kubeflow's placeholder style");
+    let repo = layout("kubeflow-layout");
     let run = repo.run(&["init", "--image-prefix", "ghcr.io/kubeflow"]);
     run.success();
     assert!(
