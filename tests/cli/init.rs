@@ -24,6 +24,22 @@ fn layout(layout: &str) -> Repo {
     repo
 }
 
+/// Commits the spec init wrote, checks it strictly, and plans every target offline.
+fn commit_check_and_plan(repo: &Repo) -> serde_json::Value {
+    repo.commit("init");
+    repo.run(&["check", "--strict"]).success();
+    repo.run(&[
+        "plan",
+        "--offline",
+        "--format",
+        "json",
+        "--branch",
+        "main",
+        "--full",
+    ])
+    .json()
+}
+
 fn jupyter_layout() -> Repo {
     layout("jupyter-layout")
 }
@@ -59,20 +75,7 @@ fn init_infers_parents_and_names_and_the_stack_plans() {
         assert!(text.contains(&format!("      {variant}: {{}}\n")), "{text}");
     }
     assert!(run.stderr.contains("3 variant(s)"), "{}", run.stderr);
-    repo.commit("init");
-    repo.run(&["check", "--strict"]).success();
-
-    let plan = repo
-        .run(&[
-            "plan",
-            "--offline",
-            "--format",
-            "json",
-            "--branch",
-            "main",
-            "--full",
-        ])
-        .json();
+    let plan = commit_check_and_plan(&repo);
     let parents: Vec<(String, serde_json::Value, serde_json::Value)> = plan["targets"]
         .as_array()
         .unwrap()
@@ -221,20 +224,7 @@ fn placeholder_defaults_name_the_parents() {
         );
         assert!(text.contains(&entry), "{entry}\n{text}");
     }
-    repo.commit("init");
-    repo.run(&["check", "--strict"]).success();
-
-    let plan = repo
-        .run(&[
-            "plan",
-            "--offline",
-            "--format",
-            "json",
-            "--branch",
-            "main",
-            "--full",
-        ])
-        .json();
+    let plan = commit_check_and_plan(&repo);
     let targets = plan["targets"].as_array().unwrap();
     let pytorch = targets
         .iter()

@@ -298,6 +298,15 @@ pub fn curl_status(url: &str) -> u16 {
 }
 
 /// Every manifest media type a tag may point at.
+/// The example stack's targets: (target, image key, tag prefix).
+pub const EXAMPLE_TARGETS: &[(&str, &str, &str)] = &[
+    ("base-notebook-py311", "base-notebook", "2026.3"),
+    ("base-notebook-py39", "base-notebook", "2026.3-py39"),
+    ("rstudio-notebook-py311", "rstudio-notebook", "2026.3"),
+    ("scipy-notebook-py311", "scipy-notebook", "2026.3"),
+    ("scipy-notebook-py39", "scipy-notebook", "2026.3-py39"),
+];
+
 pub const ACCEPT: &str = "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// How curl reads repository `name` of registry `host`: the base URL and extra arguments.

@@ -6,17 +6,10 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::env::EXAMPLE_TARGETS as TARGETS;
 use crate::env::ok;
 use crate::env::{Env, bake, blob_requests, digest, layers};
 use crate::support::Repo;
-
-const TARGETS: &[(&str, &str, &str)] = &[
-    ("base-notebook-py311", "base-notebook", "2026.3"),
-    ("base-notebook-py39", "base-notebook", "2026.3-py39"),
-    ("rstudio-notebook-py311", "rstudio-notebook", "2026.3"),
-    ("scipy-notebook-py311", "scipy-notebook", "2026.3"),
-    ("scipy-notebook-py39", "scipy-notebook", "2026.3-py39"),
-];
 
 /// The example stack in a registry namespace of its own, built from `base`.
 struct Stack {

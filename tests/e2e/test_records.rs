@@ -7,18 +7,11 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::env::EXAMPLE_TARGETS as TARGETS;
 use crate::env::{
     Env, arm_faults, bake, digest, fault_front, faults_served, ok, raw_manifest, unique,
 };
 use crate::support::Repo;
-
-const TARGETS: &[(&str, &str, &str)] = &[
-    ("base-notebook-py311", "base-notebook", "2026.3"),
-    ("base-notebook-py39", "base-notebook", "2026.3-py39"),
-    ("rstudio-notebook-py311", "rstudio-notebook", "2026.3"),
-    ("scipy-notebook-py311", "scipy-notebook", "2026.3"),
-    ("scipy-notebook-py39", "scipy-notebook", "2026.3-py39"),
-];
 
 struct Stack {
     repo: Repo,
