@@ -10,7 +10,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::{ListWorkersRequest, StatusReque
 use clap::Args;
 use futures::StreamExt;
 
-use super::{PlanArgs, Printer, inputs};
+use super::{PlanArgs, Printer};
 use crate::buildkit::address::{Address, Tls};
 use crate::buildkit::connect;
 use crate::buildkit::gateway::{self, Defined};
@@ -19,6 +19,7 @@ use crate::buildkit::schedule::{self, Job, Outcome};
 use crate::buildkit::session::{SessionInfo, new_id};
 use crate::buildkit::solve::{self, Chain, Export, SolveSpec};
 use crate::error::{Error, Result};
+use crate::flow::planning::{self, Digests};
 use crate::plan::{ParentSource, Plan};
 
 #[derive(Debug, Clone, Args)]
@@ -176,7 +177,8 @@ enum Route {
 }
 
 pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
-    let (plan, root) = inputs::make_plan_at(&cmd.plan, inputs::Digests::Pinned, printer)?;
+    let session = cmd.plan.session();
+    let (plan, root) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
     let tls = Tls {
         ca: cmd.tls_ca.clone(),
         cert: cmd.tls_cert.clone(),
@@ -243,16 +245,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     if !reused.is_empty() {
         // With --push-by-digest no tag moves before `stackplan publish`: not even these.
         if cmd.push {
-            super::promote::execute(
-                reused,
-                &inputs::registry(
-                    &cmd.plan.insecure_registry,
-                    cmd.plan.registry_retry_budget.into(),
-                ),
-                false,
-                true,
-                printer,
-            )?;
+            super::promote::execute(reused, &session, false, true, printer)?;
         } else {
             printer.status(&format!(
                 "{} target(s) have images with the same inputs already; their tags are written with --push or `stackplan reuse`",
@@ -274,7 +267,7 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     let prepared = Arc::new(prepared);
     let started = std::time::Instant::now();
     let has_children = jobs.iter().any(|j| j.parent.is_some());
-    let (outcomes, notes) = inputs::runtime()?.block_on(async {
+    let (outcomes, notes) = session.runtime()?.block_on(async {
         let mut notes = Vec::new();
         let channel = connect::channel(&address).await?;
         // A daemon that is down or is no BuildKit shows here, within the connect timeout.

@@ -78,7 +78,7 @@ fn read_folders(dir: &Path) -> Result<Vec<Folder>> {
 }
 
 pub fn run(cmd: InitCmd, printer: &mut Printer) -> Result<()> {
-    let root = super::inputs::repo_root(&cmd.stack)?;
+    let root = crate::flow::planning::repo_root(&cmd.stack.request())?;
     let images_dir = crate::change_set::normalize(&cmd.stack.images);
     let spec_display = cmd
         .stack
@@ -137,5 +137,5 @@ pub fn run(cmd: InitCmd, printer: &mut Printer) -> Result<()> {
         }
     ));
     // The same checks as `stackplan check`: warnings now rather than later.
-    super::inputs::load(&cmd.stack, printer).map(|_| ())
+    crate::flow::planning::load(&cmd.stack.request(), printer).map(|_| ())
 }

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{Printer, StackArgs, inputs};
+use super::{Printer, StackArgs};
 use crate::error::{Error, Result};
+use crate::flow::planning;
 use crate::manifests::{self, CommandResult, Manifest};
 
 #[derive(Debug, Clone, Args)]
@@ -36,7 +37,7 @@ pub struct RenderCmd {
 
 pub fn run(cmd: ManifestsCmd, printer: &mut Printer) -> Result<()> {
     let ManifestsCommand::Render(cmd) = cmd.command;
-    let stack = inputs::load(&cmd.stack, printer)?;
+    let stack = planning::load(&cmd.stack.request(), printer)?;
     let images = subdirs(&cmd.from)?;
     if images.is_empty() {
         return Err(Error::usage_with_help(

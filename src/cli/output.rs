@@ -78,6 +78,16 @@ impl Printer {
     }
 }
 
+impl crate::flow::Reporter for Printer {
+    fn status(&mut self, line: &str) {
+        Printer::status(self, line);
+    }
+
+    fn diagnostics(&mut self, diagnostics: &[Diagnostic], root: &Path) {
+        Printer::diagnostics(self, diagnostics, root);
+    }
+}
+
 /// Renders an error on stderr: what, where, how to fix.
 pub fn print_error(error: &Error) {
     let styled = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;

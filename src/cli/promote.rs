@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use clap::Args;
 use futures::stream::{self, StreamExt};
 
-use super::inputs;
 use super::{Printer, StackArgs};
 use crate::error::{Error, Result};
+use crate::flow::planning::{self, Digests};
 use crate::promote::{self, Move};
 use crate::registry::Registry;
+use crate::session::Session;
 
 #[derive(Debug, Clone, Args)]
 pub struct PromoteCmd {
@@ -100,7 +101,8 @@ pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
             "write it with `docker buildx bake -f bake.json --metadata-file FILE`",
         )
     })?;
-    let plan = inputs::make_plan(&cmd.plan, inputs::Digests::Pinned, printer)?;
+    let session = cmd.plan.session();
+    let (plan, _) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
     let mut moves = Vec::new();
     let mut missing = Vec::new();
     for t in plan.to_build() {
@@ -126,21 +128,12 @@ pub fn publish(cmd: PublishCmd, printer: &mut Printer) -> Result<()> {
             ),
         });
     }
-    execute(
-        moves,
-        &inputs::registry(
-            &cmd.plan.insecure_registry,
-            cmd.plan.registry_retry_budget.into(),
-        ),
-        cmd.dry_run,
-        cmd.resume,
-        printer,
-    )
+    execute(moves, &session, cmd.dry_run, cmd.resume, printer)
 }
 
 pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
-    let plan = inputs::targets(
-        &cmd.stack,
+    let plan = planning::targets(
+        &cmd.stack.request(),
         cmd.registry.clone(),
         cmd.only_plan.clone(),
         printer,
@@ -169,11 +162,11 @@ pub fn promote(cmd: PromoteCmd, printer: &mut Printer) -> Result<()> {
             });
         }
     }
-    let registry = inputs::registry(&cmd.insecure_registry, cmd.registry_retry_budget.into());
+    let session = super::args::session(&cmd.insecure_registry, cmd.registry_retry_budget);
     if cmd.require_tests {
-        require_tests(&plan, &moves, &cmd.stack, &registry, printer)?;
+        require_tests(&plan, &moves, &cmd.stack, &session, printer)?;
     }
-    execute(moves.clone(), &registry, cmd.dry_run, cmd.resume, printer)?;
+    execute(moves.clone(), &session, cmd.dry_run, cmd.resume, printer)?;
     match &cmd.pages {
         Some(dir) if !cmd.dry_run => copy_pages(&moves, dir, printer),
         _ => Ok(()),
@@ -186,15 +179,16 @@ fn require_tests(
     plan: &crate::plan::Plan,
     moves: &[Move],
     stack: &StackArgs,
-    registry: &Registry,
+    session: &Session,
     printer: &mut Printer,
 ) -> Result<()> {
     use crate::test_record::Outcome;
-    let root = inputs::repo_root(stack)?;
+    let registry = &*session.registry();
+    let root = planning::repo_root(&stack.request())?;
     let images_dir = crate::change_set::normalize(&stack.images);
     let targets = moves.iter().filter_map(|m| plan.target(&m.target));
     let tests = super::test_result::tests_digests(plan, &root, &images_dir, targets)?;
-    let verdicts: Vec<(&Move, Result<super::test_result::Verdict>)> = inputs::runtime()?.block_on(
+    let verdicts: Vec<(&Move, Result<super::test_result::Verdict>)> = session.runtime()?.block_on(
         stream::iter(moves)
             .map(|m| {
                 let tests = &tests[&m.target];
@@ -206,7 +200,7 @@ fn require_tests(
             .buffer_unordered(16)
             .collect(),
     );
-    inputs::report_retries(registry, printer);
+    planning::report_retries(registry, printer);
     let mut lacking = Vec::new();
     for (m, verdict) in verdicts {
         let tests = crate::inputs::short(&tests[&m.target]);
@@ -293,11 +287,12 @@ fn copy_pages(moves: &[Move], dir: &std::path::Path, printer: &mut Printer) -> R
 /// Verifies every source, then writes every tag; reports exactly what moved.
 pub fn execute(
     moves: Vec<Move>,
-    registry: &Registry,
+    session: &Session,
     dry_run: bool,
     resume: bool,
     printer: &mut Printer,
 ) -> Result<()> {
+    let registry = &*session.registry();
     let started = std::time::Instant::now();
     let mut hosts: Vec<String> = moves
         .iter()
@@ -305,7 +300,7 @@ pub fn execute(
         .collect();
     hosts.sort();
     hosts.dedup();
-    let report = inputs::runtime()?.block_on(async {
+    let report = session.runtime()?.block_on(async {
         // 1. Every source must exist: otherwise nothing changes.
         let sources = digests(registry, moves.iter().map(|m| m.from.clone())).await?;
         let missing: Vec<&str> = moves
@@ -388,7 +383,7 @@ pub fn execute(
         }
         Ok((lines, failed))
     })?;
-    inputs::report_retries(registry, printer);
+    planning::report_retries(registry, printer);
     let (lines, failed) = report;
     let mut text = lines.join("\n");
     if !text.is_empty() {

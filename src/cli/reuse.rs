@@ -5,8 +5,9 @@
 
 use clap::Args;
 
-use super::{PlanArgs, Printer, inputs};
+use super::{PlanArgs, Printer};
 use crate::error::Result;
+use crate::flow::planning::{self, Digests};
 use crate::plan::Plan;
 use crate::promote::Move;
 
@@ -50,7 +51,8 @@ pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
             "drop --offline (and unset STACKPLAN_OFFLINE)",
         ));
     }
-    let plan = inputs::make_plan(&cmd.plan, inputs::Digests::Pinned, printer)?;
+    let session = cmd.plan.session();
+    let (plan, _) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
     let moves = moves(&plan);
     if moves.is_empty() {
         let (build, _, none) = plan.action_counts();
@@ -59,14 +61,5 @@ pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
         ));
         return Ok(());
     }
-    super::promote::execute(
-        moves,
-        &inputs::registry(
-            &cmd.plan.insecure_registry,
-            cmd.plan.registry_retry_budget.into(),
-        ),
-        cmd.dry_run,
-        cmd.resume,
-        printer,
-    )
+    super::promote::execute(moves, &session, cmd.dry_run, cmd.resume, printer)
 }

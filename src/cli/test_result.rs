@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{PlanArgs, Printer, inputs};
+use super::{PlanArgs, Printer};
 use crate::error::{Error, Result};
+use crate::flow::planning::{self, Digests};
 use crate::plan::{Plan, Target};
 use crate::registry::Registry;
+use crate::session::Session;
 use crate::test_record::{self, LogSummary, Outcome, Record};
 
 #[derive(Debug, Clone, Args)]
@@ -131,7 +133,8 @@ pub fn run(cmd: TestResultCmd, printer: &mut Printer) -> Result<()> {
             "drop --offline (and unset STACKPLAN_OFFLINE)",
         ));
     }
-    let (plan, root) = inputs::make_plan_at(&cmd.plan, inputs::Digests::Pinned, printer)?;
+    let session = cmd.plan.session();
+    let (plan, root) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
     let Some(target) = plan.target(&cmd.target) else {
         let names: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
         return Err(Error::usage_with_help(
@@ -142,17 +145,14 @@ pub fn run(cmd: TestResultCmd, printer: &mut Printer) -> Result<()> {
     let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
     let tests = tests_digests(&plan, &root, &images_dir, [target])?.remove(&target.name);
     let tests = tests.unwrap_or_default();
-    let registry = inputs::registry(
-        &cmd.plan.insecure_registry,
-        cmd.plan.registry_retry_budget.into(),
-    );
+    let registry = session.registry();
     let reference = target.reference().to_string();
     let outcome = if cmd.failed {
         Outcome::Failed
     } else {
         Outcome::Passed
     };
-    let written = inputs::runtime()?.block_on(async {
+    let written = session.runtime()?.block_on(async {
         let Some(subject) = registry.subject(&reference).await? else {
             return Err(Error::Registry {
                 registry: crate::reference::registry_of(&reference),
@@ -175,7 +175,7 @@ pub fn run(cmd: TestResultCmd, printer: &mut Printer) -> Result<()> {
         let written = registry.push_record(&reference, &record, &subject).await?;
         Ok((subject.digest, written))
     })?;
-    inputs::report_retries(&registry, printer);
+    planning::report_retries(&registry, printer);
     let (image_digest, written) = written;
     let where_ = match written.source {
         crate::registry::referrers::ReferrersSource::Api => "the referrers API".to_string(),
@@ -204,7 +204,7 @@ pub(super) fn tested(
     root: &Path,
     images_dir: &str,
     matrix: &crate::emit::matrix::Matrix,
-    args: &PlanArgs,
+    session: &Session,
     printer: &mut Printer,
 ) -> Result<BTreeSet<String>> {
     use futures::stream::{self, StreamExt};
@@ -218,7 +218,7 @@ pub(super) fn tested(
         return Ok(BTreeSet::new());
     }
     let tests = tests_digests(plan, root, images_dir, retests.iter().copied())?;
-    let registry = inputs::registry(&args.insecure_registry, args.registry_retry_budget.into());
+    let registry = session.registry();
     let asked: Vec<(String, String, String)> = retests
         .iter()
         .map(|t| {
@@ -232,7 +232,7 @@ pub(super) fn tested(
         })
         .collect();
     let started = std::time::Instant::now();
-    let answers: Vec<(String, String, Result<Verdict>)> = inputs::runtime()?.block_on(
+    let answers: Vec<(String, String, Result<Verdict>)> = session.runtime()?.block_on(
         stream::iter(asked)
             .map(|(name, reference, tests)| {
                 let registry = registry.clone();
@@ -262,6 +262,6 @@ pub(super) fn tested(
         retests.len(),
         started.elapsed().as_millis()
     ));
-    inputs::report_retries(&registry, printer);
+    planning::report_retries(&registry, printer);
     Ok(out)
 }

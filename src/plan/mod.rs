@@ -43,7 +43,7 @@ use names::NameAllocator;
 use parent_input::ParentState;
 
 /// Where the build cache is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CacheTo {
     /// Cache metadata inside the pushed image (`type=inline`); works on every driver.
     #[default]

@@ -1,12 +1,12 @@
-//! Turns command-line arguments into the core's inputs: the stack, the change set and the
-//! plan options, asking git and the environment where the user did not say.
+//! The planning flow: from a request (where the stack is, what changed, how images are
+//! named) to the plan, asking git, the environment and the registry where the request does
+//! not say. Every command that plans runs it (`bake`, `plan`, `build`, `matrix`, …).
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 
-use super::{PlanArgs, Printer, StackArgs, timings};
+use super::Reporter;
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
 use crate::context_reader::{self, ContextRequest};
@@ -14,16 +14,64 @@ use crate::error::{Error, Result};
 use crate::fs::{StackLocation, load_stack};
 use crate::git::{Base, Git};
 use crate::parallel::joined;
+use crate::plan::CacheTo;
 use crate::plan::{self, Plan, PlanOptions, RegistryView};
 use crate::rebuild;
-use crate::registry::{Registry, RegistryOptions};
+use crate::registry::Registry;
+use crate::session::Session;
 use crate::spec::Spec;
 use crate::stack::Stack;
 use crate::tag;
 
+/// Where the stack is.
+#[derive(Clone, Debug, Default)]
+pub struct StackRequest {
+    /// The repository root; `None`: the git top level of the current directory, else the
+    /// current directory.
+    pub repo: Option<PathBuf>,
+    /// The images folder, relative to the repository root.
+    pub images: String,
+    /// The spec file, relative to the repository root (`None`: `<images>/spec.yml`).
+    pub spec: Option<PathBuf>,
+    /// Warnings are errors.
+    pub strict: bool,
+}
+
+/// What changed and how the images are named: `stackplan plan`'s flags, as values. `None`
+/// and empty fields are asked of git and CI's environment, as the flags' help says.
+#[derive(Clone, Debug, Default)]
+pub struct PlanRequest {
+    pub stack: StackRequest,
+    /// The change set's base and head revisions (`None`: the fork point, the working tree).
+    pub base: Option<String>,
+    pub head: Option<String>,
+    /// The branch the default base is computed against.
+    pub default_branch: String,
+    /// Changed files that replace git's change set, given and read from a file (`-`: stdin).
+    pub changed: Vec<String>,
+    pub changed_from: Option<PathBuf>,
+    /// Rebuild everything, and the branches on which everything rebuilds.
+    pub full: bool,
+    pub full_rebuild_branch: Vec<String>,
+    /// The branch for tags.
+    pub branch: Option<String>,
+    /// Where every image_name lives (HOST or HOST/NAMESPACE).
+    pub registry: Option<String>,
+    pub build_arg: Vec<(String, String)>,
+    /// The platform of images that name none (`None`: this machine's).
+    pub platform: Option<String>,
+    pub only_plan: Option<String>,
+    pub cache_to: CacheTo,
+    /// Make no network call: the registry state is unknown.
+    pub offline: bool,
+    /// The OCI `revision` and `source` labels (`Some("")`: none).
+    pub revision: Option<String>,
+    pub source_url: Option<String>,
+}
+
 /// The repository root: `-C DIR`, else the git top level of the current directory, else
 /// the current directory.
-pub(super) fn repo_root(args: &StackArgs) -> Result<PathBuf> {
+pub fn repo_root(args: &StackRequest) -> Result<PathBuf> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     Ok(match &args.repo {
         Some(dir) => {
@@ -42,26 +90,33 @@ pub(super) fn repo_root(args: &StackArgs) -> Result<PathBuf> {
     })
 }
 
-pub fn load(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
-    load_at(args, &repo_root(args)?, printer)
+/// The stack, checked, its warnings reported (and refused with `strict`).
+pub fn load(args: &StackRequest, reporter: &mut dyn Reporter) -> Result<Stack> {
+    load_at(args, &repo_root(args)?, reporter)
 }
 
 /// The stack and every build context read as a plan that shows their digests reads them:
 /// what `check` vouches for.
-pub fn load_with_contexts(args: &StackArgs, printer: &mut Printer) -> Result<Stack> {
+pub fn load_with_contexts(
+    session: &Session,
+    args: &StackRequest,
+    reporter: &mut dyn Reporter,
+) -> Result<(Stack, Contexts)> {
     let root = repo_root(args)?;
-    let (stack, contexts) = read_with_contexts(args, &root, printer)?;
-    super::end_of_run(contexts);
-    Ok(stack)
+    read_with_contexts(session, args, &root, reporter)
 }
 
 /// The stack of the repository at `root` (see [`repo_root`]).
-fn load_at(args: &StackArgs, root: &std::path::Path, printer: &mut Printer) -> Result<Stack> {
+fn load_at(
+    args: &StackRequest,
+    root: &std::path::Path,
+    reporter: &mut dyn Reporter,
+) -> Result<Stack> {
     let stack = load_stack(&location(args, root))?;
-    checked(args, stack, root, printer)
+    checked(args, stack, root, reporter)
 }
 
-fn location(args: &StackArgs, root: &std::path::Path) -> StackLocation {
+fn location(args: &StackRequest, root: &std::path::Path) -> StackLocation {
     StackLocation {
         root: root.to_path_buf(),
         images_dir: crate::change_set::normalize(&args.images),
@@ -71,12 +126,12 @@ fn location(args: &StackArgs, root: &std::path::Path) -> StackLocation {
 
 /// The stack, once its warnings are printed (and refused, with `--strict`).
 fn checked(
-    args: &StackArgs,
+    args: &StackRequest,
     stack: Stack,
     root: &std::path::Path,
-    printer: &mut Printer,
+    reporter: &mut dyn Reporter,
 ) -> Result<Stack> {
-    printer.diagnostics(&stack.warnings, root);
+    reporter.diagnostics(&stack.warnings, root);
     if args.strict && !stack.warnings.is_empty() {
         return Err(Error::usage_with_help(
             format!("{} warning(s) and --strict", stack.warnings.len()),
@@ -84,10 +139,6 @@ fn checked(
         ));
     }
     Ok(stack)
-}
-
-pub fn make_plan(args: &PlanArgs, digests: Digests, printer: &mut Printer) -> Result<Plan> {
-    make_plan_at(args, digests, printer).map(|(plan, _)| plan)
 }
 
 /// Which inputs digests a command's output shows, and so which contexts it reads.
@@ -101,10 +152,11 @@ pub enum Digests {
 }
 
 /// The plan and the repository root it was made in.
-pub fn make_plan_at(
-    args: &PlanArgs,
+pub fn plan(
+    session: &Session,
+    args: &PlanRequest,
     digests: Digests,
-    printer: &mut Printer,
+    reporter: &mut dyn Reporter,
 ) -> Result<(Plan, PathBuf)> {
     let root = repo_root(&args.stack)?;
     let git = Git::discover(&root);
@@ -118,10 +170,10 @@ pub fn make_plan_at(
     let (stack, contexts, from_git) = std::thread::scope(|scope| {
         let from_git = scope.spawn(|| from_git(args, git.as_ref()));
         let read = if read_ahead {
-            read_with_contexts(&args.stack, &root, printer).map(|(s, c)| (s, Some(c)))
+            read_with_contexts(session, &args.stack, &root, reporter).map(|(s, c)| (s, Some(c)))
         } else {
-            let stack = load_at(&args.stack, &root, printer);
-            timings::mark("load stack");
+            let stack = load_at(&args.stack, &root, reporter);
+            session.mark("load stack");
             stack.map(|s| (s, None))
         };
         let from_git = joined(from_git);
@@ -133,7 +185,7 @@ pub fn make_plan_at(
         revision,
         source_url,
     } = from_git?;
-    timings::mark("change set");
+    session.mark("change set");
     let branch = tag::branch_tag(&raw_branch)?;
     let full_rebuild = rebuild::full_rebuild(
         args.full,
@@ -159,13 +211,15 @@ pub fn make_plan_at(
     let (mut registry, mut probed) = if args.offline {
         (RegistryView::default(), None)
     } else {
-        let (view, probed) = probe(&stack, &options, &registry_of_run(args), printer)?;
+        let (view, probed) = probe(session, &stack, &options, reporter)?;
         (view, Some(probed))
     };
-    timings::mark("probe");
+    session.mark("probe");
     let contexts = match contexts {
         Some(contexts) => contexts,
-        None if plan::contexts_matter(&stack, &options, &registry) => read_contexts(&root, &stack)?,
+        None if plan::contexts_matter(&stack, &options, &registry) => {
+            read_contexts(session, &root, &stack)?
+        }
         None => Contexts::default(),
     };
     let mut plan = plan::plan(&stack, &changes, &contexts, &options, &registry)?;
@@ -173,28 +227,27 @@ pub fn make_plan_at(
     // their memory to the outputs: 3 MiB less at the peak of a 5,000-image bake, for
     // about a millisecond spent freeing them.
     drop((stack, contexts));
-    timings::mark("plan");
+    session.mark("plan");
     if let Some(probed) = probed.as_mut() {
         // The inputs tags are known only once the bases are pinned: ask, then decide again.
         let refs = plan::inputs_refs(&plan);
         let started = std::time::Instant::now();
-        let registry_client = registry_of_run(args);
-        let answers = probe_refs(&refs, &[], &registry_client)?;
+        let registry_client = session.registry();
+        let answers = probe_refs(session, &refs, &[])?;
         let present = answers.digests.len();
         registry.merge(answers);
         probed.inputs = (present, refs.len());
         probed.elapsed += started.elapsed();
         probed.tokens = registry_client.stats().tokens;
-        printer.status(&probed.to_string());
+        reporter.status(&probed.to_string());
         plan::decide_actions(&mut plan, &registry);
         let (build, reuse, none) = plan.action_counts();
-        printer.status(&format!(
+        reporter.status(&format!(
             "inputs: {present} of {} targets with pinned inputs are built already; {build} build, {reuse} reuse, {none} none",
             refs.len(),
         ));
     }
-    printer.diagnostics(&plan.warnings, &root);
-    super::end_of_run(registry);
+    reporter.diagnostics(&plan.warnings, &root);
     if args.stack.strict && !plan.warnings.is_empty() {
         return Err(Error::usage("warnings and --strict"));
     }
@@ -213,7 +266,7 @@ struct FromGit {
 
 /// Each question is put to git in its own processes, side by side: a run waits for the
 /// longest, not for their sum.
-fn from_git(args: &PlanArgs, git: Option<&Git>) -> Result<FromGit> {
+fn from_git(args: &PlanRequest, git: Option<&Git>) -> Result<FromGit> {
     std::thread::scope(|scope| {
         let raw_branch = scope.spawn(|| branch(args, git));
         let source_url = scope.spawn(|| source_url(args, git));
@@ -237,7 +290,7 @@ fn from_git(args: &PlanArgs, git: Option<&Git>) -> Result<FromGit> {
 }
 
 /// The OCI `source` label's value: the flag, else CI's environment, else git's `origin`.
-fn source_url(args: &PlanArgs, git: Option<&Git>) -> Option<String> {
+fn source_url(args: &PlanRequest, git: Option<&Git>) -> Option<String> {
     let source_url = match &args.source_url {
         Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
         None => None,
@@ -257,12 +310,12 @@ fn source_url(args: &PlanArgs, git: Option<&Git>) -> Option<String> {
 /// Every target of the stack with its image name and tag prefix, for commands that act on
 /// the whole stack rather than on a change set (promote, publish).
 pub fn targets(
-    args: &StackArgs,
+    args: &StackRequest,
     registry: Option<String>,
     only_plan: Option<String>,
-    printer: &mut Printer,
+    reporter: &mut dyn Reporter,
 ) -> Result<Plan> {
-    let stack = load(args, printer)?;
+    let stack = load(args, reporter)?;
     let options = PlanOptions {
         branch: "promote".into(),
         registry,
@@ -311,14 +364,15 @@ impl std::fmt::Display for Probed {
 
 /// Asks the registries which of the plan's refs exist, and pins the external images.
 fn probe(
+    session: &Session,
     stack: &Stack,
     options: &PlanOptions,
-    registry: &Registry,
-    printer: &mut Printer,
+    reporter: &mut dyn Reporter,
 ) -> Result<(RegistryView, Probed)> {
     let refs = plan::registry_refs(stack, options)?;
     let started = std::time::Instant::now();
-    let view = probe_refs(&refs.tags, &refs.bases, registry)?;
+    let view = probe_refs(session, &refs.tags, &refs.bases)?;
+    let registry = &*session.registry();
     let present = refs
         .tags
         .iter()
@@ -336,9 +390,9 @@ fn probe(
         elapsed: started.elapsed(),
         tokens: registry.stats().tokens,
     };
-    report_retries(registry, printer);
+    report_retries(registry, reporter);
     for (reference, why) in &view.failures {
-        printer.status(&format!(
+        reporter.status(&format!(
             "warning: base image {reference} is not pinned: {why}"
         ));
     }
@@ -347,45 +401,21 @@ fn probe(
 
 /// Asks about `required` refs (a failure is an error) and `optional` ones (a failure is
 /// recorded in the view).
-fn probe_refs(
-    required: &[String],
-    optional: &[String],
-    registry: &Registry,
-) -> Result<RegistryView> {
+fn probe_refs(session: &Session, required: &[String], optional: &[String]) -> Result<RegistryView> {
     if required.is_empty() && optional.is_empty() {
         return Ok(RegistryView {
             probed: true,
             ..RegistryView::default()
         });
     }
-    runtime()?.block_on(registry.probe(required, optional))
-}
-
-/// The registry client of this run, made on first use. One per process, so every request
-/// of a command (probing, the inputs tags, then promote, publish or reuse) shares its
-/// tokens, its connections and its retry budget.
-pub fn registry(insecure: &[String], retry_budget: std::time::Duration) -> Arc<Registry> {
-    static REGISTRY: OnceLock<Arc<Registry>> = OnceLock::new();
-    REGISTRY
-        .get_or_init(|| {
-            Arc::new(Registry::new(RegistryOptions {
-                insecure: insecure.to_vec(),
-                retry_budget,
-                ..RegistryOptions::default()
-            }))
-        })
-        .clone()
-}
-
-fn registry_of_run(args: &PlanArgs) -> Arc<Registry> {
-    registry(&args.insecure_registry, args.registry_retry_budget.into())
+    session.block_on(session.registry().probe(required, optional))?
 }
 
 /// Says what the run retried, when it retried anything.
-pub fn report_retries(registry: &Registry, printer: &mut Printer) {
+pub fn report_retries(registry: &Registry, reporter: &mut dyn Reporter) {
     let retries = registry.stats().retries;
     if retries.retries > 0 {
-        printer.status(&format!("registry: {retries}"));
+        reporter.status(&format!("registry: {retries}"));
     }
 }
 
@@ -394,9 +424,10 @@ pub fn report_retries(registry: &Registry, printer: &mut Printer) {
 /// stack's checks leave free; their files are read once the stack holds the Dockerfiles'
 /// ids (a Dockerfile is not read twice).
 fn read_with_contexts(
-    args: &StackArgs,
+    session: &Session,
+    args: &StackRequest,
     root: &std::path::Path,
-    printer: &mut Printer,
+    reporter: &mut dyn Reporter,
 ) -> Result<(Stack, Contexts)> {
     let location = location(args, root);
     let files = crate::fs::read_spec(&location)?;
@@ -407,20 +438,20 @@ fn read_with_contexts(
     );
     // The stack's findings come first: a context of a stack that does not hold together
     // is not worth reporting.
-    let stack = checked(args, stack?, root, printer)?;
-    timings::mark("load stack");
+    let stack = checked(args, stack?, root, reporter)?;
+    session.mark("load stack");
     with_dockerfile_ids(&mut requests, &stack);
     let contexts = context_reader::digest_contexts(root, &requests, walked?)?;
-    timings::mark("read contexts");
+    session.mark("read contexts");
     Ok((stack, contexts))
 }
 
 /// Every image's context, once the stack holds its Dockerfiles' ids.
-fn read_contexts(root: &std::path::Path, stack: &Stack) -> Result<Contexts> {
+fn read_contexts(session: &Session, root: &std::path::Path, stack: &Stack) -> Result<Contexts> {
     let mut requests = context_requests(&stack.spec, &stack.images_dir);
     with_dockerfile_ids(&mut requests, stack);
     let contexts = context_reader::read_contexts(root, &requests)?;
-    timings::mark("read contexts");
+    session.mark("read contexts");
     Ok(contexts)
 }
 
@@ -455,25 +486,11 @@ fn context_requests(spec: &Spec, images_dir: &str) -> Vec<ContextRequest> {
     requests
 }
 
-/// The async runtime for adapters that talk to the network: one per process, so the
-/// run's registry client keeps its connections from one command step to the next.
-pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("cannot start", "the async runtime", e))?;
-    Ok(RUNTIME.get_or_init(|| rt))
-}
-
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn branch(args: &PlanArgs, git: Option<&Git>) -> Result<String> {
+fn branch(args: &PlanRequest, git: Option<&Git>) -> Result<String> {
     if let Some(b) = &args.branch {
         return Ok(b.clone());
     }
@@ -489,7 +506,7 @@ fn branch(args: &PlanArgs, git: Option<&Git>) -> Result<String> {
     }
 }
 
-fn change_set(args: &PlanArgs, git: Option<&Git>) -> Result<ChangeSet> {
+fn change_set(args: &PlanRequest, git: Option<&Git>) -> Result<ChangeSet> {
     if !args.changed.is_empty() || args.changed_from.is_some() {
         if args.base.is_some() || args.head.is_some() {
             return Err(Error::usage(

@@ -1,0 +1,58 @@
+//! `stackplan matrix`: the GitHub Actions matrix of the plan's build and test jobs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Finished, PlanArgs, Printer, test_result};
+use crate::emit;
+use crate::error::Result;
+use crate::flow::planning::{self, Digests};
+
+#[derive(Debug, Clone, Args)]
+pub struct MatrixCmd {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// Also append `matrix=<json>`, `has_targets`, `has_builds` and `has_tests`
+    /// (`true|false`) to this file [default: $GITHUB_OUTPUT when set]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", help_heading = "Output")]
+    pub github_output: Option<PathBuf>,
+}
+
+pub fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<Finished> {
+    let session = cmd.plan.session();
+    let (plan, root) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
+    let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
+    let mut m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
+    if plan.registry_probed {
+        let tested = test_result::tested(&plan, &root, &images_dir, &m, &session, printer)?;
+        emit::matrix::leave_out(&mut m, &tested);
+    }
+    let github_output = match &cmd.github_output {
+        Some(p) if p.as_os_str().is_empty() => match std::env::var_os("GITHUB_OUTPUT") {
+            Some(v) => Some(PathBuf::from(v)),
+            None => {
+                return Err(crate::Error::usage_with_help(
+                    "--github-output without a FILE needs $GITHUB_OUTPUT",
+                    "give the file: --github-output FILE",
+                ));
+            }
+        },
+        other => other.clone(),
+    };
+    if let Some(path) = github_output {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| crate::Error::io("cannot open", &path, e))?;
+        f.write_all(emit::matrix::github_output(&m).as_bytes())
+            .map_err(|e| crate::Error::io("cannot write", &path, e))?;
+    }
+    let mut text = emit::matrix::render(&m);
+    text.push('\n');
+    printer.product(&text, None)?;
+    Ok(Finished::with(plan))
+}
