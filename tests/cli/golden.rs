@@ -120,3 +120,38 @@ fn checked_in_bake_file_has_not_drifted() {
         .collect();
     golden("bake/docker-bake.json", &run(args));
 }
+
+/// The planning flow called in-process, as a library user calls it, makes the plan the
+/// binary prints: the same bytes as the `plan.json` golden.
+#[test]
+fn planning_flow_in_process() {
+    use stackplan::flow::planning::{self, Digests, PlanRequest, StackRequest};
+
+    let request = PlanRequest {
+        stack: StackRequest {
+            repo: Some(root().to_path_buf()),
+            images: "images".into(),
+            ..StackRequest::default()
+        },
+        default_branch: "main".into(),
+        full_rebuild_branch: vec!["main".into()],
+        branch: Some("feature/x".into()),
+        changed: vec!["images/rstudio-notebook/Dockerfile".into()],
+        revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        source_url: Some("https://github.com/example/stack".into()),
+        platform: Some("linux/amd64".into()),
+        offline: true,
+        ..PlanRequest::default()
+    };
+    let session = stackplan::session::Session::default();
+    let mut notes = stackplan::flow::Notes::default();
+    let (plan, made_in) = planning::plan(&session, &request, Digests::All, &mut notes).unwrap();
+    assert_eq!(made_in, root());
+    assert!(notes.diagnostics.is_empty(), "{:?}", notes.diagnostics);
+    let mut json = Vec::new();
+    stackplan::emit::plan_json::write(&plan, &mut json).unwrap();
+    let expected = std::fs::read_to_string(root().join("tests/golden/plan.json")).unwrap();
+    assert_eq!(String::from_utf8(json).unwrap(), expected);
+    let rebuilt: Vec<&str> = plan.to_build().map(|t| t.name.as_str()).collect();
+    assert_eq!(rebuilt, ["rstudio-notebook-py311"]);
+}
