@@ -1,4 +1,5 @@
-//! Promotion: which tag moves where, for every target of the stack.
+//! Which tag moves where: promotion for every target of the stack, reuse for the targets
+//! whose inputs were built already, publishing for the targets a build pushed by digest.
 //!
 //! `stackplan promote --from 2026.3-main --to 2026.3-stable` gives every image (every plan)
 //! the source tag's manifest under the new tag, registry-side. This module only computes and
@@ -6,6 +7,8 @@
 //! target's tag prefix) so one command covers several plans: `--from '{prefix}-main'
 //! --to '{prefix}-stable'`. A variant's `stable` is its own, `<variant prefix>-stable`, so
 //! the default and its variants never write one tag.
+//!
+//! Everything here is pure; [`crate::flow::tag_moves`] writes the moves, all or nothing.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +82,67 @@ pub fn moves(plan: &Plan, from: &str, to: &str) -> Result<Vec<Move>> {
         });
     }
     Ok(out)
+}
+
+/// The tags to write for every reused target (`stackplan reuse`, `build --push`): each of
+/// its tags but the inputs tag, from the inputs tag.
+pub fn reuse_moves(plan: &Plan) -> Vec<Move> {
+    let mut out = Vec::new();
+    for t in plan.to_reuse() {
+        let Some(source) = t.inputs_reference() else {
+            continue;
+        };
+        out.extend(t.tags.iter().filter(|r| **r != source).map(|to| Move {
+            target: t.name.clone(),
+            image: t.image.clone(),
+            from: source.clone(),
+            to: to.clone(),
+        }));
+    }
+    out
+}
+
+/// The tags to write for every target to build (`stackplan publish`): each of its tags,
+/// from the digest `metadata` (buildx's `--metadata-file`, named `source` in the error)
+/// says it was pushed as. Every target must have one: otherwise nothing moves.
+pub fn published_moves(
+    plan: &Plan,
+    metadata: &serde_json::Value,
+    source: &str,
+) -> Result<Vec<Move>> {
+    let mut moves = Vec::new();
+    let mut missing = Vec::new();
+    for t in plan.to_build() {
+        match metadata[&t.name]["containerimage.digest"].as_str() {
+            Some(digest) if digest.starts_with("sha256:") => {
+                moves.extend(t.tags.iter().map(|to| Move {
+                    target: t.name.clone(),
+                    image: t.image.clone(),
+                    from: format!("{}@{digest}", t.image_name),
+                    to: to.clone(),
+                }))
+            }
+            _ => missing.push(t.name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Build {
+            message: format!(
+                "nothing was published; {} target(s) to build have no pushed digest in {source}: {}",
+                missing.len(),
+                missing.join(", ")
+            ),
+        });
+    }
+    Ok(moves)
+}
+
+/// The tag part of a ref.
+pub fn tag_of(reference: &str) -> &str {
+    reference
+        .rsplit_once(':')
+        .map(|(_, t)| t)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! command reads "arguments → flow → print", and a test can run a flow in-process.
 
 pub mod planning;
+pub mod tag_moves;
+pub mod test_records;
 
 use std::path::Path;
 
