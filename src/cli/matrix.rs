@@ -8,7 +8,6 @@ use super::{Finished, PlanArgs, Printer};
 use crate::emit;
 use crate::error::Result;
 use crate::flow::planning::{self, Digests};
-use crate::flow::test_records;
 use crate::test_record::TestStatus;
 
 #[derive(Debug, Clone, Args)]
@@ -25,19 +24,16 @@ pub struct MatrixCmd {
 pub fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<Finished> {
     let session = cmd.plan.session();
     let (mut plan, root) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
-    let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
-    if plan.registry_probed {
-        let counts = test_records::mark_retests(&session, &mut plan, &root, &images_dir, printer)?;
-        if counts.asked > 0 {
-            printer.status(&format!(
-                "tests: {} of {} retest(s) left out, their image passed these tests already ({} ms)",
-                counts.passed,
-                counts.asked,
-                counts.elapsed.as_millis()
-            ));
-            planning::report_retries(&session.registry(), printer);
-        }
-    }
+    let images = &cmd.plan.stack.images;
+    super::test_result::mark_retests(&session, &mut plan, &root, images, printer, |c| {
+        format!(
+            "tests: {} of {} retest(s) left out, their image passed these tests already ({} ms)",
+            c.passed,
+            c.asked,
+            c.elapsed.as_millis()
+        )
+    })?;
+    let images_dir = crate::change_set::normalize(images);
     let mut m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
     let tested = plan
         .targets

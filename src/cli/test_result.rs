@@ -3,13 +3,16 @@
 //! ([`crate::flow::test_records`] says which image and which tests). `--log FILE` records
 //! only the log's sha256 and size, never its text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{PlanArgs, Printer};
 use crate::error::Result;
-use crate::flow::test_records::{self, RecordRequest};
+use crate::flow::planning;
+use crate::flow::test_records::{self, RecordRequest, RetestCounts};
+use crate::plan::Plan;
+use crate::session::Session;
 use crate::test_record::Outcome;
 
 #[derive(Debug, Clone, Args)]
@@ -70,4 +73,26 @@ pub fn run(cmd: TestResultCmd, printer: &mut Printer) -> Result<()> {
         ),
         None,
     )
+}
+
+/// Online, gives the plan's retests their test status and says on stderr, in `line`, what
+/// the records said (`matrix` and `plan`); offline, or without retests, says nothing.
+pub(super) fn mark_retests(
+    session: &Session,
+    plan: &mut Plan,
+    root: &Path,
+    images: &str,
+    printer: &mut Printer,
+    line: impl Fn(&RetestCounts) -> String,
+) -> Result<()> {
+    if !plan.registry_probed {
+        return Ok(());
+    }
+    let images_dir = crate::change_set::normalize(images);
+    let counts = test_records::mark_retests(session, plan, root, &images_dir, printer)?;
+    if counts.asked > 0 {
+        printer.status(&line(&counts));
+        planning::report_retries(&session.registry(), printer);
+    }
+    Ok(())
 }
