@@ -155,8 +155,8 @@ mod tests {
     use crate::spec::Spec;
     use crate::stack::{DockerfileSource, Stack};
 
-    #[test]
-    fn a_variant_is_promoted_to_its_own_stable_tag() {
+    /// An image with a variant, planned offline, rebuilt whole with `full`.
+    fn plan_of(full: bool) -> Plan {
         let text = "tag: {prefix: '1'}\nimages:\n  img:\n    image_name: ghcr.io/o/img\n    variants: {cuda: {}}\n";
         let (spec, w) = Spec::parse(text, std::path::Path::new("images/spec.yml")).unwrap();
         let stack = Stack::assemble(spec, w, ChangeRules::without_file(), "images", |_, _| {
@@ -165,16 +165,22 @@ mod tests {
         .unwrap();
         let opts = PlanOptions {
             branch: "main".into(),
+            full_rebuild: full.then_some(crate::rebuild::FullRebuild::Flag),
             ..Default::default()
         };
-        let plan = crate::plan::plan(
+        crate::plan::plan(
             &stack,
             &ChangeSet::default(),
             &Contexts::default(),
             &opts,
             &RegistryView::default(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_variant_is_promoted_to_its_own_stable_tag() {
+        let plan = plan_of(false);
         let to: Vec<String> = moves(&plan, "{prefix}-stable", "stable")
             .unwrap()
             .into_iter()
@@ -187,5 +193,44 @@ mod tests {
                 "ghcr.io/o/img:cuda-1-stable -> ghcr.io/o/img:cuda-stable",
             ]
         );
+    }
+
+    #[test]
+    fn a_build_is_published_only_when_every_target_to_build_has_a_pushed_digest() {
+        let plan = plan_of(true);
+        let names: Vec<&str> = plan.to_build().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let one = serde_json::json!({ names[0]: { "containerimage.digest": digest } });
+        let err = published_moves(&plan, &one, "meta.json").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "nothing was published; 1 target(s) to build have no pushed digest in meta.json: {}",
+                names[1]
+            )
+        );
+        let both = serde_json::json!({
+            names[0]: { "containerimage.digest": digest },
+            names[1]: { "containerimage.digest": digest },
+        });
+        let moves = published_moves(&plan, &both, "meta.json").unwrap();
+        let tags: usize = plan.to_build().map(|t| t.tags.len()).sum();
+        assert_eq!(moves.len(), tags);
+        assert!(
+            moves
+                .iter()
+                .all(|m| m.from == format!("ghcr.io/o/img@{digest}")
+                    && m.to.starts_with("ghcr.io/o/img:")),
+            "{moves:?}"
+        );
+        // Nothing is reused offline: no tag moves for reuse.
+        assert_eq!(reuse_moves(&plan), []);
+    }
+
+    #[test]
+    fn the_tag_of_a_ref_is_after_its_last_colon() {
+        assert_eq!(tag_of("localhost:5000/o/img:1-main"), "1-main");
+        assert_eq!(tag_of("img"), "");
     }
 }

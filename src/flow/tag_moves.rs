@@ -305,3 +305,70 @@ pub fn copy_pages(moves: &[Move], dir: &Path, reporter: &mut dyn Reporter) -> Re
     ));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(mode: Mode, lines: &[&str], failed: &[&str]) -> TagReport {
+        TagReport {
+            mode,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            failed: failed.iter().map(|l| l.to_string()).collect(),
+            hosts: vec!["r.io".into()],
+            elapsed: std::time::Duration::from_millis(7),
+        }
+    }
+
+    #[test]
+    fn a_dry_run_wins_over_resume() {
+        assert_eq!(Mode::of(true, true), Mode::DryRun);
+        assert_eq!(Mode::of(false, true), Mode::Resume);
+        assert_eq!(Mode::of(false, false), Mode::Write);
+    }
+
+    #[test]
+    fn the_report_says_what_moved_and_names_every_tag_that_did_not() {
+        let moved = report(
+            Mode::Write,
+            &["moved a -> b (d)", "kept  c (d): already moved"],
+            &[],
+        );
+        assert_eq!(
+            moved.text(),
+            "moved a -> b (d)\nkept  c (d): already moved\n"
+        );
+        assert!(moved.check().is_ok());
+        assert_eq!(moved.summary(), "promoted 2 tag(s) in 7 ms");
+        assert_eq!(report(Mode::DryRun, &[], &[]).text(), "");
+        assert_eq!(
+            report(Mode::DryRun, &["would move a (d) -> b (new)"], &[]).summary(),
+            "checked 1 tag(s) in 7 ms"
+        );
+        let half = report(Mode::Write, &["moved a -> b (d)"], &["r.io/x:c: denied"]);
+        let err = half.check().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "registry r.io: 1 tag(s) moved, 1 did not:\n  r.io/x:c: denied"
+        );
+        assert_eq!(
+            err.help(),
+            Some("run the same command again with --resume to finish")
+        );
+    }
+
+    #[test]
+    fn a_missing_manifest_page_refuses_the_promotion() {
+        let dir = tempfile::tempdir().unwrap();
+        let moves = [Move {
+            target: "img".into(),
+            image: "img".into(),
+            from: "r.io/o/img:1-main".into(),
+            to: "r.io/o/img:1-stable".into(),
+        }];
+        let err = require_manifests(&moves, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("img-1-main.md"), "{err}");
+        std::fs::write(dir.path().join("img-1-main.md"), "# img:1-main\n").unwrap();
+        require_manifests(&moves, dir.path()).unwrap();
+    }
+}

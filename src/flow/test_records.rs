@@ -362,3 +362,32 @@ pub fn require_passed(
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_with_credentials_is_refused() {
+        assert_eq!(
+            checked_url("https://ci.example/runs/1").unwrap(),
+            "https://ci.example/runs/1"
+        );
+        let err = checked_url("https://user:token@ci.example/runs/1").unwrap_err();
+        assert!(err.to_string().contains("carries credentials"), "{err}");
+        assert!(checked_url("not a url").is_err());
+    }
+
+    #[test]
+    fn a_log_is_kept_as_its_digest_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("test.log");
+        std::fs::write(&log, "GITHUB_TOKEN=ghp_secret\n").unwrap();
+        let summary = log_summary(&log).unwrap();
+        assert_eq!(summary.size, 24);
+        assert!(summary.digest.starts_with("sha256:"), "{summary:?}");
+        assert_eq!(summary.digest.len(), 7 + 64);
+        let err = log_summary(&dir.path().join("none.log")).unwrap_err();
+        assert!(err.to_string().contains("cannot read it"), "{err}");
+    }
+}
