@@ -135,7 +135,9 @@ pub fn write_tags(
     Ok(())
 }
 
-/// `write_tags` with `--dry-run` and `--resume` as flags, the call `build --push` makes.
+/// [`write_tags`] with `--dry-run` and `--resume` as flags: the call `build --push` makes
+/// today. Once cli/build.rs calls `write_tags(reused, &session, Mode::Resume, printer)`,
+/// this goes.
 pub fn execute(
     moves: Vec<Move>,
     session: &Session,

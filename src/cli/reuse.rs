@@ -25,7 +25,8 @@ pub struct ReuseCmd {
     pub resume: bool,
 }
 
-/// The tags to write for every reused target (kept for `build --push`'s call).
+/// The tags to write for every reused target: `build --push`'s name for
+/// [`crate::promote::reuse_moves`] until cli/build.rs calls that.
 pub use crate::promote::reuse_moves as moves;
 
 pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {

@@ -281,6 +281,11 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     // It fails: promotion refuses, names it, and moves no tag.
     ok(&stack.run("test-result", &["rstudio-notebook-py311", "--failed"]));
     stack.assert_plan_tests("passed", Some(("rstudio-notebook-py311", "failed")));
+    let text = ok(&stack.run("plan", &[]));
+    assert!(
+        text.contains("tests  failed: its image's newest record for these tests is a failure"),
+        "{text}"
+    );
     // `promote` takes the namespace as its registry.
     let promote_ns = |extra: &[&str]| {
         let ns = stack.ns();
