@@ -2,7 +2,10 @@
 //! `$DOCKER_CONFIG/config.json`): `auths`, `credsStore` and `credHelpers`, the latter two
 //! through the `docker-credential-*` helper programs (the `docker_credential` crate).
 //!
-//! Credentials stay in memory; nothing here prints or writes them.
+//! Credentials stay in memory; nothing here prints or writes them. [`configured`] says what
+//! the config sets up by registry and helper names only, for `stackplan doctor`.
+
+use std::path::{Path, PathBuf};
 
 use oci_client::secrets::RegistryAuth;
 
@@ -50,4 +53,73 @@ pub fn auth_for(registry: &str) -> Result<RegistryAuth> {
             help: Some("fix ~/.docker/config.json (or $DOCKER_CONFIG/config.json)".into()),
         }),
     }
+}
+
+/// The Docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`;
+/// `None` with neither variable set.
+pub fn config_path() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")),
+    }
+}
+
+/// What a Docker config sets up, by name only: never a secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Configured {
+    /// The registries with a login in `auths`.
+    pub logins: Vec<String>,
+    /// `credsStore`: the helper every registry without its own goes through.
+    pub store: Option<String>,
+    /// `credHelpers`: a registry and the helper its credentials come from.
+    pub helpers: Vec<(String, String)>,
+}
+
+/// The program a credential helper named in the config is (`docker-credential-<name>`).
+pub fn helper_program(name: &str) -> String {
+    format!("docker-credential-{name}")
+}
+
+/// What the Docker config at `path` sets up; `None` when there is no such file (registries
+/// are then used anonymously).
+pub fn configured(path: &Path) -> Result<Option<Configured>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::io_with_help(
+                "cannot read",
+                path,
+                e,
+                "fix the file's permissions, or point DOCKER_CONFIG at a readable folder",
+            ));
+        }
+    };
+    let config: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::Environment {
+            message: format!("{} is not valid JSON: {e}", path.display()),
+            help: Some("repair the file (or move it away and docker login again)".into()),
+        })?;
+    let logins = config["auths"]
+        .as_object()
+        .map(|auths| auths.keys().cloned().collect())
+        .unwrap_or_default();
+    let store = config["credsStore"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let helpers = config["credHelpers"]
+        .as_object()
+        .map(|helpers| {
+            helpers
+                .iter()
+                .filter_map(|(registry, helper)| Some((registry.clone(), helper.as_str()?.into())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(Configured {
+        logins,
+        store,
+        helpers,
+    }))
 }
