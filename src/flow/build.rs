@@ -622,3 +622,53 @@ fn watch(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(outcomes: &[(&str, Outcome)]) -> Built {
+        Built {
+            order: outcomes.iter().map(|(n, _)| n.to_string()).collect(),
+            outcomes: outcomes
+                .iter()
+                .map(|(n, o)| (n.to_string(), o.clone()))
+                .collect(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn failed_targets_make_the_build_error_naming_them_and_what_they_skipped() {
+        let ok = Outcome::Succeeded {
+            duration: Duration::ZERO,
+        };
+        let failed = Outcome::Failed {
+            duration: Duration::ZERO,
+            error: "exit code 1".into(),
+        };
+        let skipped = Outcome::Skipped {
+            because: "a".into(),
+        };
+        assert!(
+            built(&[("root", ok.clone()), ("a", ok.clone())])
+                .check()
+                .is_ok()
+        );
+        let run = built(&[
+            ("root", ok.clone()),
+            ("a", failed.clone()),
+            ("b", failed),
+            ("a1", skipped),
+            ("c", ok),
+        ]);
+        assert_eq!(run.failed(), ["a", "b"]);
+        assert_eq!(run.skipped(), 1);
+        let error = run.check().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "2 target(s) failed (a, b), 1 skipped because of them, 2 succeeded"
+        );
+        assert_eq!(error.exit_code(), 1);
+    }
+}

@@ -3,13 +3,14 @@
 //! registry credentials — each with the fix when it is missing.
 //!
 //! It owns the probes of the tools stackplan runs (git, docker, buildx: run as commands,
-//! each within a timeout) and the report (text for people, JSON for scripts). What it checks
-//! of stackplan's own adapters it checks through them: BuildKit through
-//! [`connect::check_workers`], the check `stackplan build` starts with; the Docker config
-//! through [`credentials::configured`], which never reads a secret: only registry names,
-//! helper names and whether each helper is installed are reported. What the default flow (`stackplan > bake.json &&
-//! docker buildx bake -f bake.json`) cannot do without is a failure; what only another
-//! flow needs (`stackplan build`'s BuildKit address, a login before pushing) is a warning.
+//! each within a timeout) and the report (text for people, JSON for scripts). Stackplan's
+//! own adapters it checks through them: BuildKit through [`connect::check_workers`], the
+//! check `stackplan build` starts with; the Docker config through
+//! [`credentials::configured`], which never reads a secret: only registry names, helper
+//! names and whether each helper is installed are reported. What the default flow
+//! (`stackplan > bake.json && docker buildx bake -f bake.json`) cannot do without is a
+//! failure; what only another flow needs (`stackplan build`'s BuildKit address, a login
+//! before pushing) is a warning.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

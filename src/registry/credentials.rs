@@ -123,3 +123,39 @@ pub fn configured(path: &Path) -> Result<Option<Configured>> {
         helpers,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_is_read_by_names_only_and_its_faults_say_how_to_fix_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.json");
+        assert_eq!(configured(&path).unwrap(), None);
+        std::fs::write(
+            &path,
+            r#"{"auths": {"ghcr.io": {"auth": "c2VjcmV0"}, "localhost:5001": {}},
+                "credsStore": "desktop",
+                "credHelpers": {"gcr.io": "gcloud", "odd": 3}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            configured(&path).unwrap(),
+            Some(Configured {
+                logins: vec!["ghcr.io".into(), "localhost:5001".into()],
+                store: Some("desktop".into()),
+                helpers: vec![("gcr.io".into(), "gcloud".into())],
+            })
+        );
+        std::fs::write(&path, "{").unwrap();
+        let error = configured(&path).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{} is not valid JSON: ", path.display())),
+            "{error}"
+        );
+        assert!(error.help().is_some_and(|h| h.contains("repair the file")));
+    }
+}
