@@ -11,9 +11,11 @@
 //!   plan text/JSON, graph);
 //! - adapters: [`fs`] (reading a checkout, writing files whole), [`context_reader`] (each
 //!   image's build context from a checkout), [`git`], [`registry`] (which tags exist),
-//!   [`doctor`] (what this machine has for stackplan's flows);
-//! - [`cli`]: the command line, on top of both; [`parallel`] spreads file work over the
-//!   cores for the adapters.
+//!   [`buildkit`] (BuildKit's gRPC API);
+//! - [`flow`]: the flows a command runs, on top of both (planning, building, doctor);
+//!   [`session`] is what one run's flows share;
+//! - [`cli`]: the command line, arguments → flow → print; [`parallel`] spreads file work
+//!   over the cores for the adapters.
 
 pub mod action;
 pub mod buildkit;
@@ -25,7 +27,6 @@ pub mod context_reader;
 pub mod diagnostic;
 pub mod dockerfile;
 pub mod dockerignore;
-pub mod doctor;
 pub mod emit;
 pub mod error;
 pub mod flow;

@@ -5,10 +5,16 @@
 //! `Upgrade: h2c` answers `101 Switching Protocols`, and the connection then speaks gRPC
 //! over cleartext HTTP/2. The same upgrade on `POST /session` carries the client's session
 //! (see [`super::session`]).
+//!
+//! [`check_workers`] is the one check that a daemon is there and can build: `stackplan
+//! build` runs it before anything else, `stackplan doctor` reports it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bollard_buildkit_proto::moby::buildkit::v1::ListWorkersRequest;
+use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
+use bollard_buildkit_proto::moby::buildkit::v1::types::WorkerRecord;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
@@ -90,6 +96,35 @@ pub async fn channel(address: &Address) -> Result<Channel> {
             explain(address, &chain).unwrap_or_else(|| format!("cannot connect: {chain}")),
         )
     })
+}
+
+/// The workers of the daemon at `address` (reached through `channel`): a daemon that is
+/// down, is no BuildKit, or has no worker is an error here, within [`CONNECT_TIMEOUT`].
+pub async fn check_workers(channel: &Channel, address: &Address) -> Result<Vec<WorkerRecord>> {
+    let answer = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        ControlClient::new(channel.clone()).list_workers(ListWorkersRequest::default()),
+    )
+    .await
+    .map_err(|_| {
+        engine_error(
+            address,
+            format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        )
+    })?
+    .map_err(|s| {
+        let cause = std::error::Error::source(&s)
+            .map(crate::error::root_cause)
+            .unwrap_or_else(|| s.message().to_string());
+        engine_error(address, explain(address, &cause).unwrap_or(cause))
+    })?;
+    let workers = answer.into_inner().record;
+    if workers.is_empty() {
+        return Err(Error::Build {
+            message: format!("BuildKit at {address} has no worker"),
+        });
+    }
+    Ok(workers)
 }
 
 /// What a failure talking to a daemon means when the error chain says it: TLS problems

@@ -1,5 +1,7 @@
-//! Progress of solves, from BuildKit's `Status` stream: a compact live view per target on a
-//! terminal (indicatif), plain lines otherwise, or JSON events for machines.
+//! Progress of solves, rendered from the build's [`Event`]s (BuildKit's `Status` stream among
+//! them): a compact live view per target on a terminal (indicatif), plain lines otherwise, or
+//! JSON events for machines; and the closing table ([`summary`]). It renders; what the events
+//! are is [`super::event`]'s, and the command line picks the mode.
 //!
 //! A child solved on its parent's result carries the parent's steps in its own graph, so
 //! its stream reports them too. Each step (vertex digest) is shown once, under the highest
@@ -12,9 +14,10 @@ use std::time::Duration;
 
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
+use super::event::{BuildEvents, Event};
 use super::schedule::Outcome;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// A live line per running target (a terminal), else plain.
     Auto,
@@ -112,14 +115,14 @@ impl Progress {
     }
 
     /// A note about the whole run.
-    pub fn note(&self, text: &str) {
+    fn note(&self, text: &str) {
         match self.mode {
             Mode::Json => self.json(serde_json::json!({"event": "note", "note": text})),
             _ => self.line(&format!("note: {text}")),
         }
     }
 
-    pub fn started(&self, target: &str) {
+    fn started(&self, target: &str) {
         match self.mode {
             Mode::Json => self.json(serde_json::json!({"target": target, "event": "started"})),
             Mode::Tty => {
@@ -144,7 +147,7 @@ impl Progress {
     }
 
     /// One message of a target's status stream.
-    pub fn status(&self, target: &str, status: &StatusResponse) {
+    fn status(&self, target: &str, status: &StatusResponse) {
         let mut vertexes = self.vertexes.lock().unwrap_or_else(|e| e.into_inner());
         for log in &status.logs {
             let v = vertexes
@@ -222,7 +225,7 @@ impl Progress {
         }
     }
 
-    pub fn finished(&self, target: &str, outcome: &Outcome) {
+    fn finished(&self, target: &str, outcome: &Outcome) {
         if let Some(bar) = self
             .bars
             .lock()
@@ -237,31 +240,42 @@ impl Progress {
             _ => self.line(&format!("[{target}] {state} {detail}")),
         }
     }
+}
 
-    /// The closing table: every target, its result and its duration.
-    pub fn summary(&self, outcomes: &BTreeMap<String, Outcome>, order: &[String]) -> String {
-        let width = order.iter().map(String::len).max().unwrap_or(6).max(6);
-        let mut s = format!(
-            "{:<width$}  {:<9}  {:>8}  detail\n",
-            "target", "result", "time"
-        );
-        for name in order {
-            let Some(o) = outcomes.get(name) else {
-                continue;
-            };
-            let (state, detail) = describe(o);
-            let time = match o {
-                Outcome::Succeeded { duration } | Outcome::Failed { duration, .. } => {
-                    format!("{:.1}s", duration.as_secs_f64())
-                }
-                Outcome::Skipped { .. } => "-".into(),
-            };
-            s.push_str(&format!(
-                "{name:<width$}  {state:<9}  {time:>8}  {detail}\n"
-            ));
+impl BuildEvents for Progress {
+    fn event(&self, event: Event) {
+        match event {
+            Event::Note(text) => self.note(&text),
+            Event::Started { target } => self.started(&target),
+            Event::Status { target, status } => self.status(&target, &status),
+            Event::Finished { target, outcome } => self.finished(&target, &outcome),
         }
-        s
     }
+}
+
+/// The closing table: every target of `order`, its result and its duration.
+pub fn summary(outcomes: &BTreeMap<String, Outcome>, order: &[String]) -> String {
+    let width = order.iter().map(String::len).max().unwrap_or(6).max(6);
+    let mut s = format!(
+        "{:<width$}  {:<9}  {:>8}  detail\n",
+        "target", "result", "time"
+    );
+    for name in order {
+        let Some(o) = outcomes.get(name) else {
+            continue;
+        };
+        let (state, detail) = describe(o);
+        let time = match o {
+            Outcome::Succeeded { duration } | Outcome::Failed { duration, .. } => {
+                format!("{:.1}s", duration.as_secs_f64())
+            }
+            Outcome::Skipped { .. } => "-".into(),
+        };
+        s.push_str(&format!(
+            "{name:<width$}  {state:<9}  {time:>8}  {detail}\n"
+        ));
+    }
+    s
 }
 
 fn describe(outcome: &Outcome) -> (&'static str, String) {

@@ -6,6 +6,8 @@ use clap::{Args, ValueEnum};
 
 use super::{Finished, Printer};
 use crate::error::Result;
+use crate::flow::doctor::{self, Probe};
+use crate::session::Session;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DoctorFormat {
@@ -45,11 +47,12 @@ pub fn doctor(cmd: DoctorCmd, printer: &mut Printer) -> Result<Finished> {
         None => std::env::current_dir()
             .map_err(|e| crate::Error::io("cannot read", "the current directory", e))?,
     };
-    let report = crate::doctor::run(&crate::doctor::Probe {
+    let probe = Probe {
         dir,
         images: cmd.images,
         buildkit_addr: cmd.addr.filter(|a| !a.is_empty()),
-    });
+    };
+    let report = doctor::run(&Session::default(), &probe)?;
     let text = match cmd.format {
         DoctorFormat::Text => report.render_text(),
         DoctorFormat::Json => report.render_json(),

@@ -65,6 +65,11 @@ impl Printer {
         let _ = writeln!(anstream::stderr(), "stackplan: {message}");
     }
 
+    /// Lines on stderr as they are (a table, no `stackplan:` prefix).
+    pub fn lines(&mut self, text: &str) {
+        let _ = write!(anstream::stderr(), "{text}");
+    }
+
     /// Warnings (or errors) on stderr, with snippets of files under `root`.
     pub fn diagnostics(&mut self, diagnostics: &[Diagnostic], root: &Path) {
         let mut err = anstream::stderr().lock();

@@ -1,8 +1,12 @@
 //! The flows a command runs, as library functions: each takes a plain request (no clap), a
 //! [`Session`](crate::session::Session) where it talks to the network, and a [`Reporter`]
-//! for what it has to say on the way; it returns values the command prints. So every
-//! command reads "arguments → flow → print", and a test can run a flow in-process.
+//! for what it has to say on the way (the build also reports its progress as events to a
+//! [`BuildEvents`](crate::buildkit::event::BuildEvents) sink); it returns values the command
+//! prints. So every command reads "arguments → flow → print", and a test can run a flow
+//! in-process: [`planning`], [`build`], [`doctor`].
 
+pub mod build;
+pub mod doctor;
 pub mod planning;
 pub mod tag_moves;
 pub mod test_records;

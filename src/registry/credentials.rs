@@ -2,7 +2,10 @@
 //! `$DOCKER_CONFIG/config.json`): `auths`, `credsStore` and `credHelpers`, the latter two
 //! through the `docker-credential-*` helper programs (the `docker_credential` crate).
 //!
-//! Credentials stay in memory; nothing here prints or writes them.
+//! Credentials stay in memory; nothing here prints or writes them. [`configured`] says what
+//! the config sets up by registry and helper names only, for `stackplan doctor`.
+
+use std::path::{Path, PathBuf};
 
 use oci_client::secrets::RegistryAuth;
 
@@ -49,5 +52,110 @@ pub fn auth_for(registry: &str) -> Result<RegistryAuth> {
             message: format!("cannot read its credentials from the Docker config: {other}"),
             help: Some("fix ~/.docker/config.json (or $DOCKER_CONFIG/config.json)".into()),
         }),
+    }
+}
+
+/// The Docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`;
+/// `None` with neither variable set.
+pub fn config_path() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")),
+    }
+}
+
+/// What a Docker config sets up, by name only: never a secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Configured {
+    /// The registries with a login in `auths`.
+    pub logins: Vec<String>,
+    /// `credsStore`: the helper every registry without its own goes through.
+    pub store: Option<String>,
+    /// `credHelpers`: a registry and the helper its credentials come from.
+    pub helpers: Vec<(String, String)>,
+}
+
+/// The program a credential helper named in the config is (`docker-credential-<name>`).
+pub fn helper_program(name: &str) -> String {
+    format!("docker-credential-{name}")
+}
+
+/// What the Docker config at `path` sets up; `None` when there is no such file (registries
+/// are then used anonymously).
+pub fn configured(path: &Path) -> Result<Option<Configured>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::io_with_help(
+                "cannot read",
+                path,
+                e,
+                "fix the file's permissions, or point DOCKER_CONFIG at a readable folder",
+            ));
+        }
+    };
+    let config: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::Environment {
+            message: format!("{} is not valid JSON: {e}", path.display()),
+            help: Some("repair the file (or move it away and docker login again)".into()),
+        })?;
+    let logins = config["auths"]
+        .as_object()
+        .map(|auths| auths.keys().cloned().collect())
+        .unwrap_or_default();
+    let store = config["credsStore"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let helpers = config["credHelpers"]
+        .as_object()
+        .map(|helpers| {
+            helpers
+                .iter()
+                .filter_map(|(registry, helper)| Some((registry.clone(), helper.as_str()?.into())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(Configured {
+        logins,
+        store,
+        helpers,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_is_read_by_names_only_and_its_faults_say_how_to_fix_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.json");
+        assert_eq!(configured(&path).unwrap(), None);
+        std::fs::write(
+            &path,
+            r#"{"auths": {"ghcr.io": {"auth": "c2VjcmV0"}, "localhost:5001": {}},
+                "credsStore": "desktop",
+                "credHelpers": {"gcr.io": "gcloud", "odd": 3}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            configured(&path).unwrap(),
+            Some(Configured {
+                logins: vec!["ghcr.io".into(), "localhost:5001".into()],
+                store: Some("desktop".into()),
+                helpers: vec![("gcr.io".into(), "gcloud".into())],
+            })
+        );
+        std::fs::write(&path, "{").unwrap();
+        let error = configured(&path).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{} is not valid JSON: ", path.display())),
+            "{error}"
+        );
+        assert!(error.help().is_some_and(|h| h.contains("repair the file")));
     }
 }

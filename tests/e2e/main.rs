@@ -7,6 +7,7 @@
 mod support;
 
 mod bake_build;
+mod build_flow;
 mod build_gateway;
 mod build_grpc;
 mod build_push;

@@ -1,20 +1,29 @@
-//! `stackplan doctor`: whether this machine has what stackplan's flows need — git, the
-//! docker CLI and its engine, buildx and its builder, a BuildKit address, registry
-//! credentials — each with the fix when it is missing.
+//! The doctor flow (`stackplan doctor`): whether this machine has what stackplan's flows
+//! need — git, the docker CLI and its engine, buildx and its builder, a BuildKit address,
+//! registry credentials — each with the fix when it is missing.
 //!
-//! It owns the probes and the report (text for people, JSON for scripts). It never prints a
-//! credential: of the Docker config it reports only registry names, helper names and
-//! whether each helper is installed. What the default flow (`stackplan > bake.json &&
-//! docker buildx bake -f bake.json`) cannot do without is a failure; what only another
-//! flow needs (`stackplan build`'s BuildKit address, a login before pushing) is a warning.
+//! It owns the probes of the tools stackplan runs (git, docker, buildx: run as commands,
+//! each within a timeout) and the report (text for people, JSON for scripts). Stackplan's
+//! own adapters it checks through them: BuildKit through [`connect::check_workers`], the
+//! check `stackplan build` starts with; the Docker config through
+//! [`credentials::configured`], which never reads a secret: only registry names, helper
+//! names and whether each helper is installed are reported. What the default flow
+//! (`stackplan > bake.json && docker buildx bake -f bake.json`) cannot do without is a
+//! failure; what only another flow needs (`stackplan build`'s BuildKit address, a login
+//! before pushing) is a warning.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use bollard_buildkit_proto::moby::buildkit::v1::types::WorkerRecord;
 use serde::Serialize;
 
 use crate::buildkit::address::{Address, Tls};
+use crate::buildkit::connect;
+use crate::error::Result;
+use crate::registry::credentials::{self, Configured};
+use crate::session::Session;
 
 /// How long one probe (a `docker` command, a BuildKit call) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,18 +130,14 @@ impl Report {
     }
 }
 
-/// Runs every probe.
-pub fn run(probe: &Probe) -> Report {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    let checks = runtime.block_on(checks(probe));
-    Report {
+/// Runs every probe on the session's runtime.
+pub fn run(session: &Session, probe: &Probe) -> Result<Report> {
+    let checks = session.block_on(checks(probe))?;
+    Ok(Report {
         version: env!("STACKPLAN_VERSION"),
         ok: checks.iter().all(|c| c.status != Status::Fail),
         checks,
-    }
+    })
 }
 
 async fn checks(probe: &Probe) -> Vec<Check> {
@@ -423,47 +428,36 @@ async fn buildkit(addr: Option<&str>) -> Check {
 }
 
 /// The platforms of the daemon's workers, or why it could not be asked.
-async fn workers(address: &Address) -> crate::Result<String> {
-    use bollard_buildkit_proto::moby::buildkit::v1::ListWorkersRequest;
-    use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-    let channel = crate::buildkit::connect::channel(address).await?;
-    let workers = ControlClient::new(channel)
-        .list_workers(ListWorkersRequest::default())
-        .await
-        .map_err(|s| crate::Error::Build {
-            message: s.message().to_string(),
-        })?
-        .into_inner()
-        .record;
+async fn workers(address: &Address) -> Result<String> {
+    let channel = connect::channel(address).await?;
+    let workers = connect::check_workers(&channel, address).await?;
+    Ok(platforms(&workers))
+}
+
+/// The workers' platforms (`linux/amd64, linux/arm64`), or how many workers there are when
+/// they name none.
+fn platforms(workers: &[WorkerRecord]) -> String {
     let mut platforms: Vec<String> = workers
         .iter()
         .flat_map(|w| &w.platforms)
         .map(|p| format!("{}/{}", p.os, p.architecture))
         .collect();
     platforms.dedup();
-    Ok(match platforms.len() {
+    match platforms.len() {
         0 => format!("{} workers", workers.len()),
         _ => platforms.join(", "),
-    })
-}
-
-/// The Docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
-fn docker_config_path() -> Option<PathBuf> {
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
-        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")),
     }
 }
 
 fn credentials() -> Check {
     const NAME: &str = "credentials";
     const LOGIN: &str = "docker login REGISTRY before pushing (GitHub Actions: docker/login-action); anonymous access is enough to plan and to build without --push";
-    let Some(path) = docker_config_path() else {
+    let Some(path) = credentials::config_path() else {
         return Check::not_ok(NAME, Status::Warn, "no HOME and no DOCKER_CONFIG", LOGIN);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let config = match credentials::configured(&path) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
             return Check::not_ok(
                 NAME,
                 Status::Warn,
@@ -475,47 +469,35 @@ fn credentials() -> Check {
             return Check::not_ok(
                 NAME,
                 Status::Fail,
-                format!("cannot read {}: {e}", path.display()),
-                "fix the file's permissions, or point DOCKER_CONFIG at a readable folder",
+                e.to_string(),
+                e.help().unwrap_or_default().to_string(),
             );
         }
     };
-    let config: serde_json::Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            return Check::not_ok(
-                NAME,
-                Status::Fail,
-                format!("{} is not valid JSON: {e}", path.display()),
-                "repair the file (or move it away and docker login again)",
-            );
-        }
-    };
+    let Configured {
+        logins,
+        store,
+        helpers,
+    } = config;
     let mut parts = Vec::new();
     let mut missing = Vec::new();
-    if let Some(auths) = config["auths"].as_object().filter(|a| !a.is_empty()) {
-        let names: Vec<&str> = auths.keys().map(String::as_str).collect();
-        parts.push(format!("logins for {}", names.join(", ")));
+    if !logins.is_empty() {
+        parts.push(format!("logins for {}", logins.join(", ")));
     }
-    if let Some(store) = config["credsStore"].as_str().filter(|s| !s.is_empty()) {
-        let helper = format!("docker-credential-{store}");
+    if let Some(store) = store {
+        let helper = credentials::helper_program(&store);
         if which::which(&helper).is_ok() {
             parts.push(format!("credsStore {store} ({helper} found)"));
         } else {
             missing.push(format!("credsStore {store}: {helper} is not on PATH"));
         }
     }
-    if let Some(helpers) = config["credHelpers"].as_object() {
-        for (registry, helper) in helpers {
-            let Some(helper) = helper.as_str() else {
-                continue;
-            };
-            let program = format!("docker-credential-{helper}");
-            if which::which(&program).is_ok() {
-                parts.push(format!("{registry} through {program}"));
-            } else {
-                missing.push(format!("credHelpers {registry}: {program} is not on PATH"));
-            }
+    for (registry, helper) in helpers {
+        let program = credentials::helper_program(&helper);
+        if which::which(&program).is_ok() {
+            parts.push(format!("{registry} through {program}"));
+        } else {
+            missing.push(format!("credHelpers {registry}: {program} is not on PATH"));
         }
     }
     if !missing.is_empty() {
