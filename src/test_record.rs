@@ -108,6 +108,30 @@ impl Outcome {
     }
 }
 
+/// What the records say of a target's image and current tests, as the plans show it
+/// (`"tests"` in `plan --format json`). Set only online, and only on the targets the matrix
+/// would retest: a target that builds has a new image, which no record can be about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestStatus {
+    /// The newest record for these tests says passed: the matrix leaves the target out.
+    Passed,
+    /// The newest record for these tests says failed.
+    Failed,
+    /// No record for these tests (or none could be read).
+    Untested,
+}
+
+impl TestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Untested => "untested",
+        }
+    }
+}
+
 /// A test log, by digest and size only: its text may hold secrets and is never stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogSummary {

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Finished, PlanArgs, Printer, test_result};
+use super::{Finished, PlanArgs, Printer};
 use crate::emit;
 use crate::error::Result;
 use crate::flow::planning::{self, Digests};
+use crate::test_record::TestStatus;
 
 #[derive(Debug, Clone, Args)]
 pub struct MatrixCmd {
@@ -22,13 +23,25 @@ pub struct MatrixCmd {
 
 pub fn matrix(cmd: MatrixCmd, printer: &mut Printer) -> Result<Finished> {
     let session = cmd.plan.session();
-    let (plan, root) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
-    let images_dir = crate::change_set::normalize(&cmd.plan.stack.images);
+    let (mut plan, root) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
+    let images = &cmd.plan.stack.images;
+    super::test_result::mark_retests(&session, &mut plan, &root, images, printer, |c| {
+        format!(
+            "tests: {} of {} retest(s) left out, their image passed these tests already ({} ms)",
+            c.passed,
+            c.asked,
+            c.elapsed.as_millis()
+        )
+    })?;
+    let images_dir = crate::change_set::normalize(images);
     let mut m = emit::matrix::matrix(&plan, &images_dir, |p| root.join(p).is_dir());
-    if plan.registry_probed {
-        let tested = test_result::tested(&plan, &root, &images_dir, &m, &session, printer)?;
-        emit::matrix::leave_out(&mut m, &tested);
-    }
+    let tested = plan
+        .targets
+        .iter()
+        .filter(|t| t.tests == Some(TestStatus::Passed))
+        .map(|t| t.name.clone())
+        .collect();
+    emit::matrix::leave_out(&mut m, &tested);
     let github_output = match &cmd.github_output {
         Some(p) if p.as_os_str().is_empty() => match std::env::var_os("GITHUB_OUTPUT") {
             Some(v) => Some(PathBuf::from(v)),

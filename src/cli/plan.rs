@@ -58,7 +58,18 @@ pub fn plan(cmd: PlanCmd, printer: &mut Printer) -> Result<Finished> {
         PlanFormat::Text | PlanFormat::Markdown => Digests::Pinned,
     };
     let session = cmd.plan.session();
-    let (plan, _) = planning::plan(&session, &cmd.plan.request(), digests, printer)?;
+    let (mut plan, root) = planning::plan(&session, &cmd.plan.request(), digests, printer)?;
+    // Online, the retests say what their test records say (`"tests"`).
+    let images = &cmd.plan.stack.images;
+    super::test_result::mark_retests(&session, &mut plan, &root, images, printer, |c| {
+        format!(
+            "tests: {} of {} retest(s) passed these tests already, {} failed ({} ms)",
+            c.passed,
+            c.asked,
+            c.failed,
+            c.elapsed.as_millis()
+        )
+    })?;
     match cmd.format {
         // Written as it is made: a large plan is never held whole as text.
         PlanFormat::Json => printer.product_with(cmd.output.as_deref(), |out| {

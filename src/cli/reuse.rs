@@ -8,8 +8,7 @@ use clap::Args;
 use super::{PlanArgs, Printer};
 use crate::error::Result;
 use crate::flow::planning::{self, Digests};
-use crate::plan::Plan;
-use crate::promote::Move;
+use crate::flow::tag_moves::Mode;
 
 #[derive(Debug, Clone, Args)]
 pub struct ReuseCmd {
@@ -26,23 +25,9 @@ pub struct ReuseCmd {
     pub resume: bool,
 }
 
-/// The tags to write for every reused target: each of its tags but the inputs tag, from
-/// the inputs tag.
-pub fn moves(plan: &Plan) -> Vec<Move> {
-    let mut out = Vec::new();
-    for t in plan.to_reuse() {
-        let Some(source) = t.inputs_reference() else {
-            continue;
-        };
-        out.extend(t.tags.iter().filter(|r| **r != source).map(|to| Move {
-            target: t.name.clone(),
-            image: t.image.clone(),
-            from: source.clone(),
-            to: to.clone(),
-        }));
-    }
-    out
-}
+/// The tags to write for every reused target: `build --push`'s name for
+/// [`crate::promote::reuse_moves`] until cli/build.rs calls that.
+pub use crate::promote::reuse_moves as moves;
 
 pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
     if cmd.plan.offline {
@@ -53,7 +38,7 @@ pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
     }
     let session = cmd.plan.session();
     let (plan, _) = planning::plan(&session, &cmd.plan.request(), Digests::Pinned, printer)?;
-    let moves = moves(&plan);
+    let moves = crate::promote::reuse_moves(&plan);
     if moves.is_empty() {
         let (build, _, none) = plan.action_counts();
         printer.status(&format!(
@@ -61,5 +46,5 @@ pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
         ));
         return Ok(());
     }
-    super::promote::execute(moves, &session, cmd.dry_run, cmd.resume, printer)
+    super::promote::write_tags(moves, &session, Mode::of(cmd.dry_run, cmd.resume), printer)
 }

@@ -49,8 +49,9 @@ pub struct Job {
 }
 
 /// Why a target that is not built is tested again: a changed file the change rules tie
-/// to it (not a parent, not a full rebuild, not a missing tag).
-fn retest_reason(t: &Target) -> Option<String> {
+/// to it (not a parent, not a full rebuild, not a missing tag). `None`: the matrix does
+/// not retest it (it builds, or nothing its tests read changed).
+pub fn retest_reason(t: &Target) -> Option<String> {
     if t.action == Action::Build {
         return None;
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::pretty_json::{self, Collection};
 use crate::inputs::BaseImage;
 use crate::plan::{Plan, RefState, SmallMap, Target};
+use crate::test_record::TestStatus;
 
 #[derive(Serialize)]
 struct PlanView<'a> {
@@ -55,6 +56,10 @@ struct TargetView<'a> {
     reason_details: Vec<ReasonView>,
     action: crate::action::Action,
     action_reason: ReasonView,
+    /// What the test records say, only when the registry was asked (online) and the target
+    /// is one the matrix would retest: an offline plan has no such field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tests: Option<TestStatus>,
     inputs: InputsView<'a>,
     tag_prefix: &'a str,
     tag: &'a str,
@@ -114,6 +119,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
             kind: t.action_reason.kind(),
             message: t.action_reason.to_string(),
         },
+        tests: t.tests,
         inputs: InputsView {
             digest: &t.inputs.digest,
             pinned: t.inputs.pinned,

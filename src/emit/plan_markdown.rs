@@ -48,6 +48,13 @@ pub fn render(plan: &Plan) -> String {
             }
             None => reasons,
         };
+        let why = match t.tests {
+            Some(tests) => format!(
+                "{why}<br>tests {}",
+                cell(super::plan_text::tests_line(tests))
+            ),
+            None => why,
+        };
         let cache_from = t.cache_from();
         let cache = if t.builds() && !cache_from.is_empty() {
             cache_from

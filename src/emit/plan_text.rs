@@ -10,6 +10,7 @@ use anstyle::{AnsiColor, Style};
 use super::satisfied::{Actions, satisfied};
 use crate::action::{Action, ActionReason};
 use crate::plan::{ParentSource, Plan, RefState, Target};
+use crate::test_record::TestStatus;
 
 const BUILD: Style = AnsiColor::Yellow.on_default().bold();
 const REUSE: Style = AnsiColor::Cyan.on_default().bold();
@@ -126,6 +127,9 @@ fn target_block(s: &mut String, t: &Target, actions: &Actions<'_>) {
     if t.action_reason != ActionReason::ChangeRules && satisfied.is_none() {
         let _ = writeln!(s, "{pad}{LABEL}action{LABEL:#} {}", t.action_reason);
     }
+    if let Some(tests) = t.tests {
+        let _ = writeln!(s, "{pad}{LABEL}tests{LABEL:#}  {}", tests_line(tests));
+    }
     if t.action != Action::Build {
         return;
     }
@@ -160,6 +164,21 @@ fn target_block(s: &mut String, t: &Target, actions: &Actions<'_>) {
     }
     if t.inputs.pinned {
         let _ = writeln!(s, "{pad}{LABEL}inputs{LABEL:#} {}", t.inputs.digest);
+    }
+}
+
+/// What the test records say of a target the matrix would retest.
+pub(super) fn tests_line(tests: TestStatus) -> &'static str {
+    match tests {
+        TestStatus::Passed => {
+            "passed: its image passed these tests already (the matrix leaves it out)"
+        }
+        TestStatus::Failed => {
+            "failed: its image's newest record for these tests is a failure (the matrix retests it)"
+        }
+        TestStatus::Untested => {
+            "untested: no record of its image and these tests (the matrix retests it)"
+        }
     }
 }
 

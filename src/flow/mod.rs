@@ -8,6 +8,8 @@
 pub mod build;
 pub mod doctor;
 pub mod planning;
+pub mod tag_moves;
+pub mod test_records;
 
 use std::path::Path;
 

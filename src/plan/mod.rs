@@ -166,6 +166,9 @@ pub struct Target {
     /// The image's `info_cmds`, resolved from `all_info_cmds`.
     pub info_cmds: Vec<(String, InfoCmd)>,
     pub integration_tests: bool,
+    /// What the test records say of the image and its current tests; `None` offline, and
+    /// for targets the matrix would not retest (the test-records flow sets it).
+    pub tests: Option<crate::test_record::TestStatus>,
 }
 
 impl Target {
@@ -704,6 +707,7 @@ fn make_target(
             })
             .collect(),
         integration_tests: image.integration_tests,
+        tests: None,
     })
 }
 

@@ -418,3 +418,31 @@ fn a_target_not_built_leads_with_how_it_is_satisfied_and_never_says_its_parent_r
         "{markdown}"
     );
 }
+
+#[test]
+fn a_test_status_shows_in_every_plan_only_when_it_is_known() {
+    use crate::test_record::TestStatus;
+    let mut plan = plan_for(Some("linux/amd64"), "");
+    let json = crate::emit::plan_json::render(&plan);
+    assert!(!json.contains("\"tests\""), "{json}");
+    plan.targets[0].tests = Some(TestStatus::Passed);
+    plan.targets[1].tests = Some(TestStatus::Failed);
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::emit::plan_json::render(&plan)).expect("JSON");
+    let root = json["targets"][0].as_object().expect("a target");
+    let keys: Vec<&str> = root.keys().map(String::as_str).collect();
+    let at = keys.iter().position(|k| *k == "tests").expect("tests");
+    assert_eq!(keys[at - 1], "action_reason", "{keys:?}");
+    assert_eq!(root["tests"], "passed");
+    assert_eq!(json["targets"][1]["tests"], "failed");
+    plan.targets[1].tests = Some(TestStatus::Untested);
+    let text = anstream::adapter::strip_str(&crate::emit::plan_text::render(&plan)).to_string();
+    assert!(
+        text.contains("tests  passed: its image passed these tests already"),
+        "{text}"
+    );
+    assert!(text.contains("tests  untested: no record"), "{text}");
+    let markdown = crate::emit::plan_markdown::render(&plan);
+    assert!(markdown.contains("<br>tests passed: "), "{markdown}");
+    assert!(markdown.contains("<br>tests untested: "), "{markdown}");
+}

@@ -54,6 +54,46 @@ impl Stack {
         (jobs, String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
+    /// Every target's `"tests"` in `plan --format json` (`None`: the field is absent), with
+    /// the plan's stderr.
+    fn plan_tests(&self, extra: &[&str]) -> (Vec<(String, Option<String>)>, String) {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.run("plan", &args);
+        let plan: Value = serde_json::from_str(&ok(&out)).unwrap();
+        let tests = plan["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t.get("tests").map(|s| s.as_str().unwrap().to_string()),
+                )
+            })
+            .collect();
+        (tests, stderr(&out))
+    }
+
+    /// The test status `plan --format json` gives each target: `status` for every target,
+    /// but `other` for `target`.
+    fn assert_plan_tests(&self, status: &str, other: Option<(&str, &str)>) {
+        let (mut tests, _) = self.plan_tests(&[]);
+        let mut expected: Vec<(String, Option<String>)> = TARGETS
+            .iter()
+            .map(|(target, _, _)| {
+                let status = match other {
+                    Some((t, s)) if t == *target => s,
+                    _ => status,
+                };
+                (target.to_string(), Some(status.to_string()))
+            })
+            .collect();
+        tests.sort();
+        expected.sort();
+        assert_eq!(tests, expected);
+    }
+
     fn reference(&self, image: &str, tag: &str) -> String {
         format!("{}/{image}:{tag}", self.ns())
     }
@@ -109,6 +149,8 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     let (jobs, _) = stack.matrix();
     assert_eq!(jobs.len(), TARGETS.len(), "{jobs:?}");
     assert!(jobs.iter().all(|(_, a)| a == "retest"), "{jobs:?}");
+    // The plans say why: no image has a record for these tests yet.
+    stack.assert_plan_tests("untested", None);
 
     // Unknown target, clear error naming the targets.
     let out = stack.run("test-result", &["nope", "--passed"]);
@@ -206,6 +248,15 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
         "every image passed these tests"
     );
     assert!(status.contains("5 of 5 retest(s) left out"), "{status}");
+    // The plan shows each target tested; offline it says nothing of tests.
+    stack.assert_plan_tests("passed", None);
+    let (_, status) = stack.plan_tests(&[]);
+    assert!(
+        status.contains("tests: 5 of 5 retest(s) passed these tests already, 0 failed"),
+        "{status}"
+    );
+    let (offline, _) = stack.plan_tests(&["--offline"]);
+    assert!(offline.iter().all(|(_, t)| t.is_none()), "{offline:?}");
     // Offline, no registry is asked: the matrix is the change rules' alone.
     let offline: Value = serde_json::from_str(&ok(&stack.run("matrix", &["--offline"]))).unwrap();
     assert_eq!(offline["include"].as_array().unwrap().len(), TARGETS.len());
@@ -225,9 +276,16 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
     );
     let file: Value = serde_json::from_str(&ok(&stack.run("bake", &[]))).unwrap();
     assert_eq!(file["group"]["default"]["targets"], serde_json::json!([]));
+    stack.assert_plan_tests("passed", Some(("rstudio-notebook-py311", "untested")));
 
     // It fails: promotion refuses, names it, and moves no tag.
     ok(&stack.run("test-result", &["rstudio-notebook-py311", "--failed"]));
+    stack.assert_plan_tests("passed", Some(("rstudio-notebook-py311", "failed")));
+    let text = ok(&stack.run("plan", &[]));
+    assert!(
+        text.contains("tests  failed: its image's newest record for these tests is a failure"),
+        "{text}"
+    );
     // `promote` takes the namespace as its registry.
     let promote_ns = |extra: &[&str]| {
         let ns = stack.ns();
@@ -262,6 +320,7 @@ fn records_take_tested_images_out_of_the_matrix_and_gate_promotion() {
 
     // It passes: every tag moves, to the same digests, and the records stay with them.
     ok(&stack.run("test-result", &["rstudio-notebook-py311", "--passed"]));
+    stack.assert_plan_tests("passed", None);
     let out = ok(&promote_ns(&[]));
     assert_eq!(
         out.lines().filter(|l| l.starts_with("moved ")).count(),
