@@ -12,6 +12,7 @@ use crate::buildkit::address::Tls;
 use crate::buildkit::progress::{self, Mode, Progress};
 use crate::error::Result;
 use crate::flow::build::{Build, BuildRequest, Push};
+use crate::flow::tag_moves;
 
 #[derive(Debug, Clone, Args)]
 pub struct BuildCmd {
@@ -132,11 +133,11 @@ pub fn build(cmd: BuildCmd, printer: &mut Printer) -> Result<()> {
     }
     // Targets reused from images with the same inputs are not solved: their tags are
     // written registry-side (with --push), and their children build on those images.
-    let reused = super::reuse::moves(build.plan());
+    let reused = crate::promote::reuse_moves(build.plan());
     if !reused.is_empty() {
         // With --push-by-digest no tag moves before `stackplan publish`: not even these.
         if cmd.push {
-            super::promote::execute(reused, &session, false, true, printer)?;
+            super::promote::write_tags(reused, &session, tag_moves::Mode::Resume, printer)?;
         } else {
             printer.status(&format!(
                 "{} target(s) have images with the same inputs already; their tags are written with --push or `stackplan reuse`",

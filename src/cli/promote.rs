@@ -134,16 +134,3 @@ pub fn write_tags(
     printer.status(&report.summary());
     Ok(())
 }
-
-/// [`write_tags`] with `--dry-run` and `--resume` as flags: the call `build --push` makes
-/// today. Once cli/build.rs calls `write_tags(reused, &session, Mode::Resume, printer)`,
-/// this goes.
-pub fn execute(
-    moves: Vec<Move>,
-    session: &Session,
-    dry_run: bool,
-    resume: bool,
-    printer: &mut Printer,
-) -> Result<()> {
-    write_tags(moves, session, Mode::of(dry_run, resume), printer)
-}

@@ -25,10 +25,6 @@ pub struct ReuseCmd {
     pub resume: bool,
 }
 
-/// The tags to write for every reused target: `build --push`'s name for
-/// [`crate::promote::reuse_moves`] until cli/build.rs calls that.
-pub use crate::promote::reuse_moves as moves;
-
 pub fn reuse(cmd: ReuseCmd, printer: &mut Printer) -> Result<()> {
     if cmd.plan.offline {
         return Err(crate::Error::usage_with_help(
