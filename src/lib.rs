@@ -15,7 +15,6 @@
 //! - [`cli`]: the command line, on top of both; [`parallel`] spreads file work over the
 //!   cores for the adapters.
 
-pub mod action;
 pub mod buildkit;
 pub mod change_rules;
 pub mod change_set;
@@ -40,6 +39,7 @@ pub mod parent_from;
 pub mod plan;
 pub mod promote;
 pub mod rebuild;
+pub mod ref_facts;
 pub mod reference;
 pub mod registry;
 pub mod session;

@@ -87,7 +87,8 @@ mod tests {
     use crate::change_rules::ChangeRules;
     use crate::change_set::ChangeSet;
     use crate::context::Contexts;
-    use crate::plan::{PlanOptions, RegistryView};
+    use crate::plan::PlanOptions;
+    use crate::ref_facts::RefFacts;
     use crate::spec::Spec;
     use crate::stack::{DockerfileSource, Stack};
 
@@ -108,7 +109,7 @@ mod tests {
             &ChangeSet::default(),
             &Contexts::default(),
             &opts,
-            &RegistryView::default(),
+            &RefFacts::default(),
         )
         .unwrap();
         let to: Vec<String> = moves(&plan, "{prefix}-stable", "stable")

@@ -314,7 +314,8 @@ mod tests {
     use super::*;
     use crate::change_rules::ChangeRules;
     use crate::change_set::ChangeSet;
-    use crate::plan::{PlanOptions, RegistryView, plan};
+    use crate::plan::{PlanOptions, plan};
+    use crate::ref_facts::RefFacts;
     use crate::spec::Spec;
     use crate::stack::{DockerfileSource, Stack};
     use std::path::Path;
@@ -352,7 +353,7 @@ mod tests {
             &ChangeSet::default(),
             &crate::context::Contexts::default(),
             &opts,
-            &RegistryView::default(),
+            &RefFacts::default(),
         )
         .unwrap()
     }

@@ -223,7 +223,7 @@ pub(super) fn tested(
         .iter()
         .map(|t| {
             let reference = match t.action {
-                crate::action::Action::Reuse => t
+                crate::plan::action::Action::Reuse => t
                     .inputs_reference()
                     .unwrap_or_else(|| t.reference().to_string()),
                 _ => t.reference().to_string(),

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::pretty_json::{self, Collection};
 use crate::inputs::BaseImage;
-use crate::plan::{Plan, RefState, SmallMap, Target};
+use crate::plan::{Plan, SmallMap, Target};
+use crate::ref_facts::RefState;
 
 #[derive(Serialize)]
 struct PlanView<'a> {
@@ -53,7 +54,7 @@ struct TargetView<'a> {
     rebuild: bool,
     reasons: Vec<String>,
     reason_details: Vec<ReasonView>,
-    action: crate::action::Action,
+    action: crate::plan::action::Action,
     action_reason: ReasonView,
     inputs: InputsView<'a>,
     tag_prefix: &'a str,

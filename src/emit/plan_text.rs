@@ -8,8 +8,9 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::satisfied::{Actions, satisfied};
-use crate::action::{Action, ActionReason};
-use crate::plan::{ParentSource, Plan, RefState, Target};
+use crate::plan::action::{Action, ActionReason};
+use crate::plan::{ParentSource, Plan, Target};
+use crate::ref_facts::RefState;
 
 const BUILD: Style = AnsiColor::Yellow.on_default().bold();
 const REUSE: Style = AnsiColor::Cyan.on_default().bold();

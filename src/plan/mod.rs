@@ -4,11 +4,12 @@
 //!
 //! Every emitter (bake JSON, plan text/JSON, graph, LLB) and every executor reads this
 //! value and nothing else, so they cannot disagree. Planning is pure and cheap: registry
-//! facts come in as a [`RegistryView`] and build contexts as [`Contexts`] that adapters
+//! facts come in as a [`RefFacts`] and build contexts as [`Contexts`] that adapters
 //! filled beforehand. Each part of a target is computed in its own file: [`build_args`],
 //! [`parent_input`], [`cache`], [`inputs_of`], [`labels`], [`names`]; the action is
-//! [`crate::action`].
+//! [`action`].
 
+pub mod action;
 mod build_args;
 mod cache;
 mod inputs_of;
@@ -16,7 +17,6 @@ mod labels;
 mod names;
 mod parent_input;
 pub mod platform;
-mod registry_view;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,9 +24,7 @@ pub use inputs_of::contexts_matter;
 pub use labels::Labels;
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};
-pub use registry_view::{RefState, RefStates, RegistryView};
 
-use crate::action::{self, Action, ActionReason};
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
 use crate::diagnostic::Diagnostic;
@@ -35,10 +33,12 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::parallel;
 use crate::rebuild::{self, FullRebuild, Reason};
+use crate::ref_facts::{RefFacts, RefState, RefStates};
 use crate::reference;
 use crate::spec::{Image, InfoCmd, PlanSpec, Variant};
 use crate::stack::{Stack, join};
 use crate::tag;
+use action::{Action, ActionReason};
 use names::NameAllocator;
 use parent_input::ParentState;
 
@@ -300,7 +300,7 @@ pub fn registry_refs(stack: &Stack, opts: &PlanOptions) -> Result<ProbeRefs> {
         &ChangeSet::default(),
         &Contexts::default(),
         opts,
-        &RegistryView::default(),
+        &RefFacts::default(),
     )?;
     let mut tags: Vec<String> = plan
         .targets
@@ -367,13 +367,13 @@ fn check_options(stack: &Stack, opts: &PlanOptions) -> Result<()> {
 }
 
 /// Makes the plan. `contexts` holds every image's build context (an image without one has
-/// unpinned inputs); `registry` what the registry said (empty offline).
+/// unpinned inputs); `ref_facts` what the registry said (empty offline).
 pub fn plan(
     stack: &Stack,
     changes: &ChangeSet,
     contexts: &Contexts,
     opts: &PlanOptions,
-    registry: &RegistryView,
+    ref_facts: &RefFacts,
 ) -> Result<Plan> {
     check_options(stack, opts)?;
     let spec = &stack.spec;
@@ -407,7 +407,7 @@ pub fn plan(
             let made = parallel::map(batch, TARGETS_PER_THREAD, |slot| {
                 let mut warned = Vec::new();
                 let parent = slot.parent.map(|i| &targets[i]);
-                make_target(slot, parent, stack, opts, registry, &mut warned)
+                make_target(slot, parent, stack, opts, ref_facts, &mut warned)
                     .map(|target| (target, warned))
             });
             for result in made {
@@ -434,11 +434,11 @@ pub fn plan(
             Some(p) => vec![p.clone()],
             None => spec.plans.keys().cloned().collect(),
         },
-        registry_probed: registry.probed,
+        registry_probed: ref_facts.probed,
         cache_to: opts.cache_to,
         warnings,
     };
-    decide_actions_with(&mut plan, &parents, registry);
+    decide_actions_with(&mut plan, &parents, ref_facts);
     Ok(plan)
 }
 
@@ -560,7 +560,7 @@ fn make_target(
     parent: Option<&Target>,
     stack: &Stack,
     opts: &PlanOptions,
-    registry: &RegistryView,
+    ref_facts: &RefFacts,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Target> {
     let &Slot {
@@ -627,7 +627,7 @@ fn make_target(
             parent: parent.map(|p| (p.name.as_str(), &p.inputs)),
             platforms: &platforms,
         },
-        registry,
+        ref_facts,
     );
     let pinned_bases = inputs_of::pinned_contexts(&computed.written, &inputs.bases);
     // The frontend hashed into the inputs is the one BuildKit runs: its build arg takes
@@ -643,12 +643,12 @@ fn make_target(
         &reference,
         &tag,
         opts.cache_to,
-        registry,
+        ref_facts,
     );
     let reasons: Vec<Reason> = change_reasons
         .iter()
         .cloned()
-        .chain((registry.state(&reference) == RefState::Missing).then(|| {
+        .chain((ref_facts.state(&reference) == RefState::Missing).then(|| {
             Reason::BranchTagMissing {
                 reference: reference.clone(),
             }
@@ -708,9 +708,9 @@ fn make_target(
 }
 
 /// Decides every target's action, parents first, and points each child's `FROM` at its
-/// parent's result when the parent builds. Run again when the registry view grows (the
+/// parent's result when the parent builds. Run again when the ref facts grow (the
 /// inputs tags are asked about after the first planning).
-pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
+pub fn decide_actions(plan: &mut Plan, ref_facts: &RefFacts) {
     let parents: Vec<Option<usize>> = {
         let index: HashMap<&str, usize> = plan
             .targets
@@ -723,12 +723,12 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
             .map(|t| t.parent.as_deref().and_then(|p| index.get(p).copied()))
             .collect()
     };
-    decide_actions_with(plan, &parents, registry);
+    decide_actions_with(plan, &parents, ref_facts);
 }
 
 /// [`decide_actions`] with each target's parent by index (planning knows them from its
 /// slots). Parents come first, so a parent is decided before its children.
-fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &RegistryView) {
+fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], ref_facts: &RefFacts) {
     debug_assert_eq!(parents.len(), plan.targets.len());
     let Plan {
         targets,
@@ -740,7 +740,7 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
         let t = &mut undecided[0];
         let parent = parent.map(|p| &decided[p]);
         let inputs_ref = t.inputs_reference();
-        t.ref_states.inputs = inputs_ref.as_deref().map(|r| registry.state(r));
+        t.ref_states.inputs = inputs_ref.as_deref().map(|r| ref_facts.state(r));
         let (action, reason) = action::decide(
             &action::Facts {
                 rebuild: t.rebuild,
@@ -750,12 +750,12 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
                 parent: parent.map(|p| (p.name.as_str(), p.action)),
                 full_rebuild: full_rebuild.as_ref(),
             },
-            registry,
+            ref_facts,
         );
         t.image_digest = match action {
             Action::Build => None,
-            Action::Reuse => inputs_ref.as_deref().and_then(|r| registry.digest(r)),
-            Action::None => registry.digest(t.reference()),
+            Action::Reuse => inputs_ref.as_deref().and_then(|r| ref_facts.digest(r)),
+            Action::None => ref_facts.digest(t.reference()),
         }
         .map(str::to_string);
         t.action = action;
@@ -776,7 +776,7 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
             _ => None,
         };
     }
-    plan.registry_probed = registry.probed;
+    plan.registry_probed = ref_facts.probed;
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ use self::failure::Failure;
 use self::retry::{Budget, RetryReport};
 use self::token::{Scheme, Token, Tokens};
 use crate::error::{Error, Result};
-use crate::plan::{RefState, RegistryView};
+use crate::ref_facts::{RefFacts, RefState};
 
 /// Every manifest kind a tag may point at: image manifests and indexes, OCI and Docker.
 const MANIFEST_MEDIA_TYPES: &[&str] = &[
@@ -592,7 +592,7 @@ impl Registry {
     /// `required` ref fails the probe; one about an `optional` ref (an external base image
     /// on a registry that is down or refuses us) is recorded in the view's `failures`, so
     /// the plan can say that ref is unpinned.
-    pub async fn probe(&self, required: &[String], optional: &[String]) -> Result<RegistryView> {
+    pub async fn probe(&self, required: &[String], optional: &[String]) -> Result<RefFacts> {
         let asked = required
             .iter()
             .map(|r| (r, true))
@@ -603,9 +603,9 @@ impl Registry {
                 (r.clone(), required, digest)
             })
             .buffer_unordered(CONCURRENCY);
-        let mut view = RegistryView {
+        let mut view = RefFacts {
             probed: true,
-            ..RegistryView::default()
+            ..RefFacts::default()
         };
         // The first failure about a required ref ends the probe: the requests still in
         // flight are dropped, so a registry that is down costs one failure, not one per ref.
