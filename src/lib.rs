@@ -32,7 +32,7 @@ pub mod fs;
 pub mod git;
 pub mod graph;
 pub mod init;
-pub mod inputs;
+pub mod inputs_digest;
 pub mod manifests;
 pub mod parallel;
 pub mod parent_from;

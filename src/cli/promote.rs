@@ -203,7 +203,7 @@ fn require_tests(
     planning::report_retries(registry, printer);
     let mut lacking = Vec::new();
     for (m, verdict) in verdicts {
-        let tests = crate::inputs::short(&tests[&m.target]);
+        let tests = crate::inputs_digest::short(&tests[&m.target]);
         match verdict? {
             (Some(_), Some(Outcome::Passed)) => {}
             (Some(digest), Some(Outcome::Failed)) => lacking.push(format!(

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::pretty_json::{self, Collection};
-use crate::inputs::BaseImage;
+use crate::inputs_digest::BaseImage;
 use crate::plan::{Plan, SmallMap, Target};
 use crate::ref_facts::RefState;
 
@@ -133,7 +133,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         platforms: &t.platforms,
         contexts: crate::emit::bake::contexts(t),
         parent_arg: t.parent_arg.as_deref(),
-        registry: t.registry(),
+        registry: t.states_by_ref(),
         info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,
         depth: t.depth,

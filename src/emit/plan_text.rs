@@ -130,7 +130,7 @@ fn target_block(s: &mut String, t: &Target, actions: &Actions<'_>) {
     if t.action != Action::Build {
         return;
     }
-    let states = t.registry();
+    let states = t.states_by_ref();
     let cache: Vec<String> = t
         .cache_from()
         .iter()

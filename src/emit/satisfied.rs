@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::inputs::short;
+use crate::inputs_digest::short;
 use crate::plan::action::{Action, ActionReason};
 use crate::plan::{Plan, Target};
 use crate::rebuild::Reason;

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::inputs::{Inputs, short};
+use crate::inputs_digest::{Inputs, short};
 use crate::rebuild::FullRebuild;
 use crate::ref_facts::{RefFacts, RefState};
 

@@ -6,13 +6,13 @@
 //! value and nothing else, so they cannot disagree. Planning is pure and cheap: registry
 //! facts come in as a [`RefFacts`] and build contexts as [`Contexts`] that adapters
 //! filled beforehand. Each part of a target is computed in its own file: [`build_args`],
-//! [`parent_input`], [`cache`], [`inputs_of`], [`labels`], [`names`]; the action is
+//! [`parent_input`], [`cache`], [`ingredients`], [`labels`], [`names`]; the action is
 //! [`action`].
 
 pub mod action;
 mod build_args;
 mod cache;
-mod inputs_of;
+mod ingredients;
 mod labels;
 mod names;
 mod parent_input;
@@ -20,7 +20,7 @@ pub mod platform;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use inputs_of::contexts_matter;
+pub use ingredients::contexts_matter;
 pub use labels::Labels;
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};
@@ -30,7 +30,7 @@ use crate::context::Contexts;
 use crate::diagnostic::Diagnostic;
 use crate::dockerfile::Dockerfile;
 use crate::error::{Error, Result};
-use crate::inputs::Inputs;
+use crate::inputs_digest::Inputs;
 use crate::parallel;
 use crate::rebuild::{self, FullRebuild, Reason};
 use crate::ref_facts::{RefFacts, RefState, RefStates};
@@ -155,7 +155,7 @@ pub struct Target {
     /// → `ref@digest` (named contexts `docker-image://…`).
     pub pinned_bases: BTreeMap<String, String>,
     pub labels: Labels,
-    /// What the registry said about each ref this target cares about ([`Target::registry`]
+    /// What the registry said about each ref this target cares about ([`Target::states_by_ref`]
     /// names them).
     pub ref_states: RefStates,
     /// The manifest digest of the image that satisfies the target when it is not built
@@ -184,7 +184,7 @@ impl Target {
     /// What the registry said about each ref this target cares about, by ref: the cache
     /// image's (with `--cache-to registry`), the branch ref's, the two stable refs' and,
     /// when the inputs are pinned, the inputs ref's.
-    pub fn registry(&self) -> SmallMap<RefState> {
+    pub fn states_by_ref(&self) -> SmallMap<RefState> {
         let inputs = self.inputs_reference();
         self.with_refs(inputs.as_deref(), |refs| {
             let mut map = SmallMap::with_capacity(self.ref_states.of_refs(refs).count());
@@ -305,7 +305,11 @@ pub fn registry_refs(stack: &Stack, opts: &PlanOptions) -> Result<ProbeRefs> {
     let mut tags: Vec<String> = plan
         .targets
         .iter()
-        .flat_map(|t| t.registry().into_iter().map(|(reference, _)| reference))
+        .flat_map(|t| {
+            t.states_by_ref()
+                .into_iter()
+                .map(|(reference, _)| reference)
+        })
         .collect();
     tags.sort();
     tags.dedup();
@@ -617,8 +621,8 @@ fn make_target(
     } else {
         image.platforms.clone()
     };
-    let (inputs, computed) = inputs_of::compute(
-        &inputs_of::TargetInputs {
+    let (inputs, computed) = ingredients::compute(
+        &ingredients::TargetInputs {
             context,
             dockerfile,
             build_args: &build_args,
@@ -629,7 +633,7 @@ fn make_target(
         },
         ref_facts,
     );
-    let pinned_bases = inputs_of::pinned_contexts(&computed.written, &inputs.bases);
+    let pinned_bases = ingredients::pinned_contexts(&computed.written, &inputs.bases);
     // The frontend hashed into the inputs is the one BuildKit runs: its build arg takes
     // precedence over the `# syntax=` directive. Left out of the digest (computed above).
     if let Some(pin) = computed.syntax_pin {

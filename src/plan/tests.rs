@@ -264,7 +264,7 @@ fn view_of(plan: &Plan, branch: Option<&str>, inputs: &[(&str, &str)]) -> RefFac
         ..RefFacts::default()
     };
     for t in &plan.targets {
-        for (reference, _) in t.registry() {
+        for (reference, _) in t.states_by_ref() {
             view.states.insert(reference, RefState::Missing);
         }
         if let Some(r) = t.inputs_reference() {

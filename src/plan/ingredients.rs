@@ -1,12 +1,12 @@
 //! What goes into a target's inputs digest: the external images its Dockerfile reads,
 //! resolved to digests from the [`RefFacts`], and everything else
-//! [`crate::inputs`] hashes.
+//! [`crate::inputs_digest`] hashes.
 
 use std::collections::BTreeMap;
 
 use super::{PlanOptions, build_args};
 use crate::dockerfile::Dockerfile;
-use crate::inputs::{self, BaseImage, Ingredients, Inputs};
+use crate::inputs_digest::{self, BaseImage, Ingredients, Inputs};
 use crate::ref_facts::{RefFacts, RefState};
 use crate::reference;
 use crate::spec::{Image, Variant};
@@ -91,7 +91,7 @@ pub fn pinned_contexts(written: &[String], bases: &[BaseImage]) -> BTreeMap<Stri
     out
 }
 
-/// Everything [`inputs::compute`] needs for one target.
+/// Everything [`inputs_digest::compute`] needs for one target.
 pub struct TargetInputs<'a> {
     /// The context's digest and the Dockerfile's blob id.
     pub context: Option<(&'a str, &'a str)>,
@@ -145,7 +145,7 @@ pub fn compute(t: &TargetInputs<'_>, ref_facts: &RefFacts) -> (Inputs, Computed)
             .collect(),
         None => BTreeMap::new(),
     };
-    let inputs = inputs::compute(&Ingredients {
+    let inputs = inputs_digest::compute(&Ingredients {
         context: t.context,
         build_args: &hashed_args,
         platforms: t.platforms,
