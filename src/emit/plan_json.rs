@@ -180,13 +180,6 @@ pub fn write(plan: &Plan, out: &mut (impl std::io::Write + ?Sized)) -> std::io::
     out.write_all(b"\n")
 }
 
-/// The plan as pretty JSON with a final newline.
-pub fn render(plan: &Plan) -> String {
-    let mut out = Vec::new();
-    write(plan, &mut out).expect("writing to memory does not fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}
-
 /// A small map as a JSON object (written here rather than by litemap's serde feature,
 /// which writes an empty map as `[]`).
 fn as_map<M: std::borrow::Borrow<SmallMap<V>>, V: Serialize, S: serde::Serializer>(

@@ -28,7 +28,6 @@ pub mod token;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,11 +91,9 @@ impl Default for RegistryOptions {
     }
 }
 
-/// What a run asked of registries: for the status line and the tests.
+/// What a run asked of registries, for the status line.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
-    /// `GET /v2/` requests (one per host and run).
-    pub pings: u32,
     /// Token requests (one per host, repository scope and token lifetime).
     pub tokens: u32,
     pub retries: RetryReport,
@@ -119,7 +116,6 @@ pub struct Registry {
     budget: Budget,
     tokens: Tokens,
     hosts: Mutex<BTreeMap<String, Arc<Host>>>,
-    pings: AtomicU32,
 }
 
 /// Whether `host` is a loopback registry, spoken to over HTTP.
@@ -150,14 +146,12 @@ impl Registry {
             options,
             tokens: Tokens::default(),
             hosts: Mutex::new(BTreeMap::new()),
-            pings: AtomicU32::new(0),
         }
     }
 
     /// What the run asked so far.
     pub fn stats(&self) -> Stats {
         Stats {
-            pings: self.pings.load(Ordering::Relaxed),
             tokens: self.tokens.requested(),
             retries: self.budget.report(),
         }
@@ -282,7 +276,6 @@ impl Registry {
                     return self.ping(host, "https").await;
                 }
                 let url = format!("https://{}/v2/", host.name);
-                self.pings.fetch_add(1, Ordering::Relaxed);
                 let tried = host
                     .client
                     .get(&url)
@@ -315,7 +308,6 @@ impl Registry {
         let url = format!("{base}/v2/");
         let resp = self
             .attempts(&host.name, "GET /v2/", || {
-                self.pings.fetch_add(1, Ordering::Relaxed);
                 let req = host.client.get(&url);
                 async move { req.send().await.map_err(|e| failure::classify(&e)) }
             })
