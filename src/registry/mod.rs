@@ -32,15 +32,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use oci_client::Reference;
-use oci_client::secrets::RegistryAuth;
 use sha2::Digest as _;
 
+use self::credentials::Credential;
 use self::failure::Failure;
 use self::retry::{Budget, RetryReport};
 use self::token::{Scheme, Token, Tokens};
 use crate::error::{Error, Result};
 use crate::ref_facts::{RefFacts, RefState};
+use crate::reference;
 
 /// Every manifest kind a tag may point at: image manifests and indexes, OCI and Docker.
 const MANIFEST_MEDIA_TYPES: &[&str] = &[
@@ -104,7 +104,7 @@ struct Host {
     name: String,
     client: reqwest::Client,
     /// The user's credentials for it.
-    auth: RegistryAuth,
+    auth: Credential,
     /// Whether plain HTTP is allowed.
     may_use_http: bool,
     /// `scheme://host`, and how it authenticates: known after the first request.
@@ -128,6 +128,15 @@ pub fn is_loopback(host: &str) -> bool {
         }
     });
     name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+/// The host that serves a registry's API: Docker Hub's references name `docker.io`, its API
+/// answers at `index.docker.io`.
+fn api_host(registry: &str) -> &str {
+    match registry {
+        "docker.io" => "index.docker.io",
+        other => other,
+    }
 }
 
 /// A parsed reference and the path of its manifest.
@@ -197,19 +206,18 @@ impl Registry {
     }
 
     fn locate(&self, reference: &str) -> Result<Located> {
-        let parsed: Reference = reference.parse().map_err(|e| Error::Registry {
+        let parsed = reference::parse(reference).map_err(|e| Error::Registry {
             registry: reference.to_string(),
             message: format!("not a valid reference: {e}"),
             help: None,
         })?;
         let manifest = parsed
-            .digest()
-            .or(parsed.tag())
-            .unwrap_or("latest")
-            .to_string();
+            .digest
+            .or(parsed.tag)
+            .unwrap_or_else(|| "latest".to_string());
         Ok(Located {
-            host: self.host(parsed.resolve_registry())?,
-            repository: parsed.repository().to_string(),
+            host: self.host(api_host(&parsed.registry))?,
+            repository: parsed.repository,
             manifest,
         })
     }
@@ -350,10 +358,7 @@ impl Registry {
         };
         let plain_ok =
             is_loopback(&realm_authority) || self.options.insecure.contains(&realm_authority);
-        if realm_url.scheme() != "https"
-            && !plain_ok
-            && !matches!(host.auth, RegistryAuth::Anonymous)
-        {
+        if realm_url.scheme() != "https" && !plain_ok && host.auth != Credential::Anonymous {
             return Err(Error::Registry {
                 registry: host.name.clone(),
                 message: format!(
@@ -368,19 +373,19 @@ impl Registry {
         let resp = self
             .attempts(&host.name, &what, || {
                 let req = match &host.auth {
-                    RegistryAuth::Bearer(refresh) => host.client.post(realm).form(&[
+                    Credential::IdentityToken(refresh) => host.client.post(realm).form(&[
                         ("grant_type", "refresh_token"),
                         ("refresh_token", refresh.as_str()),
                         ("service", service),
                         ("scope", scope),
                         ("client_id", "stackplan"),
                     ]),
-                    RegistryAuth::Basic(user, password) => host
+                    Credential::Basic { user, password } => host
                         .client
                         .get(realm)
                         .query(&[("service", service), ("scope", scope)])
                         .basic_auth(user, Some(password)),
-                    _ => host
+                    Credential::Anonymous => host
                         .client
                         .get(realm)
                         .query(&[("service", service), ("scope", scope)]),
@@ -439,7 +444,7 @@ impl Registry {
                     let mut req = make(&host.client, &base);
                     match (&scheme, &token, &host.auth) {
                         (Scheme::Bearer { .. }, Some(t), _) => req = req.bearer_auth(&t.value),
-                        (Scheme::Basic, _, RegistryAuth::Basic(user, password)) => {
+                        (Scheme::Basic, _, Credential::Basic { user, password }) => {
                             req = req.basic_auth(user, Some(password))
                         }
                         _ => {}
