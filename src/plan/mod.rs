@@ -2,12 +2,12 @@
 //! why, how it is satisfied (built, reused, or left alone), how it is tagged, what it caches
 //! from, which build args it gets and what its inputs digest is.
 //!
-//! Every emitter (bake JSON, plan text/JSON, graph, LLB) and every executor reads this
-//! value and nothing else, so they cannot disagree. Planning is pure and cheap: registry
-//! facts come in as a [`RefFacts`] and build contexts as [`Contexts`] that adapters
+//! Every emitter (bake JSON, plan text/JSON/Markdown, graph, matrix) and every executor
+//! reads this value and nothing else, so they cannot disagree. Planning is pure and cheap:
+//! registry facts come in as [`RefFacts`] and build contexts as [`Contexts`] that adapters
 //! filled beforehand. Each part of a target is computed in its own file: [`build_args`],
-//! [`parent_input`], [`cache`], [`ingredients`], [`labels`], [`names`]; the action is
-//! [`action`].
+//! [`parent_input`], [`cache`], [`ingredients`], [`labels`], [`names`], [`platform`]; the
+//! action is [`action`].
 
 pub mod action;
 mod build_args;
