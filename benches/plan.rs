@@ -11,7 +11,8 @@ use stackplan::change_rules::ChangeRules;
 use stackplan::change_set::ChangeSet;
 use stackplan::context::{ContextEntry, ContextFiles, Contexts, EntryKind, blob_id};
 use stackplan::emit;
-use stackplan::plan::{PlanOptions, RegistryView, plan};
+use stackplan::plan::{PlanOptions, plan};
+use stackplan::ref_facts::RefFacts;
 use stackplan::spec::Spec;
 use stackplan::stack::{DockerfileSource, Stack};
 
@@ -71,7 +72,7 @@ fn bench(c: &mut Criterion) {
         branch: "feature-x".into(),
         ..PlanOptions::default()
     };
-    let registry = RegistryView::default();
+    let registry = RefFacts::default();
     // Every image's context: its Dockerfile, as the context reader gives it.
     let contexts: Contexts = dockerfiles
         .iter()

@@ -2,9 +2,13 @@
 # The whole test suite, as CI runs it (`.ci/run`): brings up the build environment
 # (scripts/env-up.sh: Docker engine with BuildKit, buildx, registries, base image), then
 # checks formatting and lints, and runs every test, the end-to-end ones against the real
-# engine and registry included.
+# engine and registry included. The library's layers are checked first: it takes a second
+# and needs nothing of the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== layers (scripts/check-layers.py)" >&2
+python3 scripts/check-layers.py
 
 scripts/env-up.sh
 source .stackplan-env/env.sh

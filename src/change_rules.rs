@@ -26,8 +26,6 @@ pub enum RuleMatch {
 pub struct ChangeRules {
     ignore: Rules,
     build_all: Rules,
-    /// `None` when the stack has no change_ignore.json and defaults apply.
-    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,14 +77,7 @@ impl ChangeRules {
                 sources: vec![(file.to_path_buf(), text.to_string())],
             });
         }
-        Ok((
-            ChangeRules {
-                ignore,
-                build_all,
-                file: Some(file.to_path_buf()),
-            },
-            warnings,
-        ))
+        Ok((ChangeRules { ignore, build_all }, warnings))
     }
 
     /// The rules of a stack without change_ignore.json: nothing is ignored, and a change
@@ -97,7 +88,6 @@ impl ChangeRules {
         ChangeRules {
             ignore: Rules::new(Vec::new(), "ChangeIgnore", none, &mut errors),
             build_all: Rules::new(vec!["spec.yml".into()], "BuildAll", none, &mut errors),
-            file: None,
         }
     }
 
@@ -109,14 +99,6 @@ impl ChangeRules {
         self.build_all
             .first_match(path)
             .map(|pattern| RuleMatch::BuildAll { pattern })
-    }
-
-    pub fn ignore_patterns(&self) -> &[String] {
-        &self.ignore.patterns
-    }
-
-    pub fn build_all_patterns(&self) -> &[String] {
-        &self.build_all.patterns
     }
 }
 

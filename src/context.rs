@@ -7,7 +7,8 @@
 //!
 //! This module only holds the data and its canonical digest; it opens nothing. The
 //! adapter [`crate::context_reader`] fills it from the disk (the walker FileSync sends
-//! from too), and [`crate::inputs`] mixes its digest into each target's inputs digest.
+//! from too), and [`crate::inputs_digest`] mixes its digest into each target's inputs
+//! digest.
 
 use sha2::{Digest, Sha256};
 

@@ -110,13 +110,6 @@ impl Error {
         }
     }
 
-    pub fn invalid(diagnostics: Vec<Diagnostic>) -> Self {
-        Error::Invalid {
-            diagnostics,
-            sources: Vec::new(),
-        }
-    }
-
     /// 2 for bad input or usage (the user must change something), 1 for a failure of the
     /// environment or the build (a registry, the engine, a failed target).
     pub fn exit_code(&self) -> i32 {

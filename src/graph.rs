@@ -1,21 +1,18 @@
 //! The stack as a graph: parent → child edges from `depend_on` (petgraph).
 //!
 //! Owns cycle detection, the stable order every output uses (depth from the roots, then
-//! key) and the descendants of an image. Knows nothing of plans, tags or files.
+//! key). Knows nothing of plans, tags or files.
 
 use std::collections::{BTreeMap, HashMap};
 
 use petgraph::Direction;
-use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::Dfs;
+use petgraph::graph::DiGraph;
 
 use crate::diagnostic::Diagnostic;
 use crate::spec::Spec;
 
 #[derive(Clone, Debug)]
 pub struct StackGraph {
-    graph: DiGraph<String, ()>,
-    index: BTreeMap<String, NodeIndex>,
     /// Image keys, parents before children; among equals by depth, then key.
     order: Vec<String>,
     depth: HashMap<String, usize>,
@@ -24,7 +21,8 @@ pub struct StackGraph {
 impl StackGraph {
     /// Builds the graph; a cycle in `depend_on` is an error that prints the cycle.
     pub fn new(spec: &Spec) -> Result<StackGraph, Diagnostic> {
-        let mut graph = DiGraph::with_capacity(spec.images.len(), spec.images.len());
+        let mut graph: DiGraph<String, ()> =
+            DiGraph::with_capacity(spec.images.len(), spec.images.len());
         let mut index = BTreeMap::new();
         for key in spec.images.keys() {
             index.insert(key.clone(), graph.add_node(key.clone()));
@@ -63,12 +61,7 @@ impl StackGraph {
         let mut by_depth: Vec<(usize, &String)> = depth.iter().map(|(k, d)| (*d, k)).collect();
         by_depth.sort();
         let order: Vec<String> = by_depth.into_iter().map(|(_, k)| k.clone()).collect();
-        Ok(StackGraph {
-            graph,
-            index,
-            order,
-            depth,
-        })
+        Ok(StackGraph { order, depth })
     }
 
     /// Image keys, parents before children (depth, then key).
@@ -78,36 +71,6 @@ impl StackGraph {
 
     pub fn depth(&self, key: &str) -> usize {
         self.depth.get(key).copied().unwrap_or(0)
-    }
-
-    /// Every image below `key` (children, grandchildren, ...), not `key` itself.
-    pub fn descendants(&self, key: &str) -> Vec<String> {
-        let Some(&start) = self.index.get(key) else {
-            return Vec::new();
-        };
-        let mut dfs = Dfs::new(&self.graph, start);
-        let mut out = Vec::new();
-        while let Some(n) = dfs.next(&self.graph) {
-            if n != start {
-                out.push(self.graph[n].clone());
-            }
-        }
-        out.sort();
-        out
-    }
-
-    /// Direct children of `key`, by key.
-    pub fn children(&self, key: &str) -> Vec<String> {
-        let Some(&n) = self.index.get(key) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = self
-            .graph
-            .neighbors_directed(n, Direction::Outgoing)
-            .map(|c| self.graph[c].clone())
-            .collect();
-        out.sort();
-        out
     }
 }
 
@@ -167,9 +130,6 @@ mod tests {
         ]);
         let g = StackGraph::new(&s).unwrap();
         assert_eq!(g.order(), ["z", "b", "c", "a"]);
-        assert_eq!(g.descendants("z"), ["a", "b", "c"]);
-        assert_eq!(g.descendants("b"), ["a"]);
-        assert_eq!(g.children("z"), ["b", "c"]);
         assert_eq!(g.depth("a"), 2);
     }
 

@@ -1,23 +1,29 @@
 //! stackplan: plan builds of a stack of Docker images and hand them to BuildKit.
 //!
-//! The crate is a pure core with adapters at its edges:
+//! The crate is layered; a module uses its own layer and the ones above it in this list,
+//! never one below (`scripts/check-layers.py` checks it):
 //!
 //! - core (no I/O): [`spec`] (parse + validate `spec.yml`), [`change_rules`]
-//!   (`change_ignore.json`), [`dockerfile`] (what a Dockerfile is built `FROM`),
-//!   [`dockerignore`] (what BuildKit leaves out of a context), [`context`] (a build
-//!   context as data, and its digest), [`graph`] (the DAG), [`stack`] (the parts checked
-//!   together), [`change_set`], [`rebuild`] (what rebuilds and why), [`tag`],
-//!   [`reference`], [`plan`] (the one value every output reads) and [`emit`] (bake JSON,
-//!   plan text/JSON, graph);
+//!   (`change_ignore.json`), [`change_set`] (the changed files, as data), [`dockerfile`]
+//!   (what a Dockerfile is built `FROM` and reads), [`parent_from`] (which `FROM` builds on
+//!   the parent, through which build arg), [`dockerignore`] (what BuildKit leaves out of a
+//!   context), [`context`] (a build context as data, and its digest), [`inputs_digest`] (a
+//!   target's inputs digest), [`ref_facts`] (what the registry said about refs), [`graph`]
+//!   (the DAG), [`stack`] (the parts checked together), [`rebuild`] (what rebuilds and
+//!   why), [`tag`], [`reference`] (image references), [`plan`] (the one value every output
+//!   reads, each target's action included), [`emit`] (bake JSON, plan text/JSON/Markdown,
+//!   graph, matrix), [`promote`] (which tag moves where), [`manifests`] (`info_cmds`
+//!   outputs as pages), [`init`] (a first spec inferred from an images folder),
+//!   [`test_record`] (what a test record is), [`diagnostic`] and [`error`] (what goes
+//!   wrong, and where), [`parallel`] (work spread over the cores, results in order);
 //! - adapters: [`fs`] (reading a checkout, writing files whole), [`context_reader`] (each
-//!   image's build context from a checkout), [`git`], [`registry`] (which tags exist),
-//!   [`buildkit`] (BuildKit's gRPC API);
-//! - [`flow`]: the flows a command runs, on top of both (planning, building, doctor);
-//!   [`session`] is what one run's flows share;
-//! - [`cli`]: the command line, arguments → flow → print; [`parallel`] spreads file work
-//!   over the cores for the adapters.
+//!   image's build context from a checkout), [`git`], [`registry`] (OCI registries: which
+//!   refs exist, tag copies, test records), [`buildkit`] (BuildKit's API), [`test_inputs`]
+//!   (the files each target's tests read);
+//! - flows: [`session`] (one run's runtime and registry client), [`flow`] (what a command
+//!   runs, as library functions: planning, building, tag moves, test records, doctor);
+//! - [`cli`]: the command line, on top of all: arguments → flow → print.
 
-pub mod action;
 pub mod buildkit;
 pub mod change_rules;
 pub mod change_set;
@@ -34,13 +40,14 @@ pub mod fs;
 pub mod git;
 pub mod graph;
 pub mod init;
-pub mod inputs;
+pub mod inputs_digest;
 pub mod manifests;
 pub mod parallel;
 pub mod parent_from;
 pub mod plan;
 pub mod promote;
 pub mod rebuild;
+pub mod ref_facts;
 pub mod reference;
 pub mod registry;
 pub mod session;

@@ -151,7 +151,8 @@ mod tests {
     use crate::change_rules::ChangeRules;
     use crate::change_set::ChangeSet;
     use crate::context::Contexts;
-    use crate::plan::{PlanOptions, RegistryView};
+    use crate::plan::PlanOptions;
+    use crate::ref_facts::RefFacts;
     use crate::spec::Spec;
     use crate::stack::{DockerfileSource, Stack};
 
@@ -173,7 +174,7 @@ mod tests {
             &ChangeSet::default(),
             &Contexts::default(),
             &opts,
-            &RegistryView::default(),
+            &RefFacts::default(),
         )
         .unwrap()
     }

@@ -6,7 +6,7 @@
 //! stacks in memory.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::change_rules::ChangeRules;
 use crate::context::blob_id;
@@ -349,11 +349,4 @@ pub fn join(dir: &str, name: &str) -> String {
         path.push_str(name);
         crate::change_set::normalize_owned(path)
     }
-}
-
-/// The path of `file` relative to `root`, for messages; unchanged when not below it.
-pub fn display_path(root: &Path, file: &Path) -> PathBuf {
-    file.strip_prefix(root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| file.to_path_buf())
 }

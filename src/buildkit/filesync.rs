@@ -301,7 +301,9 @@ pub fn stat(entry: &Entry) -> Stat {
     }
 }
 
-/// The mode bits of a `Stat` back as `st_mode & 0o7777`.
+/// The mode bits of a `Stat` back as `st_mode & 0o7777`: for the tests that FileSync sends
+/// what the walker read.
+#[cfg(test)]
 pub fn unix_mode(stat: &Stat) -> u32 {
     let mut mode = stat.mode & 0o777;
     if stat.mode & go_mode::SETUID != 0 {
@@ -316,7 +318,8 @@ pub fn unix_mode(stat: &Stat) -> u32 {
     mode
 }
 
-/// Whether a `Stat` is a directory, a symlink, or a file.
+/// Whether a `Stat` is a directory, a symlink, or a file: for the same tests.
+#[cfg(test)]
 pub fn kind(stat: &Stat) -> Kind {
     if stat.mode & go_mode::DIR != 0 {
         Kind::Dir

@@ -286,10 +286,10 @@ impl Auth for AuthService {
             "registry-1.docker.io" | "index.docker.io" => "docker.io".to_string(),
             _ => host,
         };
-        use oci_client::secrets::RegistryAuth;
-        let (username, secret) = match crate::registry::credentials::auth_for(&host) {
-            Ok(RegistryAuth::Basic(user, password)) => (user, password),
-            Ok(RegistryAuth::Bearer(token)) => (String::new(), token),
+        use crate::registry::credentials::{Credential, auth_for};
+        let (username, secret) = match auth_for(&host) {
+            Ok(Credential::Basic { user, password }) => (user, password),
+            Ok(Credential::IdentityToken(token)) => (String::new(), token),
             _ => (String::new(), String::new()),
         };
         Ok(Response::new(CredentialsResponse { username, secret }))

@@ -180,7 +180,7 @@ fn hash(m: &BTreeMap<String, String>) -> HashMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The request itself; `inputs` are frontend inputs (folders marshalled as LLB), if any.
+/// The request itself; `inputs` are frontend inputs (LLB definitions by name), if any.
 pub fn request(
     spec: &SolveSpec,
     build_ref: &str,
@@ -215,10 +215,10 @@ pub fn request(
     }
 }
 
-/// `stackplan build --dry-run`: what would be sent for one target, as JSON (LLB
-/// summarized). `control` is the control solve (exporter and cache), `frontend` the solve of
-/// the Dockerfile frontend (through the gateway, or in the control solve itself when the
-/// daemon has no usable gateway).
+/// `stackplan build --dry-run`: what would be sent for one target, as JSON. `control` is
+/// the control solve (exporter and cache), `frontend` the solve of the Dockerfile frontend
+/// (through the gateway, or in the control solve itself when the daemon has no usable
+/// gateway).
 #[derive(Serialize)]
 pub struct DryRun<'a> {
     pub target: &'a str,
@@ -244,21 +244,11 @@ pub struct FrontendView {
     pub locals: BTreeMap<String, String>,
 }
 
-/// A frontend input: marshalled LLB, or another target's result (known only at build
-/// time).
+/// A frontend input: another target's result (known only at build time).
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum InputDryRun {
-    Llb(InputView),
     Result(String),
-}
-
-#[derive(Serialize)]
-pub struct InputView {
-    pub ops: usize,
-    pub files: usize,
-    pub bytes: u64,
-    pub digest: String,
 }
 
 #[derive(Serialize)]
@@ -314,7 +304,8 @@ mod tests {
     use super::*;
     use crate::change_rules::ChangeRules;
     use crate::change_set::ChangeSet;
-    use crate::plan::{PlanOptions, RegistryView, plan};
+    use crate::plan::{PlanOptions, plan};
+    use crate::ref_facts::RefFacts;
     use crate::spec::Spec;
     use crate::stack::{DockerfileSource, Stack};
     use std::path::Path;
@@ -352,7 +343,7 @@ mod tests {
             &ChangeSet::default(),
             &crate::context::Contexts::default(),
             &opts,
-            &RegistryView::default(),
+            &RefFacts::default(),
         )
         .unwrap()
     }
@@ -471,14 +462,10 @@ mod tests {
             Chain::Exported,
             |_| false,
         );
-        let def = crate::buildkit::llb::marshal_files(
-            &[crate::buildkit::llb::Entry::File {
-                path: "Dockerfile".into(),
-                mode: 0o644,
-                data: b"FROM busybox\n".to_vec(),
-            }],
-            "x",
-        );
+        let def = Definition {
+            def: vec![b"op".to_vec()],
+            ..Definition::default()
+        };
         let inputs = BTreeMap::from([
             ("context".to_string(), def.clone()),
             ("dockerfile".to_string(), def),

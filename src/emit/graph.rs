@@ -1,8 +1,8 @@
 //! `stackplan graph`: the stack's DAG as Graphviz DOT or a Mermaid flowchart, targets
 //! that build filled, reused ones marked.
 
-use crate::action::Action;
 use crate::plan::Plan;
+use crate::plan::action::Action;
 
 /// Graphviz DOT: targets that build or are reused filled, the others dashed.
 pub fn dot(plan: &Plan) -> String {

@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use crate::action::Action;
+use crate::plan::action::Action;
 use crate::plan::{Plan, Target};
 use crate::rebuild::Reason;
 use crate::stack::join;
@@ -72,7 +72,7 @@ pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> M
                 Some(why) => ("retest", why),
                 None if t.builds() => {
                     let why = match (&t.action_reason, t.reasons.first()) {
-                        (crate::action::ActionReason::ChangeRules, Some(first)) => {
+                        (crate::plan::action::ActionReason::ChangeRules, Some(first)) => {
                             first.to_string()
                         }
                         (reason, _) => reason.to_string(),

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::pretty_json::{self, Collection};
-use crate::inputs::BaseImage;
-use crate::plan::{Plan, RefState, SmallMap, Target};
+use crate::inputs_digest::BaseImage;
+use crate::plan::{Plan, SmallMap, Target};
+use crate::ref_facts::RefState;
 use crate::test_record::TestStatus;
 
 #[derive(Serialize)]
@@ -54,7 +55,7 @@ struct TargetView<'a> {
     rebuild: bool,
     reasons: Vec<String>,
     reason_details: Vec<ReasonView>,
-    action: crate::action::Action,
+    action: crate::plan::action::Action,
     action_reason: ReasonView,
     /// What the test records say, only when the registry was asked (online) and the target
     /// is one the matrix would retest: an offline plan has no such field.
@@ -138,7 +139,7 @@ fn target_view(t: &Target) -> TargetView<'_> {
         platforms: &t.platforms,
         contexts: crate::emit::bake::contexts(t),
         parent_arg: t.parent_arg.as_deref(),
-        registry: t.registry(),
+        registry: t.states_by_ref(),
         info_cmds: t.info_cmds.iter().map(|(name, _)| name.as_str()).collect(),
         integration_tests: t.integration_tests,
         depth: t.depth,
@@ -183,13 +184,6 @@ pub fn write(plan: &Plan, out: &mut (impl std::io::Write + ?Sized)) -> std::io::
         |t, out| out.value(&target_view(t)),
     )?;
     out.write_all(b"\n")
-}
-
-/// The plan as pretty JSON with a final newline.
-pub fn render(plan: &Plan) -> String {
-    let mut out = Vec::new();
-    write(plan, &mut out).expect("writing to memory does not fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// A small map as a JSON object (written here rather than by litemap's serde feature,

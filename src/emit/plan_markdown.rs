@@ -43,7 +43,7 @@ pub fn render(plan: &Plan) -> String {
         // A target that is not built leads with how it is satisfied.
         let why = match satisfied(t) {
             Some((how, what)) => format!("{how} {}<br>{reasons}", cell(&what)),
-            None if t.action_reason != crate::action::ActionReason::ChangeRules => {
+            None if t.action_reason != crate::plan::action::ActionReason::ChangeRules => {
                 format!("{reasons}<br>{}", cell(&t.action_reason.to_string()))
             }
             None => reasons,
@@ -70,9 +70,9 @@ pub fn render(plan: &Plan) -> String {
             "| `{}` | {} | {} | `{}` | {} |",
             t.name,
             match t.action {
-                crate::action::Action::Build => "**build**",
-                crate::action::Action::Reuse => "reuse",
-                crate::action::Action::None => "keep",
+                crate::plan::action::Action::Build => "**build**",
+                crate::plan::action::Action::Reuse => "reuse",
+                crate::plan::action::Action::None => "keep",
             },
             why,
             t.reference(),

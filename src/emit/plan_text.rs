@@ -8,8 +8,9 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::satisfied::{Actions, satisfied};
-use crate::action::{Action, ActionReason};
-use crate::plan::{ParentSource, Plan, RefState, Target};
+use crate::plan::action::{Action, ActionReason};
+use crate::plan::{ParentSource, Plan, Target};
+use crate::ref_facts::RefState;
 use crate::test_record::TestStatus;
 
 const BUILD: Style = AnsiColor::Yellow.on_default().bold();
@@ -133,7 +134,7 @@ fn target_block(s: &mut String, t: &Target, actions: &Actions<'_>) {
     if t.action != Action::Build {
         return;
     }
-    let states = t.registry();
+    let states = t.states_by_ref();
     let cache: Vec<String> = t
         .cache_from()
         .iter()

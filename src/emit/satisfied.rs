@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use crate::action::{Action, ActionReason};
-use crate::inputs::short;
+use crate::inputs_digest::short;
+use crate::plan::action::{Action, ActionReason};
 use crate::plan::{Plan, Target};
 use crate::rebuild::Reason;
 

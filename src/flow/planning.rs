@@ -15,8 +15,9 @@ use crate::fs::{StackLocation, load_stack};
 use crate::git::{Base, Git};
 use crate::parallel::joined;
 use crate::plan::CacheTo;
-use crate::plan::{self, Plan, PlanOptions, RegistryView};
+use crate::plan::{self, Plan, PlanOptions};
 use crate::rebuild;
+use crate::ref_facts::{RefFacts, RefState};
 use crate::registry::Registry;
 use crate::session::Session;
 use crate::spec::Spec;
@@ -209,7 +210,7 @@ pub fn plan(
         ),
     };
     let (mut registry, mut probed) = if args.offline {
-        (RegistryView::default(), None)
+        (RefFacts::default(), None)
     } else {
         let (view, probed) = probe(session, &stack, &options, reporter)?;
         (view, Some(probed))
@@ -327,7 +328,7 @@ pub fn targets(
         &ChangeSet::default(),
         &Contexts::default(),
         &options,
-        &RegistryView::default(),
+        &RefFacts::default(),
     )
 }
 
@@ -368,7 +369,7 @@ fn probe(
     stack: &Stack,
     options: &PlanOptions,
     reporter: &mut dyn Reporter,
-) -> Result<(RegistryView, Probed)> {
+) -> Result<(RefFacts, Probed)> {
     let refs = plan::registry_refs(stack, options)?;
     let started = std::time::Instant::now();
     let view = probe_refs(session, &refs.tags, &refs.bases)?;
@@ -376,7 +377,7 @@ fn probe(
     let present = refs
         .tags
         .iter()
-        .filter(|r| view.state(r) == crate::plan::RefState::Present)
+        .filter(|r| view.state(r) == RefState::Present)
         .count();
     let pinned = refs
         .bases
@@ -401,11 +402,11 @@ fn probe(
 
 /// Asks about `required` refs (a failure is an error) and `optional` ones (a failure is
 /// recorded in the view).
-fn probe_refs(session: &Session, required: &[String], optional: &[String]) -> Result<RegistryView> {
+fn probe_refs(session: &Session, required: &[String], optional: &[String]) -> Result<RefFacts> {
     if required.is_empty() && optional.is_empty() {
-        return Ok(RegistryView {
+        return Ok(RefFacts {
             probed: true,
-            ..RegistryView::default()
+            ..RefFacts::default()
         });
     }
     session.block_on(session.registry().probe(required, optional))?

@@ -243,7 +243,7 @@ pub fn mark_retests(
         .iter()
         .map(|t| {
             let reference = match t.action {
-                crate::action::Action::Reuse => t
+                crate::plan::action::Action::Reuse => t
                     .inputs_reference()
                     .unwrap_or_else(|| t.reference().to_string()),
                 _ => t.reference().to_string(),
@@ -327,7 +327,7 @@ pub fn require_passed(
     report_retries(registry, reporter);
     let mut lacking = Vec::new();
     for (m, verdict) in verdicts {
-        let tests = crate::inputs::short(&tests[&m.target]);
+        let tests = crate::inputs_digest::short(&tests[&m.target]);
         match verdict? {
             (Some(_), Some(Outcome::Passed)) => {}
             (Some(digest), Some(Outcome::Failed)) => lacking.push(format!(

@@ -8,7 +8,8 @@
 //! is named `stable`): a branch's first build imports from the stable *images*, so the
 //! emitters export inline cache into every pushed image as well as the cache image.
 
-use super::{CacheTo, RefStates, RegistryView, reference_of, stable_references};
+use super::{CacheTo, reference_of, stable_references};
+use crate::ref_facts::{RefFacts, RefStates};
 
 /// A target's cache refs. Its cache sources are made from them on demand
 /// ([`super::Target::cache_from`]): the branch ref and the two stable refs, less the
@@ -28,16 +29,16 @@ pub fn refs(
     reference: &str,
     branch_tag: &str,
     cache_to: CacheTo,
-    registry: &RegistryView,
+    ref_facts: &RefFacts,
 ) -> CacheRefs {
     let stable_refs = stable_references(image_name, tag_prefix, stable_tag);
     let cache_to_ref = (cache_to == CacheTo::Registry)
         .then(|| reference_of(image_name, &format!("buildcache-{branch_tag}")));
     let states = RefStates {
-        cache_to: cache_to_ref.as_deref().map(|r| registry.state(r)),
-        branch: registry.state(reference),
-        prefix_stable: registry.state(&stable_refs[0]),
-        stable: registry.state(&stable_refs[1]),
+        cache_to: cache_to_ref.as_deref().map(|r| ref_facts.state(r)),
+        branch: ref_facts.state(reference),
+        prefix_stable: ref_facts.state(&stable_refs[0]),
+        stable: ref_facts.state(&stable_refs[1]),
         inputs: None,
     };
     CacheRefs {

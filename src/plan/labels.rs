@@ -2,7 +2,7 @@
 //! it is built from, and its inputs digest when pinned.
 
 use super::PlanOptions;
-use crate::inputs::{self, Inputs};
+use crate::inputs_digest::{self, Inputs};
 
 /// Label names are fixed: they are not copied into each of thousands of targets.
 pub type Labels = litemap::LiteMap<&'static str, String>;
@@ -18,7 +18,7 @@ pub fn labels(tag: &str, opts: &PlanOptions, inputs: &Inputs) -> Labels {
             .map(|src| ("org.opencontainers.image.source", src)),
         inputs
             .pinned
-            .then_some((inputs::LABEL, inputs.digest.as_str())),
+            .then_some((inputs_digest::LABEL, inputs.digest.as_str())),
     ];
     let mut map = Labels::with_capacity(labels.iter().flatten().count());
     for (name, value) in labels.into_iter().flatten() {

@@ -2,43 +2,43 @@
 //! why, how it is satisfied (built, reused, or left alone), how it is tagged, what it caches
 //! from, which build args it gets and what its inputs digest is.
 //!
-//! Every emitter (bake JSON, plan text/JSON, graph, LLB) and every executor reads this
-//! value and nothing else, so they cannot disagree. Planning is pure and cheap: registry
-//! facts come in as a [`RegistryView`] and build contexts as [`Contexts`] that adapters
+//! Every emitter (bake JSON, plan text/JSON/Markdown, graph, matrix) and every executor
+//! reads this value and nothing else, so they cannot disagree. Planning is pure and cheap:
+//! registry facts come in as [`RefFacts`] and build contexts as [`Contexts`] that adapters
 //! filled beforehand. Each part of a target is computed in its own file: [`build_args`],
-//! [`parent_input`], [`cache`], [`inputs_of`], [`labels`], [`names`]; the action is
-//! [`crate::action`].
+//! [`parent_input`], [`cache`], [`ingredients`], [`labels`], [`names`], [`platform`]; the
+//! action is [`action`].
 
+pub mod action;
 mod build_args;
 mod cache;
-mod inputs_of;
+mod ingredients;
 mod labels;
 mod names;
 mod parent_input;
 pub mod platform;
-mod registry_view;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use inputs_of::contexts_matter;
+pub use ingredients::contexts_matter;
 pub use labels::Labels;
 pub use names::group_name;
 pub use parent_input::{ParentInput, ParentSource};
-pub use registry_view::{RefState, RefStates, RegistryView};
 
-use crate::action::{self, Action, ActionReason};
 use crate::change_set::ChangeSet;
 use crate::context::Contexts;
 use crate::diagnostic::Diagnostic;
 use crate::dockerfile::Dockerfile;
 use crate::error::{Error, Result};
-use crate::inputs::Inputs;
+use crate::inputs_digest::Inputs;
 use crate::parallel;
 use crate::rebuild::{self, FullRebuild, Reason};
+use crate::ref_facts::{RefFacts, RefState, RefStates};
 use crate::reference;
 use crate::spec::{Image, InfoCmd, PlanSpec, Variant};
 use crate::stack::{Stack, join};
 use crate::tag;
+use action::{Action, ActionReason};
 use names::NameAllocator;
 use parent_input::ParentState;
 
@@ -155,7 +155,7 @@ pub struct Target {
     /// → `ref@digest` (named contexts `docker-image://…`).
     pub pinned_bases: BTreeMap<String, String>,
     pub labels: Labels,
-    /// What the registry said about each ref this target cares about ([`Target::registry`]
+    /// What the registry said about each ref this target cares about ([`Target::states_by_ref`]
     /// names them).
     pub ref_states: RefStates,
     /// The manifest digest of the image that satisfies the target when it is not built
@@ -187,7 +187,7 @@ impl Target {
     /// What the registry said about each ref this target cares about, by ref: the cache
     /// image's (with `--cache-to registry`), the branch ref's, the two stable refs' and,
     /// when the inputs are pinned, the inputs ref's.
-    pub fn registry(&self) -> SmallMap<RefState> {
+    pub fn states_by_ref(&self) -> SmallMap<RefState> {
         let inputs = self.inputs_reference();
         self.with_refs(inputs.as_deref(), |refs| {
             let mut map = SmallMap::with_capacity(self.ref_states.of_refs(refs).count());
@@ -303,12 +303,16 @@ pub fn registry_refs(stack: &Stack, opts: &PlanOptions) -> Result<ProbeRefs> {
         &ChangeSet::default(),
         &Contexts::default(),
         opts,
-        &RegistryView::default(),
+        &RefFacts::default(),
     )?;
     let mut tags: Vec<String> = plan
         .targets
         .iter()
-        .flat_map(|t| t.registry().into_iter().map(|(reference, _)| reference))
+        .flat_map(|t| {
+            t.states_by_ref()
+                .into_iter()
+                .map(|(reference, _)| reference)
+        })
         .collect();
     tags.sort();
     tags.dedup();
@@ -370,13 +374,13 @@ fn check_options(stack: &Stack, opts: &PlanOptions) -> Result<()> {
 }
 
 /// Makes the plan. `contexts` holds every image's build context (an image without one has
-/// unpinned inputs); `registry` what the registry said (empty offline).
+/// unpinned inputs); `ref_facts` what the registry said (empty offline).
 pub fn plan(
     stack: &Stack,
     changes: &ChangeSet,
     contexts: &Contexts,
     opts: &PlanOptions,
-    registry: &RegistryView,
+    ref_facts: &RefFacts,
 ) -> Result<Plan> {
     check_options(stack, opts)?;
     let spec = &stack.spec;
@@ -410,7 +414,7 @@ pub fn plan(
             let made = parallel::map(batch, TARGETS_PER_THREAD, |slot| {
                 let mut warned = Vec::new();
                 let parent = slot.parent.map(|i| &targets[i]);
-                make_target(slot, parent, stack, opts, registry, &mut warned)
+                make_target(slot, parent, stack, opts, ref_facts, &mut warned)
                     .map(|target| (target, warned))
             });
             for result in made {
@@ -437,11 +441,11 @@ pub fn plan(
             Some(p) => vec![p.clone()],
             None => spec.plans.keys().cloned().collect(),
         },
-        registry_probed: registry.probed,
+        registry_probed: ref_facts.probed,
         cache_to: opts.cache_to,
         warnings,
     };
-    decide_actions_with(&mut plan, &parents, registry);
+    decide_actions_with(&mut plan, &parents, ref_facts);
     Ok(plan)
 }
 
@@ -563,7 +567,7 @@ fn make_target(
     parent: Option<&Target>,
     stack: &Stack,
     opts: &PlanOptions,
-    registry: &RegistryView,
+    ref_facts: &RefFacts,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Target> {
     let &Slot {
@@ -620,8 +624,8 @@ fn make_target(
     } else {
         image.platforms.clone()
     };
-    let (inputs, computed) = inputs_of::compute(
-        &inputs_of::TargetInputs {
+    let (inputs, computed) = ingredients::compute(
+        &ingredients::TargetInputs {
             context,
             dockerfile,
             build_args: &build_args,
@@ -630,9 +634,9 @@ fn make_target(
             parent: parent.map(|p| (p.name.as_str(), &p.inputs)),
             platforms: &platforms,
         },
-        registry,
+        ref_facts,
     );
-    let pinned_bases = inputs_of::pinned_contexts(&computed.written, &inputs.bases);
+    let pinned_bases = ingredients::pinned_contexts(&computed.written, &inputs.bases);
     // The frontend hashed into the inputs is the one BuildKit runs: its build arg takes
     // precedence over the `# syntax=` directive. Left out of the digest (computed above).
     if let Some(pin) = computed.syntax_pin {
@@ -646,12 +650,12 @@ fn make_target(
         &reference,
         &tag,
         opts.cache_to,
-        registry,
+        ref_facts,
     );
     let reasons: Vec<Reason> = change_reasons
         .iter()
         .cloned()
-        .chain((registry.state(&reference) == RefState::Missing).then(|| {
+        .chain((ref_facts.state(&reference) == RefState::Missing).then(|| {
             Reason::BranchTagMissing {
                 reference: reference.clone(),
             }
@@ -712,9 +716,9 @@ fn make_target(
 }
 
 /// Decides every target's action, parents first, and points each child's `FROM` at its
-/// parent's result when the parent builds. Run again when the registry view grows (the
+/// parent's result when the parent builds. Run again when the ref facts grow (the
 /// inputs tags are asked about after the first planning).
-pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
+pub fn decide_actions(plan: &mut Plan, ref_facts: &RefFacts) {
     let parents: Vec<Option<usize>> = {
         let index: HashMap<&str, usize> = plan
             .targets
@@ -727,12 +731,12 @@ pub fn decide_actions(plan: &mut Plan, registry: &RegistryView) {
             .map(|t| t.parent.as_deref().and_then(|p| index.get(p).copied()))
             .collect()
     };
-    decide_actions_with(plan, &parents, registry);
+    decide_actions_with(plan, &parents, ref_facts);
 }
 
 /// [`decide_actions`] with each target's parent by index (planning knows them from its
 /// slots). Parents come first, so a parent is decided before its children.
-fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &RegistryView) {
+fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], ref_facts: &RefFacts) {
     debug_assert_eq!(parents.len(), plan.targets.len());
     let Plan {
         targets,
@@ -744,7 +748,7 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
         let t = &mut undecided[0];
         let parent = parent.map(|p| &decided[p]);
         let inputs_ref = t.inputs_reference();
-        t.ref_states.inputs = inputs_ref.as_deref().map(|r| registry.state(r));
+        t.ref_states.inputs = inputs_ref.as_deref().map(|r| ref_facts.state(r));
         let (action, reason) = action::decide(
             &action::Facts {
                 rebuild: t.rebuild,
@@ -754,12 +758,12 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
                 parent: parent.map(|p| (p.name.as_str(), p.action)),
                 full_rebuild: full_rebuild.as_ref(),
             },
-            registry,
+            ref_facts,
         );
         t.image_digest = match action {
             Action::Build => None,
-            Action::Reuse => inputs_ref.as_deref().and_then(|r| registry.digest(r)),
-            Action::None => registry.digest(t.reference()),
+            Action::Reuse => inputs_ref.as_deref().and_then(|r| ref_facts.digest(r)),
+            Action::None => ref_facts.digest(t.reference()),
         }
         .map(str::to_string);
         t.action = action;
@@ -780,7 +784,7 @@ fn decide_actions_with(plan: &mut Plan, parents: &[Option<usize>], registry: &Re
             _ => None,
         };
     }
-    plan.registry_probed = registry.probed;
+    plan.registry_probed = ref_facts.probed;
 }
 
 #[cfg(test)]

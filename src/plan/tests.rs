@@ -58,7 +58,7 @@ fn a_level_made_over_all_cores_keeps_the_order_of_targets_and_warnings() {
         &ChangeSet::default(),
         &Contexts::default(),
         &options,
-        &RegistryView::default(),
+        &RefFacts::default(),
     )
     .expect("plan");
 
@@ -127,7 +127,7 @@ fn contexts_matter_offline(spec_images: &str, root: &str, only_plan: Option<&str
         only_plan: only_plan.map(str::to_string),
         ..PlanOptions::default()
     };
-    contexts_matter(&stack, &options, &RegistryView::default())
+    contexts_matter(&stack, &options, &RefFacts::default())
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn a_plan_made_without_contexts_that_do_not_matter_differs_only_in_unpinned_dige
         branch: "main".into(),
         ..PlanOptions::default()
     };
-    let registry = RegistryView::default();
+    let registry = RefFacts::default();
     assert!(!contexts_matter(&stack, &options, &registry));
     let contexts: Contexts = ["root", "child", "child/slim"]
         .into_iter()
@@ -226,7 +226,7 @@ fn plan_for(platform: Option<&str>, root_platforms: &str) -> Plan {
         &ChangeSet::default(),
         &contexts,
         &options,
-        &RegistryView::default(),
+        &RefFacts::default(),
     )
     .expect("plan")
 }
@@ -256,15 +256,15 @@ fn a_target_without_platforms_is_planned_and_hashed_for_the_default_platform() {
     assert_ne!(a.targets[1].inputs.digest, b.targets[1].inputs.digest);
 }
 
-/// A registry view where `root`'s branch ref points at `branch` and each inputs ref of
+/// Ref facts where `root`'s branch ref points at `branch` and each inputs ref of
 /// `inputs` points at its digest; every other ref asked about is missing.
-fn view_of(plan: &Plan, branch: Option<&str>, inputs: &[(&str, &str)]) -> RegistryView {
-    let mut view = RegistryView {
+fn view_of(plan: &Plan, branch: Option<&str>, inputs: &[(&str, &str)]) -> RefFacts {
+    let mut view = RefFacts {
         probed: true,
-        ..RegistryView::default()
+        ..RefFacts::default()
     };
     for t in &plan.targets {
-        for (reference, _) in t.registry() {
+        for (reference, _) in t.states_by_ref() {
             view.states.insert(reference, RefState::Missing);
         }
         if let Some(r) = t.inputs_reference() {
@@ -297,12 +297,12 @@ fn a_child_builds_on_the_parent_digest_the_plan_saw() {
         ..PlanOptions::default()
     };
     let changes = ChangeSet::from_paths(["images/child/Dockerfile"]);
-    let make = |view: &RegistryView| {
+    let make = |view: &RefFacts| {
         let mut plan = plan(&stack, &changes, &contexts, &options, view).expect("plan");
         decide_actions(&mut plan, view);
         plan
     };
-    let offline = make(&RegistryView::default());
+    let offline = make(&RefFacts::default());
 
     // Kept: the root's branch ref holds the root's inputs; the child builds on it.
     let root_inputs = offline.targets[0].inputs_reference().expect("pinned");
@@ -350,14 +350,7 @@ fn a_target_not_built_leads_with_how_it_is_satisfied_and_never_says_its_parent_r
     // The change rules put both in the plan (root changed); the registry has both inputs,
     // the child's under its branch tag already.
     let changes = ChangeSet::from_paths(["images/root/Dockerfile"]);
-    let offline = plan(
-        &stack,
-        &changes,
-        &contexts,
-        &options,
-        &RegistryView::default(),
-    )
-    .expect("plan");
+    let offline = plan(&stack, &changes, &contexts, &options, &RefFacts::default()).expect("plan");
     let mut view = view_of(
         &offline,
         None,
@@ -401,7 +394,7 @@ fn a_target_not_built_leads_with_how_it_is_satisfied_and_never_says_its_parent_r
         [
             format!(
                 "kept   at {child_ref}@{CHILD_IMAGE}: it already has inputs {}",
-                online.targets[1].inputs.short()
+                crate::inputs_digest::short(&online.targets[1].inputs.digest)
             )
             .as_str(),
             "why    parent root is in the plan (reused, not rebuilt)",
@@ -422,13 +415,17 @@ fn a_target_not_built_leads_with_how_it_is_satisfied_and_never_says_its_parent_r
 #[test]
 fn a_test_status_shows_in_every_plan_only_when_it_is_known() {
     use crate::test_record::TestStatus;
+    let json_of = |plan: &Plan| {
+        let mut out = Vec::new();
+        crate::emit::plan_json::write(plan, &mut out).expect("JSON");
+        String::from_utf8(out).expect("UTF-8")
+    };
     let mut plan = plan_for(Some("linux/amd64"), "");
-    let json = crate::emit::plan_json::render(&plan);
+    let json = json_of(&plan);
     assert!(!json.contains("\"tests\""), "{json}");
     plan.targets[0].tests = Some(TestStatus::Passed);
     plan.targets[1].tests = Some(TestStatus::Failed);
-    let json: serde_json::Value =
-        serde_json::from_str(&crate::emit::plan_json::render(&plan)).expect("JSON");
+    let json: serde_json::Value = serde_json::from_str(&json_of(&plan)).expect("JSON");
     let root = json["targets"][0].as_object().expect("a target");
     let keys: Vec<&str> = root.keys().map(String::as_str).collect();
     let at = keys.iter().position(|k| *k == "tests").expect("tests");

@@ -1,5 +1,5 @@
-//! Image references (`name:tag`): checking, the familiar form BuildKit matches named
-//! contexts by, and the `--registry` rewrite.
+//! Image references (`name:tag`): their parts, checking, the familiar form BuildKit matches
+//! named contexts by, and the `--registry` rewrite.
 //!
 //! Parsing follows Docker's grammar ([`grammar`]: plain references read directly, the
 //! rest through `oci-spec`'s port of distribution's normalizer); this module adds only the
@@ -7,7 +7,13 @@
 
 mod grammar;
 
-use grammar::parse;
+pub use grammar::Parsed;
+
+/// A reference's parts (`busybox` → `docker.io`, `library/busybox`, tag `latest`), as
+/// distribution's normalizer splits it; the error says why it is no reference.
+pub fn parse(reference: &str) -> Result<Parsed, String> {
+    grammar::parse(reference)
+}
 
 /// Checks that `name` is a repository without tag or digest (`ghcr.io/org/image`).
 pub fn check_repository(name: &str) -> Result<(), String> {

@@ -7,9 +7,33 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_client::secrets::RegistryAuth;
+use std::fmt;
 
 use crate::error::{Error, Result};
+
+/// What the user configured for a registry host.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Nothing: requests go without credentials.
+    Anonymous,
+    /// A user name and password (or access token), sent as HTTP Basic credentials or
+    /// traded for a bearer token.
+    Basic { user: String, password: String },
+    /// An identity token (`docker login` with an OAuth flow): a refresh token traded for
+    /// bearer tokens.
+    IdentityToken(String),
+}
+
+/// Names the kind of credential only: a credential is never printed.
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Credential::Anonymous => "Anonymous",
+            Credential::Basic { .. } => "Basic(..)",
+            Credential::IdentityToken(_) => "IdentityToken(..)",
+        })
+    }
+}
 
 /// The key Docker uses for a registry host in config.json.
 fn server_key(registry: &str) -> String {
@@ -22,15 +46,15 @@ fn server_key(registry: &str) -> String {
 }
 
 /// The credential the user configured for `registry`, or anonymous access.
-pub fn auth_for(registry: &str) -> Result<RegistryAuth> {
+pub fn auth_for(registry: &str) -> Result<Credential> {
     use docker_credential::{CredentialRetrievalError as E, DockerCredential};
     match docker_credential::get_credential(&server_key(registry)) {
         Ok(DockerCredential::UsernamePassword(user, password)) => {
-            Ok(RegistryAuth::Basic(user, password))
+            Ok(Credential::Basic { user, password })
         }
-        Ok(DockerCredential::IdentityToken(token)) => Ok(RegistryAuth::Bearer(token)),
+        Ok(DockerCredential::IdentityToken(token)) => Ok(Credential::IdentityToken(token)),
         Err(E::NoCredentialConfigured | E::ConfigNotFound | E::ConfigReadError) => {
-            Ok(RegistryAuth::Anonymous)
+            Ok(Credential::Anonymous)
         }
         // A store that simply has nothing for this host.
         Err(E::HelperFailure { stdout, stderr, .. })
@@ -38,7 +62,7 @@ pub fn auth_for(registry: &str) -> Result<RegistryAuth> {
                 .to_lowercase()
                 .contains("not found") =>
         {
-            Ok(RegistryAuth::Anonymous)
+            Ok(Credential::Anonymous)
         }
         Err(E::HelperFailure { helper, .. }) => Err(Error::Registry {
             registry: registry.to_string(),

@@ -28,20 +28,19 @@ pub mod token;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use oci_client::Reference;
-use oci_client::secrets::RegistryAuth;
 use sha2::Digest as _;
 
+use self::credentials::Credential;
 use self::failure::Failure;
 use self::retry::{Budget, RetryReport};
 use self::token::{Scheme, Token, Tokens};
 use crate::error::{Error, Result};
-use crate::plan::{RefState, RegistryView};
+use crate::ref_facts::{RefFacts, RefState};
+use crate::reference;
 
 /// Every manifest kind a tag may point at: image manifests and indexes, OCI and Docker.
 const MANIFEST_MEDIA_TYPES: &[&str] = &[
@@ -92,11 +91,9 @@ impl Default for RegistryOptions {
     }
 }
 
-/// What a run asked of registries: for the status line and the tests.
+/// What a run asked of registries, for the status line.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
-    /// `GET /v2/` requests (one per host and run).
-    pub pings: u32,
     /// Token requests (one per host, repository scope and token lifetime).
     pub tokens: u32,
     pub retries: RetryReport,
@@ -107,7 +104,7 @@ struct Host {
     name: String,
     client: reqwest::Client,
     /// The user's credentials for it.
-    auth: RegistryAuth,
+    auth: Credential,
     /// Whether plain HTTP is allowed.
     may_use_http: bool,
     /// `scheme://host`, and how it authenticates: known after the first request.
@@ -119,7 +116,6 @@ pub struct Registry {
     budget: Budget,
     tokens: Tokens,
     hosts: Mutex<BTreeMap<String, Arc<Host>>>,
-    pings: AtomicU32,
 }
 
 /// Whether `host` is a loopback registry, spoken to over HTTP.
@@ -132,6 +128,15 @@ pub fn is_loopback(host: &str) -> bool {
         }
     });
     name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+/// The host that serves a registry's API: Docker Hub's references name `docker.io`, its API
+/// answers at `index.docker.io`.
+fn api_host(registry: &str) -> &str {
+    match registry {
+        "docker.io" => "index.docker.io",
+        other => other,
+    }
 }
 
 /// A parsed reference and the path of its manifest.
@@ -150,14 +155,12 @@ impl Registry {
             options,
             tokens: Tokens::default(),
             hosts: Mutex::new(BTreeMap::new()),
-            pings: AtomicU32::new(0),
         }
     }
 
     /// What the run asked so far.
     pub fn stats(&self) -> Stats {
         Stats {
-            pings: self.pings.load(Ordering::Relaxed),
             tokens: self.tokens.requested(),
             retries: self.budget.report(),
         }
@@ -203,19 +206,18 @@ impl Registry {
     }
 
     fn locate(&self, reference: &str) -> Result<Located> {
-        let parsed: Reference = reference.parse().map_err(|e| Error::Registry {
+        let parsed = reference::parse(reference).map_err(|e| Error::Registry {
             registry: reference.to_string(),
             message: format!("not a valid reference: {e}"),
             help: None,
         })?;
         let manifest = parsed
-            .digest()
-            .or(parsed.tag())
-            .unwrap_or("latest")
-            .to_string();
+            .digest
+            .or(parsed.tag)
+            .unwrap_or_else(|| "latest".to_string());
         Ok(Located {
-            host: self.host(parsed.resolve_registry())?,
-            repository: parsed.repository().to_string(),
+            host: self.host(api_host(&parsed.registry))?,
+            repository: parsed.repository,
             manifest,
         })
     }
@@ -282,7 +284,6 @@ impl Registry {
                     return self.ping(host, "https").await;
                 }
                 let url = format!("https://{}/v2/", host.name);
-                self.pings.fetch_add(1, Ordering::Relaxed);
                 let tried = host
                     .client
                     .get(&url)
@@ -315,7 +316,6 @@ impl Registry {
         let url = format!("{base}/v2/");
         let resp = self
             .attempts(&host.name, "GET /v2/", || {
-                self.pings.fetch_add(1, Ordering::Relaxed);
                 let req = host.client.get(&url);
                 async move { req.send().await.map_err(|e| failure::classify(&e)) }
             })
@@ -358,10 +358,7 @@ impl Registry {
         };
         let plain_ok =
             is_loopback(&realm_authority) || self.options.insecure.contains(&realm_authority);
-        if realm_url.scheme() != "https"
-            && !plain_ok
-            && !matches!(host.auth, RegistryAuth::Anonymous)
-        {
+        if realm_url.scheme() != "https" && !plain_ok && host.auth != Credential::Anonymous {
             return Err(Error::Registry {
                 registry: host.name.clone(),
                 message: format!(
@@ -376,19 +373,19 @@ impl Registry {
         let resp = self
             .attempts(&host.name, &what, || {
                 let req = match &host.auth {
-                    RegistryAuth::Bearer(refresh) => host.client.post(realm).form(&[
+                    Credential::IdentityToken(refresh) => host.client.post(realm).form(&[
                         ("grant_type", "refresh_token"),
                         ("refresh_token", refresh.as_str()),
                         ("service", service),
                         ("scope", scope),
                         ("client_id", "stackplan"),
                     ]),
-                    RegistryAuth::Basic(user, password) => host
+                    Credential::Basic { user, password } => host
                         .client
                         .get(realm)
                         .query(&[("service", service), ("scope", scope)])
                         .basic_auth(user, Some(password)),
-                    _ => host
+                    Credential::Anonymous => host
                         .client
                         .get(realm)
                         .query(&[("service", service), ("scope", scope)]),
@@ -447,7 +444,7 @@ impl Registry {
                     let mut req = make(&host.client, &base);
                     match (&scheme, &token, &host.auth) {
                         (Scheme::Bearer { .. }, Some(t), _) => req = req.bearer_auth(&t.value),
-                        (Scheme::Basic, _, RegistryAuth::Basic(user, password)) => {
+                        (Scheme::Basic, _, Credential::Basic { user, password }) => {
                             req = req.basic_auth(user, Some(password))
                         }
                         _ => {}
@@ -592,7 +589,7 @@ impl Registry {
     /// `required` ref fails the probe; one about an `optional` ref (an external base image
     /// on a registry that is down or refuses us) is recorded in the view's `failures`, so
     /// the plan can say that ref is unpinned.
-    pub async fn probe(&self, required: &[String], optional: &[String]) -> Result<RegistryView> {
+    pub async fn probe(&self, required: &[String], optional: &[String]) -> Result<RefFacts> {
         let asked = required
             .iter()
             .map(|r| (r, true))
@@ -603,9 +600,9 @@ impl Registry {
                 (r.clone(), required, digest)
             })
             .buffer_unordered(CONCURRENCY);
-        let mut view = RegistryView {
+        let mut view = RefFacts {
             probed: true,
-            ..RegistryView::default()
+            ..RefFacts::default()
         };
         // The first failure about a required ref ends the probe: the requests still in
         // flight are dropped, so a registry that is down costs one failure, not one per ref.

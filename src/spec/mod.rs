@@ -157,7 +157,7 @@ mod validate;
 
 use raw::{RawSpec, unknown_key_warnings};
 
-pub use validate::{did_you_mean, relative_path_problem};
+pub use validate::did_you_mean;
 
 #[cfg(test)]
 mod tests;

@@ -1,3 +1,4 @@
+use super::validate::relative_path_problem;
 use super::*;
 
 fn parse(text: &str) -> Result<(Spec, Vec<Diagnostic>)> {

@@ -10,9 +10,9 @@
 
 use std::fmt;
 
-use crate::inputs::{Inputs, short};
-use crate::plan::{RefState, RegistryView};
+use crate::inputs_digest::{Inputs, short};
 use crate::rebuild::FullRebuild;
+use crate::ref_facts::{RefFacts, RefState};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,7 +128,7 @@ pub struct Facts<'a> {
 }
 
 /// Decides one target.
-pub fn decide(facts: &Facts<'_>, registry: &RegistryView) -> (Action, ActionReason) {
+pub fn decide(facts: &Facts<'_>, ref_facts: &RefFacts) -> (Action, ActionReason) {
     let by_rules = |reason| {
         let action = if facts.rebuild {
             Action::Build
@@ -137,7 +137,7 @@ pub fn decide(facts: &Facts<'_>, registry: &RegistryView) -> (Action, ActionReas
         };
         (action, reason)
     };
-    if !registry.probed {
+    if !ref_facts.probed {
         return by_rules(ActionReason::ChangeRules);
     }
     if !facts.inputs.pinned {
@@ -148,7 +148,7 @@ pub fn decide(facts: &Facts<'_>, registry: &RegistryView) -> (Action, ActionReas
     // A pinned digest whose inputs tag was not asked about: as before content addressing.
     let Some(inputs_ref) = facts
         .inputs_ref
-        .filter(|r| registry.state(r) != RefState::Unknown)
+        .filter(|r| ref_facts.state(r) != RefState::Unknown)
     else {
         return by_rules(ActionReason::ChangeRules);
     };
@@ -169,7 +169,7 @@ pub fn decide(facts: &Facts<'_>, registry: &RegistryView) -> (Action, ActionReas
         );
     }
     let digest = facts.inputs.digest.clone();
-    match registry.digest(inputs_ref) {
+    match ref_facts.digest(inputs_ref) {
         None => (
             Action::Build,
             ActionReason::NoImage {
@@ -177,7 +177,7 @@ pub fn decide(facts: &Facts<'_>, registry: &RegistryView) -> (Action, ActionReas
                 inputs_ref: inputs_ref.to_string(),
             },
         ),
-        Some(image) if registry.digest(facts.reference) == Some(image) => (
+        Some(image) if ref_facts.digest(facts.reference) == Some(image) => (
             Action::None,
             ActionReason::Current {
                 digest,
@@ -209,10 +209,10 @@ mod tests {
         }
     }
 
-    fn view(entries: &[(&str, Option<&str>)]) -> RegistryView {
-        let mut v = RegistryView {
+    fn view(entries: &[(&str, Option<&str>)]) -> RefFacts {
+        let mut v = RefFacts {
             probed: true,
-            ..RegistryView::default()
+            ..RefFacts::default()
         };
         for (r, d) in entries {
             match d {
@@ -228,7 +228,7 @@ mod tests {
         v
     }
 
-    fn run(rebuild: bool, inputs: &Inputs, parent: Option<Action>, v: &RegistryView) -> Action {
+    fn run(rebuild: bool, inputs: &Inputs, parent: Option<Action>, v: &RefFacts) -> Action {
         decide(
             &Facts {
                 rebuild,
@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn offline_the_change_rules_decide() {
-        let offline = RegistryView::default();
+        let offline = RefFacts::default();
         assert_eq!(run(true, &pinned(), None, &offline), Action::Build);
         assert_eq!(run(false, &pinned(), None, &offline), Action::None);
     }

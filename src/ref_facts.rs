@@ -1,4 +1,8 @@
-//! The registry facts planning may use, filled by the registry adapter before planning.
+//! Facts about image refs that planning reads: which refs exist, the manifest digest each
+//! present one points at, and why one could not be asked about. The registry adapter
+//! fills them before planning (`--offline` leaves them empty); the planner only reads them.
+//! A leaf: it imports nothing from the crate, so the planner and the registry adapter both
+//! depend on it and not on each other.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,7 +64,7 @@ impl RefStates {
 /// Which refs exist and the manifest digest each present one points at; empty (all
 /// unknown) when offline.
 #[derive(Clone, Debug, Default)]
-pub struct RegistryView {
+pub struct RefFacts {
     pub states: BTreeMap<String, RefState>,
     /// `sha256:…` of the manifest (or index) a present ref points at, when the registry
     /// said.
@@ -72,7 +76,7 @@ pub struct RegistryView {
     pub probed: bool,
 }
 
-impl RegistryView {
+impl RefFacts {
     pub fn state(&self, reference: &str) -> RefState {
         self.states.get(reference).copied().unwrap_or_default()
     }
@@ -82,7 +86,7 @@ impl RegistryView {
     }
 
     /// Adds what another probe learned.
-    pub fn merge(&mut self, other: RegistryView) {
+    pub fn merge(&mut self, other: RefFacts) {
         self.states.extend(other.states);
         self.digests.extend(other.digests);
         self.failures.extend(other.failures);

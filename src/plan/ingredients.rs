@@ -1,11 +1,13 @@
-//! A target's inputs: the external images its Dockerfile reads, resolved to digests from
-//! the registry view, and everything else [`crate::inputs`] hashes.
+//! What goes into a target's inputs digest: the external images its Dockerfile reads,
+//! resolved to digests from the [`RefFacts`], and everything else
+//! [`crate::inputs_digest`] hashes.
 
 use std::collections::BTreeMap;
 
-use super::{PlanOptions, RefState, RegistryView, build_args};
+use super::{PlanOptions, build_args};
 use crate::dockerfile::Dockerfile;
-use crate::inputs::{self, BaseImage, Ingredients, Inputs};
+use crate::inputs_digest::{self, BaseImage, Ingredients, Inputs};
+use crate::ref_facts::{RefFacts, RefState};
 use crate::reference;
 use crate::spec::{Image, Variant};
 use crate::stack::Stack;
@@ -34,7 +36,7 @@ pub fn external_inputs(
 }
 
 /// What the registry said of one external image.
-pub fn resolve_base(written: &str, registry: &RegistryView) -> BaseImage {
+pub fn resolve_base(written: &str, ref_facts: &RefFacts) -> BaseImage {
     let Some(normalized) = reference::normalize(written) else {
         return BaseImage {
             reference: written.to_string(),
@@ -49,13 +51,13 @@ pub fn resolve_base(written: &str, registry: &RegistryView) -> BaseImage {
             unresolved: None,
         };
     }
-    let digest = registry.digest(&normalized).map(str::to_string);
-    let unresolved = match (&digest, registry.state(&normalized)) {
+    let digest = ref_facts.digest(&normalized).map(str::to_string);
+    let unresolved = match (&digest, ref_facts.state(&normalized)) {
         (Some(_), _) => None,
         (None, RefState::Missing) => Some("it is not in its registry".to_string()),
-        (None, _) => Some(match registry.failures.get(&normalized) {
+        (None, _) => Some(match ref_facts.failures.get(&normalized) {
             Some(why) => why.clone(),
-            None if registry.probed => "its registry was not asked".to_string(),
+            None if ref_facts.probed => "its registry was not asked".to_string(),
             None => "--offline: the registry was not asked".to_string(),
         }),
     };
@@ -89,7 +91,7 @@ pub fn pinned_contexts(written: &[String], bases: &[BaseImage]) -> BTreeMap<Stri
     out
 }
 
-/// Everything [`inputs::compute`] needs for one target.
+/// Everything [`inputs_digest::compute`] needs for one target.
 pub struct TargetInputs<'a> {
     /// The context's digest and the Dockerfile's blob id.
     pub context: Option<(&'a str, &'a str)>,
@@ -114,7 +116,7 @@ pub struct Computed {
 }
 
 /// The inputs of a target, the external images as written and the frontend's pin.
-pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Computed) {
+pub fn compute(t: &TargetInputs<'_>, ref_facts: &RefFacts) -> (Inputs, Computed) {
     let (written, remotes) = match t.dockerfile {
         Some(df) => external_inputs(df, t.build_args, t.parent_from),
         None => (Vec::new(), Vec::new()),
@@ -123,9 +125,9 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Comput
     // like a base: what BuildKit builds moves with it. It is pinned by a build arg, not a
     // named context, so it is kept out of `written`.
     let frontend = t.dockerfile.and_then(|df| df.frontend(t.build_args));
-    let mut bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, registry)).collect();
+    let mut bases: Vec<BaseImage> = written.iter().map(|w| resolve_base(w, ref_facts)).collect();
     let syntax_pin = frontend.and_then(|f| {
-        let base = resolve_base(f, registry);
+        let base = resolve_base(f, ref_facts);
         let pin = match (&base.digest, reference::pinned_digest(f)) {
             (Some(digest), None) => Some(format!("{}@{digest}", base.reference)),
             _ => None,
@@ -143,7 +145,7 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Comput
             .collect(),
         None => BTreeMap::new(),
     };
-    let inputs = inputs::compute(&Ingredients {
+    let inputs = inputs_digest::compute(&Ingredients {
         context: t.context,
         build_args: &hashed_args,
         platforms: t.platforms,
@@ -166,7 +168,7 @@ pub fn compute(t: &TargetInputs<'_>, registry: &RegistryView) -> (Inputs, Comput
 /// targets are asked whether their context is all that is left to pin (the spec puts no
 /// child in a plan its parent skips: every child's target has a parent target). When none
 /// is, a plan made without the contexts differs only in the unpinned digests, left empty.
-pub fn contexts_matter(stack: &Stack, opts: &PlanOptions, registry: &RegistryView) -> bool {
+pub fn contexts_matter(stack: &Stack, opts: &PlanOptions, ref_facts: &RefFacts) -> bool {
     let spec = &stack.spec;
     let no_chain_args = BTreeMap::new();
     let pins_without_context = |image: &Image, variant: Option<&Variant>, plan| {
@@ -181,7 +183,7 @@ pub fn contexts_matter(stack: &Stack, opts: &PlanOptions, registry: &RegistryVie
             parent: None,
             platforms: &image.platforms,
         };
-        compute(&target, registry).0.pinned_but_for_context()
+        compute(&target, ref_facts).0.pinned_but_for_context()
     };
     let mut roots = spec.images.values().filter(|i| i.depend_on.is_none());
     roots.any(|image| {

@@ -67,11 +67,6 @@ impl Inputs {
     pub fn pinned_but_for_context(&self) -> bool {
         !self.pinned && self.unpinned.len() == 1 && self.unpinned[0] == CONTEXT_NOT_READ
     }
-
-    /// `sha256:ab12cd34ef56…` for messages.
-    pub fn short(&self) -> String {
-        short(&self.digest)
-    }
 }
 
 /// `sha256:ab12cd34ef56…`: enough to tell digests apart in a message.
@@ -285,6 +280,6 @@ mod tests {
         let tag = inputs.tag().unwrap();
         assert!(crate::tag::is_valid_tag(&tag), "{tag}");
         assert_eq!(tag.len(), "inputs-".len() + 64);
-        assert!(inputs.short().ends_with('…'));
+        assert!(short(&inputs.digest).ends_with('…'));
     }
 }
