@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::support::Repo;
+use crate::support::{Repo, stackplan_command};
+// The shared checks and stacks the e2e tests name through this module.
+pub use crate::support::{ok, small_stack, text};
 
 /// The e2e tests share one BuildKit and prune its cache: they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -77,14 +79,7 @@ impl Env {
 /// Runs the stackplan binary in `repo` the way a user would: online (the registry is
 /// probed), colourless, and with `DOCKER_CONFIG` when given.
 pub fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&Path>) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("BUILDKIT_HOST")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env("NO_COLOR", "1");
+    let mut cmd = online(repo, args);
     if let Some(dir) = docker_config {
         cmd.env("DOCKER_CONFIG", dir);
     }
@@ -99,21 +94,22 @@ pub fn stackplan_at_home(
     home: &Path,
     docker_config: Option<&Path>,
 ) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("BUILDKIT_HOST")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env("NO_COLOR", "1")
+    online(repo, args)
         .env("HOME", home)
         .env("STACKPLAN_DOCKER_CERTS_D", home.join("etc-docker-certs.d"))
         .env(
             "DOCKER_CONFIG",
             docker_config.map_or_else(|| home.join("no-docker-config"), Path::to_path_buf),
-        );
-    cmd.output().unwrap()
+        )
+        .output()
+        .unwrap()
+}
+
+/// `stackplan ARGS` in `repo`, online.
+fn online(repo: &Repo, args: &[&str]) -> Command {
+    let mut cmd = stackplan_command(repo.path());
+    cmd.args(args).env_remove("STACKPLAN_OFFLINE");
+    cmd
 }
 
 /// The JSON a `curl -sf ARGS` prints, `Null` when it fails.
@@ -177,15 +173,6 @@ pub fn faults_served(text: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// A run's stdout and stderr, for assertion messages and text checks.
-pub fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The JSON progress events a run printed on stdout (`--progress json`).
 pub fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -203,40 +190,6 @@ pub fn docker(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The stdout of a successful run; a failed run fails the test with its output.
-#[track_caller]
-pub fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "stackplan failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// A stack of four tiny images on the base image: root → {a, b}; a → a1, tag prefix `1`,
-/// each image one `RUN echo` with `nonce` in it (a new nonce, new images).
-pub fn small_stack(nonce: &str) -> Repo {
-    let mut spec =
-        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
-    let mut files = vec![(
-        "images/root/Dockerfile".to_string(),
-        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
-    )];
-    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
-        ));
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!("ARG BASE_TAG=latest\nFROM ghcr.io/g/{parent}:${{BASE_TAG}}\nRUN echo {key} {nonce} >> /l\n"),
-        ));
-    }
-    files.push(("images/spec.yml".into(), spec));
-    Repo::with_files(&files)
 }
 
 /// `stackplan build --offline --full` of `repo` on the BuildKit at `addr`, its images under
@@ -261,6 +214,24 @@ pub fn build_offline(repo: &Repo, addr: &str, ns: &str, build_arg: &str) -> std:
     )
 }
 
+/// The bake file of `stackplan bake --push --full` of `repo`, its images under `ns`, with
+/// one `--build-arg` (the base image); a failed run fails the test.
+pub fn bake_full(repo: &Repo, ns: &str, build_arg: &str) -> String {
+    ok(&stackplan(
+        repo,
+        &[
+            "bake",
+            "--push",
+            "--full",
+            "--registry",
+            ns,
+            "--build-arg",
+            build_arg,
+        ],
+        None,
+    ))
+}
+
 /// The engine's BuildKit socket, spoken as a plain buildkitd (`scripts/env-up.sh`).
 pub fn buildkit_socket() -> String {
     std::env::var("STACKPLAN_BUILDKIT_ADDR")
@@ -278,6 +249,12 @@ pub fn unique() -> String {
 
 /// HTTP status of a GET (curl), 0 when nothing answered.
 pub fn curl_status(url: &str) -> u16 {
+    curl_status_with(url, &[])
+}
+
+/// HTTP status of a GET (curl) with `extra` arguments (headers, a user), 0 when nothing
+/// answered.
+pub fn curl_status_with(url: &str, extra: &[&str]) -> u16 {
     let out = Command::new("curl")
         .args([
             "-s",
@@ -287,8 +264,9 @@ pub fn curl_status(url: &str) -> u16 {
             "%{http_code}",
             "--max-time",
             "5",
-            url,
         ])
+        .args(extra)
+        .arg(url)
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&out.stdout)
@@ -401,12 +379,17 @@ pub fn digest(reference: &str) -> Option<String> {
     })
 }
 
-/// Layer digests of an image manifest.
+/// Layer digests of the image manifest of `reference`.
 pub fn layers(reference: &str) -> Vec<String> {
     let m = manifest(reference).unwrap_or_else(|| panic!("{reference} is not in the registry"));
-    m["layers"]
+    layers_of(&m)
+}
+
+/// Layer digests of an image manifest.
+pub fn layers_of(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["layers"]
         .as_array()
-        .unwrap_or_else(|| panic!("{reference}: not an image manifest: {m}"))
+        .unwrap_or_else(|| panic!("not an image manifest: {manifest}"))
         .iter()
         .map(|l| l["digest"].as_str().unwrap().to_string())
         .collect()
@@ -478,12 +461,17 @@ pub fn bake_on(
     docker_config: Option<&Path>,
     builder: Option<&str>,
 ) -> BakeRun {
-    let run = bake_once(repo, bake_json, docker_config, builder, None);
+    once_more_after_a_registry_race(|| bake_once(repo, bake_json, docker_config, builder, None))
+}
+
+/// `bake()`, and once more when the local registry raced on a tag write (see [`bake`]).
+fn once_more_after_a_registry_race(bake: impl Fn() -> BakeRun) -> BakeRun {
+    let run = bake();
     let registry_race =
         run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
     if !run.success && registry_race {
         eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, docker_config, builder, None);
+        return bake();
     }
     run
 }
@@ -498,14 +486,9 @@ pub fn bake_on(
 /// where the tag points now. The cache stays warm: its keys are content checksums.
 pub fn bake_fresh_transfer(repo: &Repo, bake_json: &str) -> BakeRun {
     let identity = tempfile::tempdir().unwrap();
-    let run = bake_once(repo, bake_json, None, None, Some(identity.path()));
-    let registry_race =
-        run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
-    if !run.success && registry_race {
-        eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, None, None, Some(identity.path()));
-    }
-    run
+    once_more_after_a_registry_race(|| {
+        bake_once(repo, bake_json, None, None, Some(identity.path()))
+    })
 }
 
 /// The remote buildx builder on the engine's BuildKit (it can push by digest).

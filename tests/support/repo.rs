@@ -1,11 +1,11 @@
-//! A fixture builder: a git repository in a temp dir, made with real `git` commands, and
-//! the real `stackplan` binary run against it.
-
-#![allow(dead_code)]
+//! Fixture repositories: a git repository in a temp dir, made with real `git` commands,
+//! and the real `stackplan` binary run in it offline ([`Repo::run`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use super::run::{Run, stackplan_command};
 
 pub struct Repo {
     dir: tempfile::TempDir,
@@ -129,23 +129,15 @@ impl Repo {
         self.git(&["rev-parse", "HEAD"]).trim().to_string()
     }
 
-    /// Runs stackplan in the repository with a clean CI environment.
+    /// Runs stackplan in the repository with a clean CI environment, offline: fixture
+    /// stacks name public registries, never reach for them from a test.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None)
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-        cmd.current_dir(self.path())
-            .args(args)
-            .env_remove("GITHUB_HEAD_REF")
-            .env_remove("GITHUB_REF_NAME")
-            .env_remove("GITHUB_SERVER_URL")
-            .env_remove("GITHUB_REPOSITORY")
-            .env("NO_COLOR", "1")
-            // The default platform is this machine's unless a test says otherwise.
-            .env_remove("STACKPLAN_PLATFORM")
-            // Fixture stacks name public registries: never reach for them from a test.
+        let mut cmd = stackplan_command(self.path());
+        cmd.args(args)
             .env("STACKPLAN_OFFLINE", "1")
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -163,76 +155,7 @@ impl Repo {
                 .write_all(input.as_bytes())
                 .unwrap();
         }
-        Run::from(child.wait_with_output().unwrap(), args)
-    }
-}
-
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    args: Vec<String>,
-}
-
-impl Run {
-    fn from(out: Output, args: &[&str]) -> Run {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[track_caller]
-    pub fn success(&self) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "stackplan {:?} failed\nstdout:\n{}\nstderr:\n{}",
-            self.args, self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// Asserts a usage/input error (exit 2) whose stderr contains every `needle`, and
-    /// that nothing was printed on stdout.
-    #[track_caller]
-    pub fn fails_with(&self, needles: &[&str]) -> &Self {
-        assert_eq!(
-            self.code, 2,
-            "expected exit 2 for {:?}\nstderr:\n{}",
-            self.args, self.stderr
-        );
-        assert!(
-            self.stdout.is_empty(),
-            "stdout must be empty on error: {}",
-            self.stdout
-        );
-        for n in needles {
-            assert!(
-                self.stderr.contains(n),
-                "stderr lacks {n:?}:\n{}",
-                self.stderr
-            );
-        }
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        self
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
-    }
-
-    /// `(name, rebuild)` per target of a `plan --format json` output.
-    pub fn rebuilds(&self) -> Vec<String> {
-        self.json()["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["rebuild"] == true)
-            .map(|t| t["name"].as_str().unwrap().to_string())
-            .collect()
+        Run::from(child.wait_with_output().unwrap(), args, self.path())
     }
 }
 
@@ -247,54 +170,4 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// Checks a bake file with buildx's own loader (`docker buildx bake --print`), which needs
-/// no daemon. Fails when buildx is missing, unless `STACKPLAN_BUILDX_CHECK=skip`.
-/// Returns buildx's resolved view of the file (`None` when skipped).
-#[track_caller]
-pub fn buildx_accepts(repo: &Repo, bake_json: &str) -> Option<serde_json::Value> {
-    if std::env::var("STACKPLAN_BUILDX_CHECK").as_deref() == Ok("skip") {
-        eprintln!("note: STACKPLAN_BUILDX_CHECK=skip: bake file not checked with buildx");
-        return None;
-    }
-    let file = repo.path().join("bake-under-test.json");
-    std::fs::write(&file, bake_json).unwrap();
-    let out = Command::new("docker")
-        .current_dir(repo.path())
-        .args(["buildx", "bake", "-f"])
-        .arg(&file)
-        .arg("--print")
-        .arg("all")
-        .output();
-    let out = match out {
-        Ok(out) => out,
-        Err(e) => panic!(
-            "cannot run `docker buildx bake --print` ({e}); install buildx with `scripts/env-up.sh --buildx-only`, or set STACKPLAN_BUILDX_CHECK=skip"
-        ),
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "buildx rejected the bake file: {stderr}\nfile:\n{bake_json}\n(if buildx is not installed: `scripts/env-up.sh --buildx-only`, or STACKPLAN_BUILDX_CHECK=skip)"
-    );
-    std::fs::remove_file(file).unwrap();
-    Some(serde_json::from_slice(&out.stdout).expect("buildx --print prints JSON"))
-}
-
-/// The `$ ` lines of the ```console blocks of a markdown text: the docs' commands the tests
-/// run (docs/recipes.md, docs/scale-out.md).
-pub fn console_commands(markdown: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut in_console = false;
-    for line in markdown.lines() {
-        if line.starts_with("```") {
-            in_console = line.trim() == "```console";
-            continue;
-        }
-        if in_console && let Some(cmd) = line.strip_prefix("$ ") {
-            out.push(cmd.to_string());
-        }
-    }
-    out
 }
