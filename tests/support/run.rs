@@ -91,7 +91,7 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     args: Vec<String>,
-    /// The folder it ran in.
+    /// The folder it ran in, written `[REPO]` in what a snapshot holds.
     dir: PathBuf,
 }
 
@@ -105,6 +105,30 @@ impl Run {
             args: args.iter().map(|s| s.to_string()).collect(),
             dir: dir.to_path_buf(),
         }
+    }
+
+    /// The stderr of a usage/input error (exit 2, nothing on stdout, no panic), as a
+    /// snapshot holds it: the folder the run was in written `[REPO]`, so that it reads the
+    /// same from any temp dir.
+    #[track_caller]
+    pub fn error(&self) -> String {
+        self.fails_with(&[]);
+        self.redacted(&self.stderr)
+    }
+
+    /// The stderr of a run (its warnings), the folder written `[REPO]`.
+    pub fn stderr_redacted(&self) -> String {
+        self.redacted(&self.stderr)
+    }
+
+    fn redacted(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        // The canonical form first: a temp dir behind a symlink is printed either way.
+        let canonical = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        for dir in [canonical, self.dir.clone()] {
+            out = out.replace(&*dir.to_string_lossy(), "[REPO]");
+        }
+        out
     }
 
     #[track_caller]
