@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::support::{Repo, stackplan_command};
+use crate::support::{Repo, stackplan_command, succeeded};
 // The shared checks and stacks the e2e tests name through this module.
 pub use crate::support::{ok, small_stack, text};
 
@@ -183,11 +183,9 @@ pub fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
 
 /// The stdout of `docker ARGS`, which must succeed.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        Command::new("docker").args(args),
+        &format!("docker {args:?}"),
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -334,16 +332,21 @@ fn split(reference: &str) -> (&str, &str, &str) {
     (host, name, tag)
 }
 
-/// The manifest `reference` (`host/name:tag` or `host/name@digest`) points at, as stored.
-pub fn raw_manifest(reference: &str) -> Option<serde_json::Value> {
+/// `curl FLAGS` of the manifest `reference` points at, accepting every manifest type.
+fn manifest_request(reference: &str, flags: &str) -> std::process::Output {
     let (host, name, tag) = split(reference);
     let (base, access) = curl_access(host, name);
-    let out = Command::new("curl")
-        .args(["-sf", "-H", ACCEPT])
+    Command::new("curl")
+        .args([flags, "-H", ACCEPT])
         .args(&access)
         .arg(format!("{base}/v2/{name}/manifests/{tag}"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// The manifest `reference` (`host/name:tag` or `host/name@digest`) points at, as stored.
+pub fn raw_manifest(reference: &str) -> Option<serde_json::Value> {
+    let out = manifest_request(reference, "-sf");
     out.status
         .success()
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
@@ -364,14 +367,7 @@ pub fn manifest(reference: &str) -> Option<serde_json::Value> {
 
 /// The digest a tag points at (`Docker-Content-Digest`), `None` when it does not exist.
 pub fn digest(reference: &str) -> Option<String> {
-    let (host, name, tag) = split(reference);
-    let (base, access) = curl_access(host, name);
-    let out = Command::new("curl")
-        .args(["-sfI", "-H", ACCEPT])
-        .args(&access)
-        .arg(format!("{base}/v2/{name}/manifests/{tag}"))
-        .output()
-        .unwrap();
+    let out = manifest_request(reference, "-sfI");
     String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
         l.to_ascii_lowercase()
             .strip_prefix("docker-content-digest:")

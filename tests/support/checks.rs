@@ -32,6 +32,21 @@ pub fn ok_as(out: &Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// The output of `cmd`, which must succeed: a failure fails the test with `what` and the
+/// command's stderr. For the tools a test drives (git, cp, sh, docker).
+#[track_caller]
+pub fn succeeded(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The names of the targets a plan (`plan --format json`) rebuilds, in its order.
 pub fn rebuilds(plan: &serde_json::Value) -> Vec<String> {
     plan["targets"]

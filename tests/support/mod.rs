@@ -13,7 +13,7 @@ pub mod stacks;
 
 // Each test binary uses some of these.
 #[allow(unused_imports)]
-pub use checks::{buildx_accepts, ok, ok_as, rebuilds, target, text};
+pub use checks::{buildx_accepts, ok, ok_as, rebuilds, succeeded, target, text};
 #[allow(unused_imports)]
 pub use repo::{Repo, copy_dir, example_images};
 #[allow(unused_imports)]

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::checks::succeeded;
 use super::run::{Run, stackplan_command};
 
 pub struct Repo {
@@ -55,16 +56,12 @@ impl Repo {
         let repo = Repo {
             dir: tempfile::tempdir().expect("temp dir"),
         };
-        let out = Command::new("cp")
-            .arg("-a")
-            .arg(self.path().join("."))
-            .arg(repo.path())
-            .output()
-            .expect("cp runs");
-        assert!(
-            out.status.success(),
-            "cp -a failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeded(
+            Command::new("cp")
+                .arg("-a")
+                .arg(self.path().join("."))
+                .arg(repo.path()),
+            "cp -a",
         );
         repo.git(&["update-index", "-q", "--refresh"]);
         repo
@@ -99,17 +96,13 @@ impl Repo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(self.path())
-            .args(args)
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeded(
+            Command::new("git")
+                .current_dir(self.path())
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+                .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+            &format!("git {args:?}"),
         );
         String::from_utf8(out.stdout).unwrap()
     }
