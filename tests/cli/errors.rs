@@ -308,5 +308,8 @@ fn a_repository_without_a_spec() {
     // The message names the absolute path: the snapshot holds it as `[REPO]/...`.
     let repo = Repo::new();
     repo.commit("empty");
-    assert_snapshot!(repo.run(&["plan", "--branch", "x", "--changed", "y"]).error());
+    assert_snapshot!(
+        repo.run(&["plan", "--branch", "x", "--changed", "y"])
+            .error()
+    );
 }
