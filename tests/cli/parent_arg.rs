@@ -60,7 +60,7 @@ fn any_from_argument_is_set_to_the_parent_of_this_run() {
     );
     buildx_accepts(&repo, &run.stdout);
 
-    let plan = full_plan(&repo, "b");
+    let plan = repo.full_plan("b");
     let args: Vec<&serde_json::Value> = plan["targets"]
         .as_array()
         .unwrap()
@@ -73,25 +73,11 @@ fn any_from_argument_is_set_to_the_parent_of_this_run() {
     );
 }
 
-/// The offline plan (JSON) of a full rebuild on `branch`.
-fn full_plan(repo: &Repo, branch: &str) -> serde_json::Value {
-    repo.run(&[
-        "plan",
-        "--offline",
-        "--format",
-        "json",
-        "--branch",
-        branch,
-        "--full",
-    ])
-    .json()
-}
-
 #[test]
 fn the_set_arguments_stay_out_of_the_inputs_digest() {
     let repo = stack();
     let digest = |branch: &str| {
-        let plan = full_plan(&repo, branch);
+        let plan = repo.full_plan(branch);
         plan["targets"][1]["inputs"]["digest"].clone()
     };
     assert_eq!(digest("one"), digest("two"));

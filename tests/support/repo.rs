@@ -128,6 +128,20 @@ impl Repo {
         self.run_with_stdin(args, None)
     }
 
+    /// The plan of every target on `branch` (`plan --offline --format json --full`).
+    pub fn full_plan(&self, branch: &str) -> serde_json::Value {
+        self.run(&[
+            "plan",
+            "--offline",
+            "--format",
+            "json",
+            "--branch",
+            branch,
+            "--full",
+        ])
+        .json()
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
         let mut cmd = stackplan_command(self.path());
         cmd.args(args)
