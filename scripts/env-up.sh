@@ -22,6 +22,7 @@
 #   --check         run the smoke checks even when everything was already up
 # Then: source .stackplan-env/env.sh      Stop: scripts/env-down.sh [--purge]
 # One script a concern under scripts/env/, sourced below; this one runs them in order.
+# shellcheck source-path=SCRIPTDIR
 set -Eeuo pipefail
 # shellcheck source=lib-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-env.sh"
