@@ -46,3 +46,13 @@ tcp_listener_pid() {
 unix_listener_pid() {
     { ss -Hxlp 2>/dev/null || true; } | awk -v p="$1" '$5 == p' | { grep -o 'pid=[0-9]*' || true; } | head -1 | cut -d= -f2
 }
+
+# Links $state/NAME.log to the log of a service another checkout started (the tests read
+# the registry's log from the state folder), when it is found.
+link_foreign_log() {
+    local pid=$1 name=$2 target
+    [[ -n $pid ]] || return 0
+    target=$(readlink "/proc/$pid/fd/1" 2>/dev/null) || return 0
+    [[ -f $target && $target != "$state/$name.log" ]] || return 0
+    ln -sfn "$target" "$state/$name.log"
+}

@@ -34,4 +34,7 @@ else
 fi
 unset STACKPLAN_BUILD_REVISION
 echo "== cargo test" >&2
+# The error-message snapshots (tests/cli/snapshots) are only read here: a missing or changed
+# one fails the run, and no .snap.new is left behind (docs/development.md: reviewing them).
+export INSTA_UPDATE=no
 cargo test --locked --lib --bins --tests

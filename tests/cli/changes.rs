@@ -1,6 +1,6 @@
 //! What rebuilds, from real git histories.
 
-use crate::support::Repo;
+use crate::support::{Repo, ok, stackplan_command};
 
 const PLAN: &[&str] = &["plan", "--format", "json"];
 
@@ -289,21 +289,14 @@ fn changed_files_given_directly() {
 #[test]
 fn branch_from_the_ci_environment() {
     let repo = Repo::example();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    let out = cmd
-        .current_dir(repo.path())
+    let out = stackplan_command(repo.path())
         .args(["plan", "--format", "json", "--changed", "x"])
         .env("GITHUB_HEAD_REF", "")
         .env("GITHUB_REF_NAME", "pr/12:merge")
         .env("STACKPLAN_OFFLINE", "1")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(json["branch"], "pr-12-merge");
 }
 
@@ -349,8 +342,7 @@ fn not_a_git_repository() {
         &dir.path().join("images"),
     );
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"))
-            .current_dir(dir.path())
+        stackplan_command(dir.path())
             .args(args)
             .env("STACKPLAN_OFFLINE", "1")
             .output()
@@ -371,24 +363,15 @@ fn not_a_git_repository() {
         "--changed",
         "images/rstudio-notebook/Dockerfile",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     let out = run(&["plan", "--branch", "x", "--full"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
 }
 
 #[test]
 fn no_spec_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"))
-        .current_dir(dir.path())
+    let out = stackplan_command(dir.path())
         .args(["plan", "--branch", "x"])
         .output()
         .unwrap();

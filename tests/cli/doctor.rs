@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::Repo;
+use crate::support::{Repo, stackplan_command};
 
 /// A folder for PATH holding `git` (a link to the real one) and the given scripts.
 fn bin_dir(scripts: &[(&str, &str)]) -> tempfile::TempDir {
@@ -43,15 +43,12 @@ struct Doctor {
 }
 
 fn doctor(repo: &Repo, path: &Path, docker_config: &Path, args: &[&str]) -> Doctor {
-    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
+    let out = stackplan_command(repo.path())
         .arg("doctor")
         .args(args)
-        .current_dir(repo.path())
         .env("PATH", path)
         .env("DOCKER_CONFIG", docker_config)
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .env_remove("BUILDKIT_HOST")
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     Doctor {
@@ -185,9 +182,8 @@ fn doctor_fails_on_a_missing_credential_helper_and_an_unreachable_buildkit_host(
         r#"{"credsStore": "desktop"}"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
+    let out = stackplan_command(repo.path())
         .args(["doctor", "--addr", "tcp://127.0.0.1:1"])
-        .current_dir(repo.path())
         .env("PATH", bin.path())
         .env("DOCKER_CONFIG", config.path())
         .output()
@@ -212,9 +208,8 @@ fn doctor_fails_on_a_missing_credential_helper_and_an_unreachable_buildkit_host(
 fn doctor_outside_a_repository_only_warns() {
     let dir = tempfile::tempdir().unwrap();
     let bin = bin_dir(&[("docker", DOCKER_STUB)]);
-    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
+    let out = stackplan_command(dir.path())
         .args(["doctor", "--format", "json"])
-        .current_dir(dir.path())
         .env("PATH", bin.path())
         .env("DOCKER_CONFIG", dir.path())
         .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap())

@@ -2,31 +2,24 @@
 //! `UPDATE_GOLDEN=1 cargo test` rewrites them; review the diff before committing.
 
 use std::path::Path;
-use std::process::Command;
+
+use crate::support::{ok, stackplan_command};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn stackplan(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
+    let out = stackplan_command(root())
         .args(args)
         .arg("-C")
         .arg(root())
-        .env("NO_COLOR", "1")
         .env("STACKPLAN_OFFLINE", "1")
         // The goldens are the same on every machine: the default platform is fixed.
         .env("STACKPLAN_PLATFORM", "linux/amd64")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    ok(&out)
 }
 
 fn golden(path: &str, actual: &str) {

@@ -28,16 +28,7 @@ fn layout(layout: &str) -> Repo {
 fn commit_check_and_plan(repo: &Repo) -> serde_json::Value {
     repo.commit("init");
     repo.run(&["check", "--strict"]).success();
-    repo.run(&[
-        "plan",
-        "--offline",
-        "--format",
-        "json",
-        "--branch",
-        "main",
-        "--full",
-    ])
-    .json()
+    repo.full_plan("main")
 }
 
 fn jupyter_layout() -> Repo {

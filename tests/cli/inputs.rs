@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::Repo;
+use crate::support::{Repo, stackplan_command};
 
 /// `target → inputs digest` of the example stack in `repo`.
 fn digests(repo: &Repo, extra: &[&str]) -> BTreeMap<String, String> {
@@ -277,12 +277,11 @@ fn the_platform_built_is_the_platform_hashed() {
     }
     // The environment says the same as the flag.
     let run = {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stackplan"));
-        cmd.current_dir(repo.path())
+        stackplan_command(repo.path())
             .args(["bake", "--full", "--offline", "--branch", "main"])
             .env("STACKPLAN_PLATFORM", "linux/arm64")
-            .env("NO_COLOR", "1");
-        cmd.output().unwrap()
+            .output()
+            .unwrap()
     };
     assert!(
         run.status.success(),

@@ -14,6 +14,7 @@ mod parent_arg;
 mod promote;
 mod real_stack;
 mod recipes;
+#[path = "../support/mod.rs"]
 mod support;
 mod test_result;
 mod variants;

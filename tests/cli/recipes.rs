@@ -2,18 +2,8 @@
 //! binary's own `--help` (`UPDATE_GOLDEN=1 cargo test` rewrites it).
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::{Repo, console_commands};
-
-fn docs(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{Repo, console_commands, docs, shell_line, stackplan_command};
 
 #[test]
 fn every_recipe_command_runs() {
@@ -23,29 +13,13 @@ fn every_recipe_command_runs() {
     repo.branch("recipes");
     repo.append("images/scipy-notebook/Dockerfile", "RUN true\n")
         .commit("change a leaf");
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stackplan"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let skip_buildx = std::env::var("STACKPLAN_BUILDX_CHECK").as_deref() == Ok("skip");
     for cmd in recipes {
         if skip_buildx && cmd.starts_with("docker buildx") {
             eprintln!("note: STACKPLAN_BUILDX_CHECK=skip: not running `{cmd}`");
             continue;
         }
-        let out = Command::new("sh")
-            .args(["-c", &cmd])
-            .current_dir(repo.path())
-            .env("PATH", &path)
-            .env("NO_COLOR", "1")
-            .env_remove("STACKPLAN_OFFLINE")
-            .output()
-            .unwrap();
+        let out = shell_line(repo.path(), &cmd).output().unwrap();
         assert!(
             out.status.success(),
             "recipe `{cmd}` failed:\n{}\n{}",
@@ -97,7 +71,7 @@ const SUBCOMMANDS: &[&str] = &[
 ];
 
 fn help(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
+    let out = stackplan_command(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(args)
         .env("COLUMNS", "100")
         .output()

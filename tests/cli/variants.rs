@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::support::{Repo, buildx_accepts, copy_dir};
+use crate::support::{Repo, buildx_accepts, copy_dir, rebuilds, target};
 
 const SPEC: &str = r#"tag: {prefix: "2026.11"}
 images:
@@ -49,15 +49,6 @@ fn plan(repo: &Repo, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["plan", "--offline", "--format", "json", "--branch", "b"];
     args.extend_from_slice(extra);
     repo.run(&args).json()
-}
-
-fn target<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    plan["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no target {name}"))
 }
 
 #[test]
@@ -132,13 +123,7 @@ fn every_variant_is_a_target_on_its_images_parent() {
 
 /// The targets the last commit rebuilds, in plan py312.
 fn rebuilt_by_last_commit(repo: &Repo) -> Vec<String> {
-    plan(repo, &["--plan", "py312", "--base", "HEAD^"])["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["rebuild"] == true)
-        .map(|t| t["name"].as_str().unwrap().to_string())
-        .collect()
+    rebuilds(&plan(repo, &["--plan", "py312", "--base", "HEAD^"]))
 }
 
 #[test]

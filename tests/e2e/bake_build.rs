@@ -2,17 +2,16 @@
 //! against the engine and the local registry.
 
 use crate::env::{Env, bake, layers, manifest, stackplan, unique};
-use crate::support::Repo;
+use crate::support::{Repo, Stack, rebuilds};
 
 /// A generated stack of six images, depth 3, with siblings at two levels:
 /// root → {a, b}; a → {a1, a2}; a1 → a1x. Every RUN sleeps, so overlap is visible.
 fn generated_stack() -> Repo {
-    let mut files: Vec<(String, String)> = vec![(
-        "images/root/Dockerfile".into(),
-        "ARG BASE_IMAGE=busybox\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo \"root $NONCE\" > /layers && sleep 1\n".into(),
-    )];
-    let mut spec = String::from(
-        "root: root\ntag: {prefix: '2026.3'}\nimages:\n  root: {image_name: ghcr.io/e2e/root}\n",
+    let mut stack = Stack::with_spec_head("root: root\ntag: {prefix: '2026.3'}\nimages:\n").image(
+        "root",
+        "ghcr.io/e2e/root",
+        None,
+        "ARG BASE_IMAGE=busybox\nFROM ${BASE_IMAGE}\nARG NONCE\nRUN echo \"root $NONCE\" > /layers && sleep 1\n",
     );
     for (key, parent) in [
         ("a", "root"),
@@ -21,18 +20,16 @@ fn generated_stack() -> Repo {
         ("a2", "a"),
         ("a1x", "a1"),
     ] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: ghcr.io/e2e/{key}, depend_on: {parent}}}\n"
-        ));
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!(
+        stack = stack.image(
+            key,
+            &format!("ghcr.io/e2e/{key}"),
+            Some(parent),
+            &format!(
                 "ARG BASE_TAG=latest\nFROM ghcr.io/e2e/{parent}:${{BASE_TAG}}\nARG NONCE\nRUN echo \"{key} $NONCE\" >> /layers && sleep 2\n"
             ),
-        ));
+        );
     }
-    files.push(("images/spec.yml".into(), spec));
-    Repo::with_files(&files)
+    stack.repo()
 }
 
 /// The bake file for the repository's current state, probing the registry.
@@ -67,16 +64,6 @@ fn plan_json(repo: &Repo, ns: &str) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn rebuilt(plan: &serde_json::Value) -> Vec<String> {
-    plan["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["rebuild"] == true)
-        .map(|t| t["name"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Builds and pushes the whole generated stack on branch `feature-x`; returns the repo,
@@ -175,7 +162,7 @@ fn a_leaf_change_rebuilds_only_that_leaf() {
     repo.append("images/a1x/Dockerfile", "RUN echo changed >> /layers\n")
         .commit("leaf");
     let plan = plan_json(&repo, &ns);
-    assert_eq!(rebuilt(&plan), ["a1x"]);
+    assert_eq!(rebuilds(&plan), ["a1x"]);
     let run = bake(&repo, &bake_file(&repo, &env, &ns, &nonce, &[]), None);
     assert!(run.success, "{}", tail(&run.stderr));
     assert_eq!(run.built_targets(), ["a1x"]);
@@ -210,7 +197,7 @@ fn a_root_change_rebuilds_all_siblings_in_parallel_parents_first() {
     let (repo, ns, _) = built_stack(&env, "root");
     repo.append("images/root/Dockerfile", "RUN echo changed >> /layers\n")
         .commit("root");
-    assert_eq!(rebuilt(&plan_json(&repo, &ns)).len(), 6);
+    assert_eq!(rebuilds(&plan_json(&repo, &ns)).len(), 6);
     let run = bake(&repo, &bake_file(&repo, &env, &ns, &unique(), &[]), None);
     assert!(run.success, "{}", tail(&run.stderr));
     assert_eq!(run.built_targets(), ["a", "a1", "a1x", "a2", "b", "root"]);
@@ -299,7 +286,7 @@ fn a_new_branch_reuses_the_ancestors_of_a_changed_leaf() {
         .commit("leaf on a new branch");
     let plan = plan_json(&repo, &ns);
     assert_eq!(
-        rebuilt(&plan).len(),
+        rebuilds(&plan).len(),
         6,
         "no image carries the new branch tag yet"
     );

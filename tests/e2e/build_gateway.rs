@@ -8,7 +8,7 @@ use crate::env::{
     Env, bake, build_offline, buildkit_socket, config, docker, events, layers, manifest, stackplan,
     text, unique,
 };
-use crate::support::Repo;
+use crate::support::{Repo, Stack, on_base_image};
 
 /// An empty BuildKit cache, as a fresh builder has.
 fn cold() {
@@ -77,32 +77,25 @@ fn the_example_stack_builds_without_push_on_a_plain_buildkit_socket() {
 /// root → {a, b}; a → a1, every child `FROM ${BASE_IMAGE}` (stackplan sets it to the
 /// parent's ref).
 fn base_image_stack(nonce: &str, fail_a: bool) -> Repo {
-    let mut spec =
-        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
-    let mut files = vec![(
-        "images/root/Dockerfile".to_string(),
-        format!(
-            "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nENV FROM_ROOT=yes\nRUN echo root {nonce} > /l\n"
-        ),
-    )];
-    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
-        ));
-        let fail = if fail_a && key == "a" {
-            "RUN echo about to fail && false\n"
-        } else {
-            ""
-        };
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!(
-                "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo {key} {nonce} $FROM_ROOT >> /l\n{fail}"
-            ),
-        ));
-    }
-    files.push(("images/spec.yml".into(), spec));
-    Repo::with_files(&files)
+    Stack::new()
+        .image(
+            "root",
+            "ghcr.io/g/root",
+            None,
+            &on_base_image(&format!("ENV FROM_ROOT=yes\nRUN echo root {nonce} > /l\n")),
+        )
+        .tree(
+            |key| format!("ghcr.io/g/{key}"),
+            |key, _| {
+                let fail = if fail_a && key == "a" {
+                    "RUN echo about to fail && false\n"
+                } else {
+                    ""
+                };
+                on_base_image(&format!("RUN echo {key} {nonce} $FROM_ROOT >> /l\n{fail}"))
+            },
+        )
+        .repo()
 }
 
 #[test]

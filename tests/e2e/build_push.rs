@@ -1,46 +1,19 @@
 //! `stackplan build` and the registry: a parent whose push is refused takes its descendants
 //! down with it, and `--push-by-digest` moves no tag until `stackplan publish`.
 
-use std::process::Output;
-
 use crate::env::{Env, buildkit_socket, digest, stackplan, unique};
-use crate::support::Repo;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use crate::support::{Repo, Stack, on_base_image, text};
 
 /// root → {a, b}; a → a1; and `solo` on its own. Every child is `FROM ${BASE_IMAGE}`
 /// (stackplan sets it to the parent's ref). `root` lives at `root_repo`, the others under
 /// `ns`.
 fn stack(nonce: &str, root_repo: &str, ns: &str) -> Repo {
-    let mut spec = format!("tag: {{prefix: '1'}}\nimages:\n  root: {{image_name: {root_repo}}}\n");
-    spec.push_str(&format!("  solo: {{image_name: {ns}/solo}}\n"));
-    let mut files = vec![
-        (
-            "images/root/Dockerfile".to_string(),
-            format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
-        ),
-        (
-            "images/solo/Dockerfile".to_string(),
-            format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo solo {nonce} > /l\n"),
-        ),
-    ];
-    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: {ns}/{key}, depend_on: {parent}}}\n"
-        ));
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo {key} {nonce} >> /l\n"),
-        ));
-    }
-    files.push(("images/spec.yml".into(), spec));
-    Repo::with_files(&files)
+    let run = |key: &str, to: &str| on_base_image(&format!("RUN echo {key} {nonce} {to} /l\n"));
+    Stack::new()
+        .image("root", root_repo, None, &run("root", ">"))
+        .image("solo", &format!("{ns}/solo"), None, &run("solo", ">"))
+        .tree(|key| format!("{ns}/{key}"), |key, _| run(key, ">>"))
+        .repo()
 }
 
 /// The summary line of `name` in the output.

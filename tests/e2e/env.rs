@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::support::Repo;
+use crate::support::{Repo, stackplan_command, succeeded};
+// The shared checks and stacks the e2e tests name through this module.
+pub use crate::support::{ok, small_stack, text};
 
 /// The e2e tests share one BuildKit and prune its cache: they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -77,14 +79,7 @@ impl Env {
 /// Runs the stackplan binary in `repo` the way a user would: online (the registry is
 /// probed), colourless, and with `DOCKER_CONFIG` when given.
 pub fn stackplan(repo: &Repo, args: &[&str], docker_config: Option<&Path>) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("BUILDKIT_HOST")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env("NO_COLOR", "1");
+    let mut cmd = online(repo, args);
     if let Some(dir) = docker_config {
         cmd.env("DOCKER_CONFIG", dir);
     }
@@ -99,21 +94,22 @@ pub fn stackplan_at_home(
     home: &Path,
     docker_config: Option<&Path>,
 ) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackplan"));
-    cmd.current_dir(repo.path())
-        .args(args)
-        .env_remove("STACKPLAN_OFFLINE")
-        .env_remove("BUILDKIT_HOST")
-        .env_remove("GITHUB_HEAD_REF")
-        .env_remove("GITHUB_REF_NAME")
-        .env("NO_COLOR", "1")
+    online(repo, args)
         .env("HOME", home)
         .env("STACKPLAN_DOCKER_CERTS_D", home.join("etc-docker-certs.d"))
         .env(
             "DOCKER_CONFIG",
             docker_config.map_or_else(|| home.join("no-docker-config"), Path::to_path_buf),
-        );
-    cmd.output().unwrap()
+        )
+        .output()
+        .unwrap()
+}
+
+/// `stackplan ARGS` in `repo`, online.
+fn online(repo: &Repo, args: &[&str]) -> Command {
+    let mut cmd = stackplan_command(repo.path());
+    cmd.args(args).env_remove("STACKPLAN_OFFLINE");
+    cmd
 }
 
 /// The JSON a `curl -sf ARGS` prints, `Null` when it fails.
@@ -177,15 +173,6 @@ pub fn faults_served(text: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// A run's stdout and stderr, for assertion messages and text checks.
-pub fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The JSON progress events a run printed on stdout (`--progress json`).
 pub fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -196,47 +183,11 @@ pub fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
 
 /// The stdout of `docker ARGS`, which must succeed.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        Command::new("docker").args(args),
+        &format!("docker {args:?}"),
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The stdout of a successful run; a failed run fails the test with its output.
-#[track_caller]
-pub fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "stackplan failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// A stack of four tiny images on the base image: root → {a, b}; a → a1, tag prefix `1`,
-/// each image one `RUN echo` with `nonce` in it (a new nonce, new images).
-pub fn small_stack(nonce: &str) -> Repo {
-    let mut spec =
-        String::from("tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/g/root}\n");
-    let mut files = vec![(
-        "images/root/Dockerfile".to_string(),
-        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
-    )];
-    for (key, parent) in [("a", "root"), ("b", "root"), ("a1", "a")] {
-        spec.push_str(&format!(
-            "  {key}: {{image_name: ghcr.io/g/{key}, depend_on: {parent}}}\n"
-        ));
-        files.push((
-            format!("images/{key}/Dockerfile"),
-            format!("ARG BASE_TAG=latest\nFROM ghcr.io/g/{parent}:${{BASE_TAG}}\nRUN echo {key} {nonce} >> /l\n"),
-        ));
-    }
-    files.push(("images/spec.yml".into(), spec));
-    Repo::with_files(&files)
 }
 
 /// `stackplan build --offline --full` of `repo` on the BuildKit at `addr`, its images under
@@ -261,6 +212,24 @@ pub fn build_offline(repo: &Repo, addr: &str, ns: &str, build_arg: &str) -> std:
     )
 }
 
+/// The bake file of `stackplan bake --push --full` of `repo`, its images under `ns`, with
+/// one `--build-arg` (the base image); a failed run fails the test.
+pub fn bake_full(repo: &Repo, ns: &str, build_arg: &str) -> String {
+    ok(&stackplan(
+        repo,
+        &[
+            "bake",
+            "--push",
+            "--full",
+            "--registry",
+            ns,
+            "--build-arg",
+            build_arg,
+        ],
+        None,
+    ))
+}
+
 /// The engine's BuildKit socket, spoken as a plain buildkitd (`scripts/env-up.sh`).
 pub fn buildkit_socket() -> String {
     std::env::var("STACKPLAN_BUILDKIT_ADDR")
@@ -278,6 +247,12 @@ pub fn unique() -> String {
 
 /// HTTP status of a GET (curl), 0 when nothing answered.
 pub fn curl_status(url: &str) -> u16 {
+    curl_status_with(url, &[])
+}
+
+/// HTTP status of a GET (curl) with `extra` arguments (headers, a user), 0 when nothing
+/// answered.
+pub fn curl_status_with(url: &str, extra: &[&str]) -> u16 {
     let out = Command::new("curl")
         .args([
             "-s",
@@ -287,8 +262,9 @@ pub fn curl_status(url: &str) -> u16 {
             "%{http_code}",
             "--max-time",
             "5",
-            url,
         ])
+        .args(extra)
+        .arg(url)
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&out.stdout)
@@ -356,16 +332,21 @@ fn split(reference: &str) -> (&str, &str, &str) {
     (host, name, tag)
 }
 
-/// The manifest `reference` (`host/name:tag` or `host/name@digest`) points at, as stored.
-pub fn raw_manifest(reference: &str) -> Option<serde_json::Value> {
+/// `curl FLAGS` of the manifest `reference` points at, accepting every manifest type.
+fn manifest_request(reference: &str, flags: &str) -> std::process::Output {
     let (host, name, tag) = split(reference);
     let (base, access) = curl_access(host, name);
-    let out = Command::new("curl")
-        .args(["-sf", "-H", ACCEPT])
+    Command::new("curl")
+        .args([flags, "-H", ACCEPT])
         .args(&access)
         .arg(format!("{base}/v2/{name}/manifests/{tag}"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// The manifest `reference` (`host/name:tag` or `host/name@digest`) points at, as stored.
+pub fn raw_manifest(reference: &str) -> Option<serde_json::Value> {
+    let out = manifest_request(reference, "-sf");
     out.status
         .success()
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
@@ -386,14 +367,7 @@ pub fn manifest(reference: &str) -> Option<serde_json::Value> {
 
 /// The digest a tag points at (`Docker-Content-Digest`), `None` when it does not exist.
 pub fn digest(reference: &str) -> Option<String> {
-    let (host, name, tag) = split(reference);
-    let (base, access) = curl_access(host, name);
-    let out = Command::new("curl")
-        .args(["-sfI", "-H", ACCEPT])
-        .args(&access)
-        .arg(format!("{base}/v2/{name}/manifests/{tag}"))
-        .output()
-        .unwrap();
+    let out = manifest_request(reference, "-sfI");
     String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
         l.to_ascii_lowercase()
             .strip_prefix("docker-content-digest:")
@@ -401,12 +375,17 @@ pub fn digest(reference: &str) -> Option<String> {
     })
 }
 
-/// Layer digests of an image manifest.
+/// Layer digests of the image manifest of `reference`.
 pub fn layers(reference: &str) -> Vec<String> {
     let m = manifest(reference).unwrap_or_else(|| panic!("{reference} is not in the registry"));
-    m["layers"]
+    layers_of(&m)
+}
+
+/// Layer digests of an image manifest.
+pub fn layers_of(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["layers"]
         .as_array()
-        .unwrap_or_else(|| panic!("{reference}: not an image manifest: {m}"))
+        .unwrap_or_else(|| panic!("not an image manifest: {manifest}"))
         .iter()
         .map(|l| l["digest"].as_str().unwrap().to_string())
         .collect()
@@ -478,12 +457,17 @@ pub fn bake_on(
     docker_config: Option<&Path>,
     builder: Option<&str>,
 ) -> BakeRun {
-    let run = bake_once(repo, bake_json, docker_config, builder, None);
+    once_more_after_a_registry_race(|| bake_once(repo, bake_json, docker_config, builder, None))
+}
+
+/// `bake()`, and once more when the local registry raced on a tag write (see [`bake`]).
+fn once_more_after_a_registry_race(bake: impl Fn() -> BakeRun) -> BakeRun {
+    let run = bake();
     let registry_race =
         run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
     if !run.success && registry_race {
         eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, docker_config, builder, None);
+        return bake();
     }
     run
 }
@@ -498,14 +482,9 @@ pub fn bake_on(
 /// where the tag points now. The cache stays warm: its keys are content checksums.
 pub fn bake_fresh_transfer(repo: &Repo, bake_json: &str) -> BakeRun {
     let identity = tempfile::tempdir().unwrap();
-    let run = bake_once(repo, bake_json, None, None, Some(identity.path()));
-    let registry_race =
-        run.stderr.contains("500 Internal Server Error") && run.stderr.contains("/manifests/");
-    if !run.success && registry_race {
-        eprintln!("note: the local registry raced on a tag write (HTTP 500); baking once more");
-        return bake_once(repo, bake_json, None, None, Some(identity.path()));
-    }
-    run
+    once_more_after_a_registry_race(|| {
+        bake_once(repo, bake_json, None, None, Some(identity.path()))
+    })
 }
 
 /// The remote buildx builder on the engine's BuildKit (it can push by digest).

@@ -9,21 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::env::{Env, unique};
-use crate::support::Repo;
+use crate::support::{Repo, ok_as, stackplan_command};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[track_caller]
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// Builds the image the suite's way; returns its local name.
@@ -43,7 +32,7 @@ fn build_image(env: &Env) -> String {
     }
     let id = unique();
     let base = format!("{}/e2e-image/runtime-base:{id}", env.registry);
-    ok(
+    ok_as(
         &Command::new(root().join("scripts/image-base.sh"))
             .arg(&base)
             .arg(&binary)
@@ -52,7 +41,7 @@ fn build_image(env: &Env) -> String {
         "scripts/image-base.sh",
     );
     let image = format!("stackplan-e2e:{id}");
-    ok(
+    ok_as(
         &Command::new("docker")
             .current_dir(root())
             .args([
@@ -102,7 +91,7 @@ fn the_image_plans_and_bakes_the_example_stack_in_a_mounted_checkout() {
     let Some(env) = Env::require() else { return };
     let image = build_image(&env);
     let _cleanup = RemoveImage(image.clone());
-    let size = ok(
+    let size = ok_as(
         &Command::new("docker")
             .args(["image", "inspect", "-f", "{{.Size}}", &image])
             .output()
@@ -114,8 +103,8 @@ fn the_image_plans_and_bakes_the_example_stack_in_a_mounted_checkout() {
         size.trim().parse::<f64>().unwrap_or(0.0) / 1048576.0
     );
 
-    let version = ok(&run_in(&image, &Repo::new(), &["--version"]), "--version");
-    let host_version = ok(
+    let version = ok_as(&run_in(&image, &Repo::new(), &["--version"]), "--version");
+    let host_version = ok_as(
         &Command::new(env!("CARGO_BIN_EXE_stackplan"))
             .arg("--version")
             .output()
@@ -129,15 +118,9 @@ fn the_image_plans_and_bakes_the_example_stack_in_a_mounted_checkout() {
     repo.append("images/scipy-notebook/Dockerfile", "RUN true\n")
         .commit("change a leaf");
     // The bake file of the host binary, before the checkout changes owner.
-    let host_bake = ok(
-        &Command::new(env!("CARGO_BIN_EXE_stackplan"))
-            .current_dir(repo.path())
+    let host_bake = ok_as(
+        &stackplan_command(repo.path())
             .args(["bake", "--offline", "--push"])
-            .env("NO_COLOR", "1")
-            .env_remove("GITHUB_HEAD_REF")
-            .env_remove("GITHUB_REF_NAME")
-            .env_remove("GITHUB_SERVER_URL")
-            .env_remove("GITHUB_REPOSITORY")
             .output()
             .unwrap(),
         "host stackplan bake",
@@ -165,18 +148,18 @@ fn the_image_plans_and_bakes_the_example_stack_in_a_mounted_checkout() {
         eprintln!("note: not root: the checkout keeps its owner, safe.directory is not exercised");
     }
 
-    let plan = ok(
+    let plan = ok_as(
         &run_in(&image, &repo, &["plan", "--offline", "--format", "json"]),
         "stackplan plan in the image",
     );
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     assert_eq!(plan["summary"]["rebuild"], 2, "{plan}");
-    let text = ok(
+    let text = ok_as(
         &run_in(&image, &repo, &["plan", "--offline"]),
         "stackplan plan (text) in the image",
     );
     assert!(text.contains("scipy-notebook"), "{text}");
-    let bake = ok(
+    let bake = ok_as(
         &run_in(&image, &repo, &["bake", "--offline", "--push"]),
         "stackplan bake in the image",
     );
@@ -186,7 +169,7 @@ fn the_image_plans_and_bakes_the_example_stack_in_a_mounted_checkout() {
         "the image's bake file differs from the host binary's"
     );
     // Written into the mounted checkout too (-o), as a CI step would.
-    ok(
+    ok_as(
         &run_in(
             &image,
             &repo,
@@ -202,12 +185,11 @@ fn doctor_finds_the_whole_environment_working() {
     let Some(_env) = Env::require() else { return };
     let repo = Repo::example();
     let buildkit = std::env::var("STACKPLAN_BUILDKIT_ADDR").unwrap_or_else(|_| "docker://".into());
-    let out = Command::new(env!("CARGO_BIN_EXE_stackplan"))
-        .current_dir(repo.path())
+    let out = stackplan_command(repo.path())
         .args(["doctor", "--format", "json", "--addr", &buildkit])
         .output()
         .unwrap();
-    let report: serde_json::Value = serde_json::from_str(&ok(&out, "stackplan doctor")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&ok_as(&out, "stackplan doctor")).unwrap();
     for check in report["checks"].as_array().unwrap() {
         if check["name"] != "credentials" {
             assert_eq!(check["status"], "ok", "{report}");

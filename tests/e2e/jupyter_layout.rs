@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::env::{Env, bake, build_offline, layers, ok, stackplan, unique};
+use crate::env::{Env, bake, bake_full, build_offline, layers, ok, stackplan, unique};
 use crate::support::{Repo, copy_dir};
 
 fn initialized() -> Repo {
@@ -72,19 +72,7 @@ fn one_bake_builds_every_image_and_variant_on_its_parent() {
     let repo = initialized();
     let ns = env.namespace("jupyter");
     let root = format!("ROOT_IMAGE={}", env.base_image);
-    let bake_json = ok(&stackplan(
-        &repo,
-        &[
-            "bake",
-            "--push",
-            "--full",
-            "--registry",
-            &ns,
-            "--build-arg",
-            &root,
-        ],
-        None,
-    ));
+    let bake_json = bake_full(&repo, &ns, &root);
     let run = bake(&repo, &bake_json, None);
     assert!(run.success, "bake failed:\n{}", run.stderr);
     for (target, image, parent) in CHAIN {

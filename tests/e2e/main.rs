@@ -3,7 +3,7 @@
 //! and 127.0.0.1:5001 (htpasswd). They fail, saying how to start the environment, when it
 //! is not up — unless `STACKPLAN_E2E=skip` is set explicitly.
 
-#[path = "../cli/support/mod.rs"]
+#[path = "../support/mod.rs"]
 mod support;
 
 mod bake_build;

@@ -32,7 +32,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::env::{ACCEPT, Env, bake, bake_fresh_transfer, config, layers, stackplan};
-use crate::support::Repo;
+use crate::support::{Repo, succeeded};
 
 /// The stacks the mutations start from. Every shape is a root image (`root`, the one whose
 /// Dockerfile and context differ from shape to shape) and a child (`kid`) built on it.
@@ -419,15 +419,9 @@ fn shape_repo(shape: Shape, fx: &Fixture) -> Repo {
 }
 
 fn run_sh(dir: &Path, script: &str) {
-    let out = Command::new("sh")
-        .current_dir(dir)
-        .args(["-c", script])
-        .output()
-        .expect("sh runs");
-    assert!(
-        out.status.success(),
-        "sh -c {script:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        Command::new("sh").current_dir(dir).args(["-c", script]),
+        &format!("sh -c {script:?}"),
     );
 }
 

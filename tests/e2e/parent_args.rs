@@ -5,31 +5,33 @@
 
 use std::process::Command;
 
-use crate::env::{Env, bake, build_offline, docker, layers, ok, stackplan, unique};
-use crate::support::Repo;
+use crate::env::{Env, bake, bake_full, build_offline, docker, layers, ok, unique};
+use crate::support::{Repo, Stack, on_base_image};
 
 /// root → mid → leaf; every layer appends to /l, so the leaf's /l shows its ancestry.
 fn stack(nonce: &str) -> Repo {
-    Repo::with_files(&[
-        (
-            "images/spec.yml",
-            "tag: {prefix: '1'}\nimages:\n  root: {image_name: localhost:5000/x/root}\n  mid: {image_name: localhost:5000/x/mid, depend_on: root}\n  leaf: {image_name: localhost:5000/x/leaf, depend_on: mid}\n",
-        ),
-        (
-            "images/root/Dockerfile",
-            &format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /l\n"),
-        ),
-        (
-            "images/mid/Dockerfile",
+    Stack::new()
+        .image(
+            "root",
+            "localhost:5000/x/root",
+            None,
+            &on_base_image(&format!("RUN echo root {nonce} > /l\n")),
+        )
+        .image(
+            "mid",
+            "localhost:5000/x/mid",
+            Some("root"),
             &format!("ARG BASE_IMG=@@PARENT_IMAGE@@\nFROM $BASE_IMG\nRUN echo mid {nonce} >> /l\n"),
-        ),
-        (
-            "images/leaf/Dockerfile",
+        )
+        .image(
+            "leaf",
+            "localhost:5000/x/leaf",
+            Some("mid"),
             &format!(
                 "ARG PARENT_TAG=latest\nFROM localhost:5000/x/mid:${{PARENT_TAG}}\nRUN echo leaf {nonce} >> /l\n"
             ),
-        ),
-    ])
+        )
+        .repo()
 }
 
 #[test]
@@ -40,19 +42,7 @@ fn one_bake_builds_every_child_on_its_parent_of_the_run() {
     repo.branch("args");
     let ns = env.namespace("parent-args");
     let base = format!("BASE_IMAGE={}", env.base_image);
-    let bake_json = ok(&stackplan(
-        &repo,
-        &[
-            "bake",
-            "--push",
-            "--full",
-            "--registry",
-            &ns,
-            "--build-arg",
-            &base,
-        ],
-        None,
-    ));
+    let bake_json = bake_full(&repo, &ns, &base);
     let file: serde_json::Value = serde_json::from_str(&bake_json).unwrap();
     assert_eq!(
         file["target"]["mid"]["args"]["BASE_IMG"],

@@ -6,25 +6,25 @@
 use serde_json::{Value, json};
 
 use crate::env::{Env, bake, buildkit_socket, digest, docker, layers, ok, stackplan, unique};
-use crate::support::Repo;
+use crate::support::{Repo, Stack, on_base_image};
 
 /// `root` on the base image, and `kid` on `root` through `ARG BASE_IMAGE` (stackplan sets
 /// it to root's ref of the run, so the bake file names no context for a kept root today).
 fn stack(nonce: &str) -> Repo {
-    Repo::with_files(&[
-        (
-            "images/spec.yml",
-            "tag: {prefix: '1'}\nimages:\n  root: {image_name: ghcr.io/pin/root}\n  kid: {image_name: ghcr.io/pin/kid, depend_on: root}\n",
-        ),
-        (
-            "images/root/Dockerfile",
-            format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo root {nonce} > /r\n").as_str(),
-        ),
-        (
-            "images/kid/Dockerfile",
-            format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo kid {nonce} > /k\n").as_str(),
-        ),
-    ])
+    Stack::new()
+        .image(
+            "root",
+            "ghcr.io/pin/root",
+            None,
+            &on_base_image(&format!("RUN echo root {nonce} > /r\n")),
+        )
+        .image(
+            "kid",
+            "ghcr.io/pin/kid",
+            Some("root"),
+            &on_base_image(&format!("RUN echo kid {nonce} > /k\n")),
+        )
+        .repo()
 }
 
 /// Whether `image`'s layers start with all of `parent`'s: it was built on `parent`.

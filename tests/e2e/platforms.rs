@@ -4,7 +4,8 @@
 //! needs no emulator on this machine.
 
 use crate::env::{
-    Env, buildkit_socket, digest, ok, promote_args, raw_manifest, stackplan, text, unique,
+    Env, buildkit_socket, digest, layers_of, ok, promote_args, raw_manifest, stackplan, text,
+    unique,
 };
 use crate::support::Repo;
 
@@ -44,15 +45,6 @@ fn per_platform(reference: &str) -> Vec<(String, serde_json::Value)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-fn layers(image: &serde_json::Value) -> Vec<String> {
-    image["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
@@ -105,7 +97,7 @@ fn a_multi_platform_stack_builds_in_one_graph_and_promotes_as_an_index() {
     assert_eq!(arches(&base), ["amd64", "arm64"]);
     assert_eq!(arches(&kid), ["amd64", "arm64"]);
     for ((arch, parent), (_, child)) in base.iter().zip(&kid) {
-        let (parent, child) = (layers(parent), layers(child));
+        let (parent, child) = (layers_of(parent), layers_of(child));
         assert_eq!(child.len(), 2, "{arch}: the parent's layer and its own");
         assert_eq!(
             child[0], parent[0],

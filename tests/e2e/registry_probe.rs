@@ -1,9 +1,8 @@
 //! The registry probe against real registries: down, and with htpasswd auth.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, bake, docker_config, manifest, stackplan};
+use crate::env::{Env, bake, curl_status_with, docker_config, manifest, stackplan};
 use crate::support::Repo;
 
 /// Runs stackplan with `docker_config`, or with no Docker config at all.
@@ -132,24 +131,12 @@ fn a_registry_with_auth_needs_the_right_credentials() {
     );
     assert!(run.success, "{}", run.stderr);
     let (host, path) = ns.split_once('/').unwrap();
-    let status = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-H",
-            crate::env::ACCEPT,
-            "-u",
-            &format!("{}:{}", env.user, env.password),
-        ])
-        .arg(format!(
-            "http://{host}/v2/{path}/base-notebook/manifests/2026.3-feature-auth"
-        ))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&status.stdout), "200");
+    let user = format!("{}:{}", env.user, env.password);
+    let status = curl_status_with(
+        &format!("http://{host}/v2/{path}/base-notebook/manifests/2026.3-feature-auth"),
+        &["-H", crate::env::ACCEPT, "-u", &user],
+    );
+    assert_eq!(status, 200);
     assert!(
         manifest(&format!("{ns}/base-notebook:2026.3-feature-auth")).is_none(),
         "anonymous reads are refused"

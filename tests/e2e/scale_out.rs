@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::env::{Env, digest, promote_args};
-use crate::support::{Repo, console_commands};
+use crate::support::{Repo, console_commands, docs, shell_line};
 
 /// A kubeconfig naming a cluster nobody serves: `buildx create --driver kubernetes` reads it
 /// and contacts nothing; `bake --print` contacts nothing either.
@@ -49,10 +49,7 @@ fn run_steps(log: &str) -> Vec<(String, bool)> {
 fn every_scale_out_command_runs_and_the_cache_lives_in_the_registry() {
     let Some(env) = Env::require() else { return };
     let buildkit = crate::env::buildkit_socket();
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scale-out.md"))
-            .unwrap();
-    let commands = console_commands(&doc);
+    let commands = console_commands(&docs("scale-out.md"));
     assert!(commands.len() >= 12, "{commands:?}");
 
     let repo = Repo::example();
@@ -63,27 +60,13 @@ fn every_scale_out_command_runs_and_the_cache_lives_in_the_registry() {
     let kubeconfig = config.path().join("kubeconfig");
     std::fs::write(&kubeconfig, KUBECONFIG).unwrap();
     let registry = env.namespace("scale-out");
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stackplan")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     for cmd in &commands {
-        let out = Command::new("sh")
-            .args(["-c", cmd])
-            .current_dir(repo.path())
-            .env("PATH", &path)
+        let out = shell_line(repo.path(), cmd)
             .env("REGISTRY", &registry)
             .env("BASE_IMAGE", &env.base_image)
             .env("BUILDKIT_ADDR", &buildkit)
             .env("DOCKER_CONFIG", config.path())
             .env("KUBECONFIG", &kubeconfig)
-            .env("NO_COLOR", "1")
-            .env_remove("STACKPLAN_OFFLINE")
-            .env_remove("BUILDKIT_HOST")
-            .env_remove("GITHUB_HEAD_REF")
-            .env_remove("GITHUB_REF_NAME")
             .output()
             .unwrap();
         let logs: String = ["first-build.log", "second-build.log", "grpc-build.log"]
