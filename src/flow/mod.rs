@@ -3,10 +3,13 @@
 //! for what it has to say on the way (the build also reports its progress as events to a
 //! [`BuildEvents`](crate::buildkit::event::BuildEvents) sink); it returns values the command
 //! prints. So every command reads "arguments → flow → print", and a test can run a flow
-//! in-process: [`planning`], [`build`], [`doctor`].
+//! in-process: [`planning`], [`build`], [`tag_moves`], [`test_records`], [`manifests`],
+//! [`init`], [`doctor`].
 
 pub mod build;
 pub mod doctor;
+pub mod init;
+pub mod manifests;
 pub mod planning;
 pub mod tag_moves;
 pub mod test_records;
