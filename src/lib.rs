@@ -21,7 +21,8 @@
 //!   refs exist, tag copies, test records), [`buildkit`] (BuildKit's API), [`test_inputs`]
 //!   (the files each target's tests read);
 //! - flows: [`session`] (one run's runtime and registry client), [`flow`] (what a command
-//!   runs, as library functions: planning, building, tag moves, test records, doctor);
+//!   runs, as library functions: planning, building, tag moves, test records, manifests,
+//!   init, doctor);
 //! - [`cli`]: the command line, on top of all: arguments → flow → print.
 
 pub mod buildkit;
