@@ -17,6 +17,8 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings (every target, benches included)" >&2
 cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo doc -D warnings (the module docs' links resolve)" >&2
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --locked
 echo "== actionlint" >&2
 scripts/lint-workflows.sh
 echo "== cargo publish --dry-run (the crate as crates.io gets it builds on its own)" >&2

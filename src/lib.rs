@@ -10,7 +10,7 @@
 //!   context), [`context`] (a build context as data, and its digest), [`inputs_digest`] (a
 //!   target's inputs digest), [`ref_facts`] (what the registry said about refs), [`graph`]
 //!   (the DAG), [`stack`] (the parts checked together), [`rebuild`] (what rebuilds and
-//!   why), [`tag`], [`reference`] (image references), [`plan`] (the one value every output
+//!   why), [`tag`], [`reference`](mod@reference) (image references), [`plan`] (the one value every output
 //!   reads, each target's action included), [`emit`] (bake JSON, plan text/JSON/Markdown,
 //!   graph, matrix), [`promote`] (which tag moves where), [`manifests`] (`info_cmds`
 //!   outputs as pages), [`init`] (a first spec inferred from an images folder),
@@ -24,6 +24,10 @@
 //!   runs, as library functions: planning, building, tag moves, test records, manifests,
 //!   init, doctor);
 //! - [`cli`]: the command line, on top of all: arguments → flow → print.
+
+// Module docs link the private modules that hold a concept, for whoever reads the code
+// (`cargo doc --document-private-items`); the public docs show those names as text.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod buildkit;
 pub mod change_rules;

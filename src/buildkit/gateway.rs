@@ -186,7 +186,7 @@ fn hash(m: &BTreeMap<String, String>) -> HashMap<String, String> {
 /// The control solve of a target in gateway mode: the session, exporter and cache of
 /// `spec`, no frontend (the bridge call carries it).
 pub fn control_request(spec: &SolveSpec, build_ref: &str, session: &str) -> ControlSolve {
-    let mut request = super::solve::request(spec, build_ref, session, BTreeMap::new());
+    let mut request = super::solve::request(spec, build_ref, session);
     request.frontend.clear();
     request.frontend_attrs.clear();
     request.frontend_inputs.clear();

@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard_buildkit_proto::moby::buildkit::v1::{CacheOptions, CacheOptionsEntry, SolveRequest};
-use bollard_buildkit_proto::pb::Definition;
 use serde::Serialize;
 
 use crate::plan::{CacheTo, ParentSource, Target};
@@ -180,13 +179,10 @@ fn hash(m: &BTreeMap<String, String>) -> HashMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The request itself; `inputs` are frontend inputs (LLB definitions by name), if any.
-pub fn request(
-    spec: &SolveSpec,
-    build_ref: &str,
-    session: &str,
-    inputs: BTreeMap<String, Definition>,
-) -> SolveRequest {
+/// The request itself. Its context and Dockerfile come from the session's FileSync (the
+/// `context` and `dockerfile` local names), so it carries no frontend inputs; the gateway
+/// route chains children to their parent's result through its own bridge call.
+pub fn request(spec: &SolveSpec, build_ref: &str, session: &str) -> SolveRequest {
     let (exporter, exporter_attrs) = match &spec.exporter {
         Some((ty, attrs)) => (ty.clone(), hash(attrs)),
         None => (String::new(), HashMap::new()),
@@ -210,7 +206,7 @@ pub fn request(
             exports: spec.cache_exports.iter().map(entry).collect(),
             ..CacheOptions::default()
         }),
-        frontend_inputs: inputs.into_iter().collect(),
+        frontend_inputs: HashMap::new(),
         ..SolveRequest::default()
     }
 }
@@ -453,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn the_request_carries_inputs_session_and_cache() {
+    fn the_request_carries_session_and_cache() {
         let p = stack_plan(None);
         let s = spec(
             p.target("base").unwrap(),
@@ -462,21 +458,11 @@ mod tests {
             Chain::Exported,
             |_| false,
         );
-        let def = Definition {
-            def: vec![b"op".to_vec()],
-            ..Definition::default()
-        };
-        let inputs = BTreeMap::from([
-            ("context".to_string(), def.clone()),
-            ("dockerfile".to_string(), def),
-        ]);
-        let r = request(&s, "ref1", "sess1", inputs);
+        let r = request(&s, "ref1", "sess1");
         assert_eq!(r.frontend, "dockerfile.v0");
         assert_eq!((r.r#ref.as_str(), r.session.as_str()), ("ref1", "sess1"));
         assert_eq!(r.exporter_deprecated, "image");
-        let mut inputs: Vec<&String> = r.frontend_inputs.keys().collect();
-        inputs.sort();
-        assert_eq!(inputs, ["context", "dockerfile"]);
+        assert!(r.frontend_inputs.is_empty());
         let cache = r.cache.unwrap();
         assert_eq!(cache.imports[0].attrs["ref"], "ghcr.io/o/base:1-b");
         assert_eq!(cache.exports[0].r#type, "inline");

@@ -3,6 +3,9 @@
 //! Kept in the library so docs, man pages and completions are generated from the same
 //! definitions the binary parses.
 
+// The flags' doc comments are clap's help text, where `<NAME>` is a placeholder, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod args;
 mod bake;
 mod build;

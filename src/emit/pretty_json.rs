@@ -20,7 +20,7 @@ use crate::parallel;
 pub enum Collection {
     /// `[value, ...]`.
     Array,
-    /// `{"key": value, ...}` (members written with [`write_member`]).
+    /// `{"key": value, ...}`.
     Object,
 }
 

@@ -477,7 +477,7 @@ async fn solve_exported(
             format!("docker-image://{pinned}"),
         );
     }
-    let request = solve::request(&spec, build_ref, session, BTreeMap::new());
+    let request = solve::request(&spec, build_ref, session);
     ControlClient::new(channel.clone())
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20)

@@ -1,8 +1,8 @@
 //! The planning flow: from a request (where the stack is, what changed, how images are
 //! named) to the plan, asking git, the environment and the registry where the request does
 //! not say. Every command that plans runs it (`bake`, `plan`, `build`, `matrix`, …).
-//! What git says is [`git_facts`]'s, the registry's answers [`probe`]'s, the build contexts
-//! [`contexts`]'.
+//! What git says is `git_facts.rs`'s, the registry's answers `probe.rs`'s, the build
+//! contexts `contexts.rs`'.
 
 mod contexts;
 mod git_facts;
