@@ -18,9 +18,7 @@
 
 use serde::Serialize;
 
-use crate::plan::action::Action;
-use crate::plan::{Plan, Target};
-use crate::rebuild::Reason;
+use crate::plan::Plan;
 use crate::stack::join;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -48,19 +46,6 @@ pub struct Job {
     pub manual_tests: Vec<String>,
 }
 
-/// Why a target that is not built is tested again: a changed file the change rules tie
-/// to it (not a parent, not a full rebuild, not a missing tag). `None`: the matrix does
-/// not retest it (it builds, or nothing its tests read changed).
-pub fn retest_reason(t: &Target) -> Option<String> {
-    if t.action == Action::Build {
-        return None;
-    }
-    t.reasons
-        .iter()
-        .find(|r| matches!(r, Reason::Changed { .. } | Reason::BuildAll { .. }))
-        .map(|r| format!("{r}; the image is not rebuilt ({})", t.action_reason))
-}
-
 /// The matrix of the targets to test; `exists(path)` tells whether a folder (relative to
 /// the repository root) exists.
 pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> Matrix {
@@ -68,7 +53,7 @@ pub fn matrix(plan: &Plan, images_dir: &str, exists: impl Fn(&str) -> bool) -> M
         .targets
         .iter()
         .filter_map(|t| {
-            let (action, reason) = match retest_reason(t) {
+            let (action, reason) = match t.retest_reason() {
                 Some(why) => ("retest", why),
                 None if t.builds() => {
                     let why = match (&t.action_reason, t.reasons.first()) {

@@ -232,7 +232,7 @@ pub fn mark_retests(
     let retests: Vec<&Target> = plan
         .targets
         .iter()
-        .filter(|t| crate::emit::matrix::retest_reason(t).is_some())
+        .filter(|t| t.retest_reason().is_some())
         .collect();
     if retests.is_empty() {
         return Ok(RetestCounts::default());

@@ -232,6 +232,20 @@ impl Target {
     pub fn builds(&self) -> bool {
         self.action == Action::Build
     }
+
+    /// Why a target that is not built is tested again: a changed file the change rules
+    /// tie to it (not a parent, not a full rebuild, not a missing tag). `None`: it is not
+    /// retested (it builds, or nothing its tests read changed). The matrix's retest jobs
+    /// and the plans' test status both ask this.
+    pub fn retest_reason(&self) -> Option<String> {
+        if self.builds() {
+            return None;
+        }
+        self.reasons
+            .iter()
+            .find(|r| matches!(r, Reason::Changed { .. } | Reason::BuildAll { .. }))
+            .map(|r| format!("{r}; the image is not rebuilt ({})", self.action_reason))
+    }
 }
 
 /// The whole plan.
