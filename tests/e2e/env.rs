@@ -8,8 +8,35 @@ use crate::support::{Repo, stackplan_command, succeeded};
 // The shared checks and stacks the e2e tests name through this module.
 pub use crate::support::{ok, small_stack, text};
 
-/// The e2e tests share one BuildKit and prune its cache: they run one at a time.
+/// The e2e tests share one BuildKit and prune its cache: they run one at a time, in this
+/// process ([`SERIAL`]) and across processes on this machine ([`machine_lock`]: the engine
+/// and the registries are the machine's, and a second suite's prune mid-build would change
+/// what another test's BuildKit verdicts mean).
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Held while a test runs: an exclusive lock on a file every suite of this machine opens.
+fn machine_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("stackplan-e2e.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "note: another end-to-end run holds {}: waiting for it",
+                path.display()
+            );
+            file.lock()
+                .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+        }
+        Err(std::fs::TryLockError::Error(e)) => panic!("cannot lock {}: {e}", path.display()),
+    }
+    file
+}
 
 pub struct Env {
     pub registry: String,
@@ -18,6 +45,7 @@ pub struct Env {
     pub password: String,
     pub base_image: String,
     _serial: MutexGuard<'static, ()>,
+    _machine: std::fs::File,
 }
 
 /// An environment variable of scripts/env-up.sh's env.sh, or its default.
@@ -40,6 +68,7 @@ impl Env {
             return None;
         }
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let machine = machine_lock();
         let info = Command::new("docker")
             .args(["info", "--format", "{{.ServerVersion}}"])
             .output();
@@ -58,6 +87,7 @@ impl Env {
                 "localhost:5000/library/busybox:1.36",
             ),
             _serial: serial,
+            _machine: machine,
         };
         let registry_ok = curl_status(&format!("http://{}/v2/", env.registry)) == 200;
         if !(engine_ok && buildx_ok && registry_ok) {
