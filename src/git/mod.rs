@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
 
 use crate::change_set::{ChangeSet, normalize};
 use crate::error::{Error, Result};
@@ -29,21 +28,8 @@ pub struct Git {
 
 impl Git {
     /// The repository containing `dir`, or `None` when `dir` is not in one (or git is
-    /// not installed).
-    ///
-    /// Asked once per folder and process: a command's steps share the answer.
+    /// not installed). Each call asks git: a flow that needs the answer twice keeps it.
     pub fn discover(dir: &Path) -> Option<Git> {
-        static FOUND: Mutex<Vec<(PathBuf, Option<Git>)>> = Mutex::new(Vec::new());
-        let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, git)) = found.iter().find(|(d, _)| d == dir) {
-            return git.clone();
-        }
-        let git = Self::discover_uncached(dir);
-        found.push((dir.to_path_buf(), git.clone()));
-        git
-    }
-
-    fn discover_uncached(dir: &Path) -> Option<Git> {
         let out = Command::new("git")
             .arg("-C")
             .arg(dir)

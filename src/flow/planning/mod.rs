@@ -80,22 +80,43 @@ pub struct PlanRequest {
 /// The repository root: `-C DIR`, else the git top level of the current directory, else
 /// the current directory.
 pub fn repo_root(args: &StackRequest) -> Result<PathBuf> {
-    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
-    Ok(match &args.repo {
-        Some(dir) => {
-            let dir = cwd.join(dir);
-            if !dir.is_dir() {
-                return Err(Error::usage(format!(
-                    "-C {}: no such directory",
-                    dir.display()
-                )));
-            }
-            dir
-        }
-        None => Git::discover(&cwd)
+    Ok(match given_root(args)? {
+        Ok(dir) => dir,
+        Err(cwd) => Git::discover(&cwd)
             .map(|g| g.root().to_path_buf())
             .unwrap_or(cwd),
     })
+}
+
+/// The repository root and git's view of it (`None`: not in a repository): git is asked
+/// once.
+fn root_and_git(args: &StackRequest) -> Result<(PathBuf, Option<Git>)> {
+    Ok(match given_root(args)? {
+        Ok(dir) => {
+            let git = Git::discover(&dir);
+            (dir, git)
+        }
+        Err(cwd) => match Git::discover(&cwd) {
+            Some(git) => (git.root().to_path_buf(), Some(git)),
+            None => (cwd, None),
+        },
+    })
+}
+
+/// `Ok(-C DIR)`, checked; `Err(the current directory)` when no `-C` was given.
+fn given_root(args: &StackRequest) -> Result<std::result::Result<PathBuf, PathBuf>> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
+    let Some(dir) = &args.repo else {
+        return Ok(Err(cwd));
+    };
+    let dir = cwd.join(dir);
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "-C {}: no such directory",
+            dir.display()
+        )));
+    }
+    Ok(Ok(dir))
 }
 
 /// The stack, checked, its warnings reported (and refused with `strict`).
@@ -166,8 +187,7 @@ pub fn plan(
     digests: Digests,
     reporter: &mut dyn Reporter,
 ) -> Result<(Plan, PathBuf)> {
-    let root = repo_root(&args.stack)?;
-    let git = Git::discover(&root);
+    let (root, git) = root_and_git(&args.stack)?;
     // Online the contexts are read with the stack, on the cores the Dockerfiles leave
     // free, as most targets pin once the registry answers. Offline only a stack whose
     // bases are written by digest pins: the stack is read first, and its contexts only if
