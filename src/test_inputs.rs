@@ -46,6 +46,11 @@ fn walk(
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
+        // git's own database is no test's input (no change set names it), and a stack kept
+        // at the repository's top (`--images .`) would walk all of it.
+        if name == ".git" {
+            continue;
+        }
         let path = join(dir, &name);
         let kind = entry
             .file_type()
@@ -194,5 +199,34 @@ mod tests {
         let last = digests();
         assert_ne!(last[&("a".into(), false)], after[&("a".into(), false)]);
         assert_ne!(last[&("b".into(), false)], after[&("b".into(), false)]);
+    }
+
+    #[test]
+    fn a_stack_at_the_repository_top_leaves_git_s_database_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |p: &str, text: &str| {
+            let path = root.join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "change_ignore.json",
+            r#"{"BuildAll": ["conftest.py", "**/conftest.py"]}"#,
+        );
+        write("a/Dockerfile", "FROM x\n");
+        write("a/test/t.sh", "echo a\n");
+        write("conftest.py", "# c\n");
+        write(".git/conftest.py", "# git's\n");
+        let rules = change_rules(root, "").unwrap();
+        let images: BTreeSet<String> = ["a".into()].into();
+        let asked: BTreeSet<(String, bool)> = [("a".into(), false)].into();
+        let digests = || tests_digests(root, "", &rules, &images, &asked).unwrap();
+        let before = digests();
+        write(".git/conftest.py", "# git's, changed\n");
+        write(".git/sub/conftest.py", "# more\n");
+        assert_eq!(digests(), before);
+        write("conftest.py", "# c2\n");
+        assert_ne!(digests(), before);
     }
 }
