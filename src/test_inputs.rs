@@ -160,15 +160,17 @@ pub fn tests_digests(
 mod tests {
     use super::*;
 
+    fn write_file(root: &Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
     #[test]
     fn the_digest_follows_the_tests_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |p: &str, text: &str| {
-            let path = root.join(p);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write = |p: &str, text: &str| write_file(root, p, text);
         write(
             "images/change_ignore.json",
             r#"{"ChangeIgnore": ["*.md"], "BuildAll": ["tests_common", "conftest.py"]}"#,
@@ -205,11 +207,7 @@ mod tests {
     fn a_stack_at_the_repository_top_leaves_git_s_database_out() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |p: &str, text: &str| {
-            let path = root.join(p);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write = |p: &str, text: &str| write_file(root, p, text);
         write(
             "change_ignore.json",
             r#"{"BuildAll": ["conftest.py", "**/conftest.py"]}"#,
