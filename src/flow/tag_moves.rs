@@ -250,7 +250,10 @@ pub fn require_manifests(moves: &[Move], dir: &Path) -> Result<()> {
     let missing: Vec<String> = moves
         .iter()
         .filter_map(|m| {
-            let page = dir.join(format!("{}-{}.md", m.image, tag_of(&m.from)));
+            let page = dir.join(format!(
+                "{}.md",
+                manifests::page_name(&m.image, tag_of(&m.from))
+            ));
             (!page.is_file()).then(|| page.display().to_string())
         })
         .collect();
